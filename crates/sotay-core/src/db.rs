@@ -1,0 +1,118 @@
+//! Opening the local SQLite file: connection settings (set here and nowhere else) and the schema
+//! migrations. Migrations are compiled in, forward-only, applied in one exclusive transaction and
+//! tracked by `PRAGMA user_version`; a file written by a newer build is refused rather than
+//! misread. A landed migration is never edited: add a new one at the end of `MIGRATIONS`.
+
+use crate::error::{CoreError, CoreResult};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn open(path: &Path) -> CoreResult<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| CoreError::File {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// An in-memory store, for tests and benchmarks.
+pub fn open_in_memory() -> CoreResult<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> CoreResult<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // WAL lets the UI read while a sync writes; NORMAL is durable across app crashes in WAL mode
+    // and only risks the last commits on power loss, which the outbox then re-sends.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+pub(crate) fn migrate(conn: &mut Connection) -> CoreResult<()> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> CoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let supported = migrations.len() as i64;
+    if found > supported {
+        return Err(CoreError::SchemaTooNew { found, supported });
+    }
+    for sql in &migrations[found as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    if found < supported {
+        tx.pragma_update(None, "user_version", supported)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_an_empty_file_to_the_current_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("a/b/sotay.sqlite")).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // Opening again applies nothing twice.
+        drop(conn);
+        open(&dir.path().join("a/b/sotay.sqlite")).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        drop(open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = open(&path).unwrap_err();
+        assert!(matches!(err, CoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(err.to_string().contains("cập nhật Sổ Tay"));
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_file_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let bad = ["CREATE TABLE a (x INTEGER);", "CREATE TABLE b (x INTEGER); SELECT nope;"];
+        assert!(migrate_with(&mut conn, &bad).is_err());
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 0);
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+}

@@ -1,0 +1,400 @@
+//! Import of commune citizen lists (CSV or XLSX). Reading turns a file into rows of raw text keyed
+//! by known columns; every row is validated; then, in one transaction, new citizens are stored and
+//! rows already in the register are skipped. By default the file is all-or-nothing: one bad row
+//! and nothing is stored, with every bad row listed. Row numbers are those a spreadsheet shows
+//! (the header is row 1).
+
+use crate::citizens::{find_matches, insert_citizen, validate_citizen, CitizenInput, DuplicateMatch};
+use crate::error::{CoreError, CoreResult};
+use crate::store::{today_vn, Store};
+use crate::text;
+use serde::Serialize;
+use sotay_protocol::ConsentV1;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Who is recorded as having collected consent for an imported list.
+pub const IMPORT_CONSENT_BY: &str = "Danh sách giấy do xã thu thập (collected on paper by the commune)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Column {
+    FullName,
+    Gender,
+    Birth,
+    Village,
+    Phone,
+    Cccd,
+}
+
+impl Column {
+    const ALL: [Column; 6] = [
+        Column::FullName,
+        Column::Gender,
+        Column::Birth,
+        Column::Village,
+        Column::Phone,
+        Column::Cccd,
+    ];
+
+    fn label_vi(self) -> &'static str {
+        match self {
+            Column::FullName => "Họ và tên",
+            Column::Gender => "Giới tính",
+            Column::Birth => "Năm sinh",
+            Column::Village => "Thôn/Xóm",
+            Column::Phone => "Số điện thoại",
+            Column::Cccd => "Số CCCD",
+        }
+    }
+
+    fn required(self) -> bool {
+        !matches!(self, Column::Phone | Column::Cccd)
+    }
+
+    /// Recognises a header in Vietnamese or English, with or without diacritics.
+    fn from_header(header: &str) -> Option<Self> {
+        Some(match text::fold(header).as_str() {
+            "ho va ten" | "ho ten" | "full name" | "name" | "ten" => Column::FullName,
+            "gioi tinh" | "gender" | "sex" => Column::Gender,
+            "nam sinh" | "ngay sinh" | "ngay thang nam sinh" | "birth year" | "birth"
+            | "date of birth" => Column::Birth,
+            "thon xom" | "thon" | "xom" | "thon ban" | "village" => Column::Village,
+            "so dien thoai" | "dien thoai" | "sdt" | "phone" => Column::Phone,
+            "so cccd" | "cccd" | "so dinh danh" | "so dinh danh ca nhan" => Column::Cccd,
+            _ => return None,
+        })
+    }
+}
+
+/// One bad cell (or a bad row when `column` is empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub row: usize,
+    pub column: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RowRef {
+    pub row: usize,
+    pub full_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggedRow {
+    pub row: usize,
+    pub full_name: String,
+    pub matches: Vec<DuplicateMatch>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Store the good rows even when some rows are bad.
+    pub skip_invalid: bool,
+    /// Validate and report only; store nothing (the UI's preview).
+    pub dry_run: bool,
+}
+
+/// What an import did (or, for a rejected file or a dry run, would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub rows: usize,
+    /// Rows that are (or would be) stored as new citizens.
+    pub added: usize,
+    pub committed: bool,
+    /// Rows of people already in the register (same CCCD, or same name, birth year and village),
+    /// or repeated earlier in the same file.
+    pub already_registered: Vec<RowRef>,
+    pub invalid: Vec<RowError>,
+    /// Rows stored that look like someone already registered (e.g. same phone).
+    pub flagged: Vec<FlaggedRow>,
+}
+
+impl ImportReport {
+    pub(crate) fn rejection_summary(&self) -> String {
+        let rows: HashSet<usize> = self.invalid.iter().map(|e| e.row).collect();
+        let mut lines = vec![format!(
+            "không nhập danh sách: {} dòng không hợp lệ, chưa lưu ai (dùng --skip-invalid để nhập các dòng hợp lệ)",
+            rows.len()
+        )];
+        lines.extend(self.invalid.iter().map(|e| {
+            if e.column.is_empty() {
+                format!("  dòng {}: {}", e.row, e.reason)
+            } else {
+                format!("  dòng {}, cột {}: {}", e.row, e.column, e.reason)
+            }
+        }));
+        lines.join("\n")
+    }
+}
+
+/// A data row: its spreadsheet row number and its known columns' text.
+struct RawRow {
+    row: usize,
+    cells: Vec<(Column, String)>,
+}
+
+impl RawRow {
+    fn get(&self, column: Column) -> Option<&str> {
+        self.cells
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn file_error(path: &Path, reason: impl Into<String>) -> CoreError {
+    CoreError::File {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Maps header cells to columns and checks the required ones are there.
+fn map_headers(path: &Path, headers: &[String]) -> CoreResult<Vec<Option<Column>>> {
+    let mapped: Vec<Option<Column>> = headers.iter().map(|h| Column::from_header(h)).collect();
+    let missing: Vec<&str> = Column::ALL
+        .iter()
+        .filter(|c| c.required() && !mapped.contains(&Some(**c)))
+        .map(|c| c.label_vi())
+        .collect();
+    if !missing.is_empty() {
+        return Err(file_error(
+            path,
+            format!(
+                "thiếu cột {} ở dòng tiêu đề (các cột cần có: Họ và tên, Giới tính, Năm sinh, Thôn/Xóm; \
+                 tùy chọn: Số điện thoại, Số CCCD)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(mapped)
+}
+
+fn rows_from_records(
+    mapping: &[Option<Column>],
+    records: impl Iterator<Item = (usize, Vec<String>)>,
+) -> Vec<RawRow> {
+    records
+        .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
+        .map(|(row, cells)| RawRow {
+            row,
+            cells: mapping
+                .iter()
+                .zip(cells)
+                .filter_map(|(column, value)| column.map(|c| (c, value)))
+                .collect(),
+        })
+        .collect()
+}
+
+fn read_csv(path: &Path, bytes: &[u8]) -> CoreResult<Vec<RawRow>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        file_error(
+            path,
+            format!(
+                "không phải văn bản UTF-8 (byte {} không hợp lệ); hãy lưu lại tệp dạng “CSV UTF-8”",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    let header_line = text.lines().next().unwrap_or("");
+    // Excel in a Vietnamese locale writes semicolons; elsewhere commas.
+    let delimiter = if header_line.matches(';').count() > header_line.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| file_error(path, e.to_string()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mapping = map_headers(path, &headers)?;
+    let mut records = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| file_error(path, format!("dòng {}: {e}", i + 2)))?;
+        let row = record.position().map_or(i + 2, |p| p.line() as usize);
+        records.push((row, record.iter().map(str::to_owned).collect()));
+    }
+    Ok(rows_from_records(&mapping, records.into_iter()))
+}
+
+fn read_xlsx(path: &Path, bytes: Vec<u8>) -> CoreResult<Vec<RawRow>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| file_error(path, format!("không đọc được tệp Excel: {e}")))?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| file_error(path, "tệp Excel không có trang tính nào"))?
+        .map_err(|e| file_error(path, format!("không đọc được trang tính đầu: {e}")))?;
+    let start_row = range.start().map_or(0, |(r, _)| r as usize);
+    let mut rows = range.rows();
+    let headers: Vec<String> = rows
+        .next()
+        .ok_or_else(|| file_error(path, "trang tính đầu trống"))?
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let mapping = map_headers(path, &headers)?;
+    let records = rows.enumerate().map(|(i, cells)| {
+        let values = cells
+            .iter()
+            .zip(mapping.iter())
+            .map(|(cell, column)| match (cell, column) {
+                (Data::DateTime(dt), _) if dt.is_datetime() => {
+                    let (year, month, day, ..) = dt.to_ymd_hms_milli();
+                    format!("{day:02}/{month:02}/{year:04}")
+                }
+                // Excel stores numbers without their leading zero: 0912… becomes 912…, and a CCCD
+                // from a province coded 001–096 loses its first zeros.
+                (Data::Float(_) | Data::Int(_), Some(Column::Phone)) => {
+                    let digits = number_text(cell);
+                    if digits.len() == 9 {
+                        format!("0{digits}")
+                    } else {
+                        digits
+                    }
+                }
+                (Data::Float(_) | Data::Int(_), Some(Column::Cccd)) => {
+                    format!("{:0>12}", number_text(cell))
+                }
+                (Data::Float(_) | Data::Int(_), _) => number_text(cell),
+                _ => cell.to_string(),
+            })
+            .collect();
+        // +1: rows are 1-based, +1 again: the header row.
+        (start_row + i + 2, values)
+    });
+    Ok(rows_from_records(&mapping, records))
+}
+
+fn number_text(cell: &calamine::Data) -> String {
+    match cell {
+        calamine::Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+        other => other.to_string(),
+    }
+}
+
+fn read_rows(path: &Path) -> CoreResult<Vec<RawRow>> {
+    let bytes = std::fs::read(path).map_err(|e| file_error(path, e.to_string()))?;
+    let is_zip = bytes.starts_with(b"PK\x03\x04");
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("xlsx") | Some("xlsm") => read_xlsx(path, bytes),
+        Some("csv") | Some("txt") => read_csv(path, &bytes),
+        _ if is_zip => read_xlsx(path, bytes),
+        Some("xls") => Err(file_error(
+            path,
+            "định dạng .xls cũ chưa được hỗ trợ; hãy lưu lại thành .xlsx hoặc CSV UTF-8",
+        )),
+        _ => read_csv(path, &bytes),
+    }
+}
+
+impl Store {
+    /// Imports a commune list. See the module docs for the rules.
+    pub fn import_citizens(&mut self, path: &Path, options: ImportOptions) -> CoreResult<ImportReport> {
+        let team = self.team()?;
+        let rows = read_rows(path)?;
+        let mut report = ImportReport {
+            rows: rows.len(),
+            ..ImportReport::default()
+        };
+        let mut drafts = Vec::new();
+        for raw in &rows {
+            let input = CitizenInput {
+                full_name: raw.get(Column::FullName).unwrap_or_default().to_owned(),
+                gender: raw.get(Column::Gender).unwrap_or_default().to_owned(),
+                birth: raw.get(Column::Birth).unwrap_or_default().to_owned(),
+                village: raw.get(Column::Village).unwrap_or_default().to_owned(),
+                phone: raw.get(Column::Phone).map(str::to_owned),
+                cccd: raw.get(Column::Cccd).map(str::to_owned),
+                consent: true,
+                ..CitizenInput::default()
+            };
+            match validate_citizen(&input) {
+                Ok(draft) => drafts.push((raw.row, draft)),
+                Err(errors) => report.invalid.extend(errors.into_iter().map(|e| RowError {
+                    row: raw.row,
+                    column: e.field.label_vi().to_owned(),
+                    reason: e.reason,
+                })),
+            }
+        }
+        let reject = !report.invalid.is_empty() && !options.skip_invalid;
+        let consent = ConsentV1 {
+            given: true,
+            date: today_vn().to_string(),
+            recorded_by: IMPORT_CONSENT_BY.to_owned(),
+        };
+        let tx = self.conn.transaction()?;
+        let mut seen_in_file = HashSet::new();
+        for (row, draft) in drafts {
+            let identity = match &draft.cccd {
+                Some(cccd) => format!("cccd:{cccd}"),
+                None => format!(
+                    "key:{}|{}|{}",
+                    draft.name_key(),
+                    draft.birth_year,
+                    draft.village_key()
+                ),
+            };
+            let matches = find_matches(&tx, &draft)?;
+            let same_person = matches.iter().any(|m| {
+                use crate::citizens::DuplicateReason::*;
+                match m.reason {
+                    SameCccd => true,
+                    // With a CCCD on both sides the CCCD decides; name, year and village can be
+                    // shared by two real people.
+                    SameNameBirthVillage => draft.cccd.is_none(),
+                    SamePhone => false,
+                }
+            });
+            if same_person || !seen_in_file.insert(identity) {
+                report.already_registered.push(RowRef {
+                    row,
+                    full_name: draft.full_name,
+                });
+                continue;
+            }
+            if !matches.is_empty() {
+                report.flagged.push(FlaggedRow {
+                    row,
+                    full_name: draft.full_name.clone(),
+                    matches,
+                });
+            }
+            insert_citizen(
+                &tx,
+                self.device,
+                team.team.id,
+                &team.team.commune_code,
+                draft,
+                consent.clone(),
+            )?;
+            report.added += 1;
+        }
+        // Dropping the transaction rolls back: a preview or a rejected file stores nothing.
+        if options.dry_run {
+            return Ok(report);
+        }
+        if reject {
+            return Err(CoreError::ImportRejected(Box::new(report)));
+        }
+        tx.commit()?;
+        report.committed = true;
+        Ok(report)
+    }
+}

@@ -1,0 +1,352 @@
+//! Teaching sessions: recording a session with its skills, attendance and per-skill outcomes, and
+//! reading sessions back. A session and each attendance are separate outbox records, so a later
+//! change to one attendee syncs as one small record.
+
+use crate::citizens::{citizen_at, sort_by_given_name, CITIZEN_COLUMNS};
+use crate::error::{CoreError, CoreResult, FieldError};
+use crate::outbox;
+use crate::refdata::skills;
+use crate::store::{enum_col, json_col, parse_col, Store};
+use crate::text;
+use crate::validate::{self, Field};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sotay_protocol::{
+    AttendanceV1, CitizenId, CitizenV1, Operation, Outcome, Payload, SessionId, SessionV1,
+    SkillOutcomeV1, VolunteerId,
+};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct AttendeeInput {
+    pub citizen_id: CitizenId,
+    /// Skill codes this person achieved; every other skill of the session counts as taught.
+    pub achieved: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionInput {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `HH:MM`.
+    pub time: Option<String>,
+    pub place: String,
+    pub village: Option<String>,
+    pub skills: Vec<String>,
+    /// Leading volunteers; empty means the volunteer using this laptop.
+    pub volunteers: Vec<VolunteerId>,
+    pub note: Option<String>,
+    pub attendees: Vec<AttendeeInput>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillRef {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attendee {
+    pub citizen: CitizenV1,
+    pub present: bool,
+    pub outcomes: Vec<SkillOutcomeV1>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionDetail {
+    pub session: SessionV1,
+    pub volunteer_names: Vec<String>,
+    pub skills: Vec<SkillRef>,
+    /// In class-list order.
+    pub attendees: Vec<Attendee>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    pub id: SessionId,
+    pub date: String,
+    pub time: Option<String>,
+    pub place: String,
+    pub skills: Vec<String>,
+    pub attendees: u64,
+    pub achieved: u64,
+}
+
+fn skill_ref(code: &str) -> SkillRef {
+    match skills().skill(code) {
+        Some(s) => SkillRef {
+            code: s.code.clone(),
+            name_vi: s.name_vi.clone(),
+            name_en: s.name_en.clone(),
+        },
+        None => SkillRef {
+            code: code.to_owned(),
+            name_vi: code.to_owned(),
+            name_en: code.to_owned(),
+        },
+    }
+}
+
+impl Store {
+    /// Records a session and its attendance in one transaction.
+    pub fn add_session(&mut self, input: SessionInput) -> CoreResult<SessionDetail> {
+        let team = self.team()?;
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut fail = |field, reason: String| errors.push(FieldError { field, reason });
+        let date = validate::iso_date(&input.date, Field::Date);
+        let time = input.time.as_deref().map(validate::clock_time).transpose();
+        let place = validate::required(&input.place, Field::Place);
+        let mut skill_codes: Vec<String> = Vec::new();
+        for code in &input.skills {
+            let code = code.trim();
+            if skills().skill(code).is_none() {
+                fail(Field::Skills, format!("mã kỹ năng “{code}” không có trong danh mục (xem `sotay skill list`)"));
+            } else if !skill_codes.iter().any(|c| c == code) {
+                skill_codes.push(code.to_owned());
+            }
+        }
+        if input.skills.is_empty() {
+            fail(Field::Skills, "cần ít nhất một kỹ năng được hướng dẫn".into());
+        }
+        let volunteers = if input.volunteers.is_empty() {
+            team.current_volunteer.into_iter().collect()
+        } else {
+            input.volunteers.clone()
+        };
+        for v in &volunteers {
+            if !team.volunteers.iter().any(|t| t.id == *v) {
+                fail(Field::Volunteer, format!("tình nguyện viên “{v}” không thuộc đội"));
+            }
+        }
+        let mut attendees: Vec<(CitizenId, Vec<SkillOutcomeV1>)> = Vec::new();
+        for a in &input.attendees {
+            if attendees.iter().any(|(id, _)| *id == a.citizen_id) {
+                fail(Field::Attendee, format!("“{}” được điểm danh hai lần", a.citizen_id));
+                continue;
+            }
+            if let Err(CoreError::NotFound { .. }) = self.citizen(a.citizen_id) {
+                fail(Field::Attendee, format!("không có người dân mã “{}”", a.citizen_id));
+                continue;
+            }
+            for code in &a.achieved {
+                if !skill_codes.iter().any(|c| c == code) {
+                    fail(Field::Skills, format!("“{code}” (đạt được của {}) không nằm trong các kỹ năng của buổi", a.citizen_id));
+                }
+            }
+            let outcomes = skill_codes
+                .iter()
+                .map(|code| SkillOutcomeV1 {
+                    skill: code.clone(),
+                    outcome: if a.achieved.iter().any(|c| c == code) {
+                        Outcome::Achieved
+                    } else {
+                        Outcome::Taught
+                    },
+                })
+                .collect();
+            attendees.push((a.citizen_id, outcomes));
+        }
+        let (date, time, place) = match (date, time, place) {
+            (Ok(d), Ok(t), Ok(p)) if errors.is_empty() => (d, t, p),
+            (d, t, p) => {
+                errors.extend(d.err());
+                errors.extend(t.err());
+                errors.extend(p.err());
+                return Err(CoreError::Invalid(errors));
+            }
+        };
+        let session = SessionV1 {
+            id: SessionId::new(),
+            team_id: team.team.id,
+            date: date.to_string(),
+            time,
+            place,
+            village: input.village.as_deref().map(text::normalize).filter(|v| !v.is_empty()),
+            commune_code: team.team.commune_code.clone(),
+            volunteers,
+            skills: skill_codes,
+            note: input.note.as_deref().map(text::normalize).filter(|n| !n.is_empty()),
+        };
+
+        let tx = self.conn.transaction()?;
+        let hlc = outbox::append(&tx, self.device, Operation::Upsert, &Payload::Session(session.clone()))?;
+        tx.execute(
+            "INSERT INTO session (id, team_id, date, time, place, village, commune_code, volunteers,
+                                  note, updated_hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                session.id.to_string(),
+                session.team_id.to_string(),
+                session.date,
+                session.time,
+                session.place,
+                session.village,
+                session.commune_code,
+                serde_json::to_string(&session.volunteers).expect("IDs serialise"),
+                session.note,
+                hlc.to_string(),
+            ],
+        )?;
+        for code in &session.skills {
+            tx.execute(
+                "INSERT INTO session_skill (session_id, skill_code) VALUES (?1, ?2)",
+                params![session.id.to_string(), code],
+            )?;
+        }
+        for (citizen_id, outcomes) in attendees {
+            let attendance = AttendanceV1 {
+                session_id: session.id,
+                citizen_id,
+                present: true,
+                outcomes,
+            };
+            let hlc = outbox::append(
+                &tx,
+                self.device,
+                Operation::Upsert,
+                &Payload::Attendance(attendance.clone()),
+            )?;
+            tx.prepare_cached(
+                "INSERT INTO attendance (session_id, citizen_id, present, updated_hlc)
+                 VALUES (?1, ?2, 1, ?3)",
+            )?
+            .execute(params![session.id.to_string(), citizen_id.to_string(), hlc.to_string()])?;
+            let mut insert_outcome = tx.prepare_cached(
+                "INSERT INTO outcome (session_id, citizen_id, skill_code, outcome)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for o in &attendance.outcomes {
+                insert_outcome.execute(params![
+                    session.id.to_string(),
+                    citizen_id.to_string(),
+                    o.skill,
+                    crate::store::enum_str(&o.outcome),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        self.session(session.id)
+    }
+
+    pub fn session(&self, id: SessionId) -> CoreResult<SessionDetail> {
+        let session = self
+            .conn
+            .query_row(
+                "SELECT id, team_id, date, time, place, village, commune_code, volunteers, note
+                 FROM session WHERE id = ?1 AND deleted = 0",
+                [id.to_string()],
+                |r| {
+                    Ok(SessionV1 {
+                        id: parse_col(r, 0)?,
+                        team_id: parse_col(r, 1)?,
+                        date: r.get(2)?,
+                        time: r.get(3)?,
+                        place: r.get(4)?,
+                        village: r.get(5)?,
+                        commune_code: r.get(6)?,
+                        volunteers: json_col(r, 7)?,
+                        skills: Vec::new(),
+                        note: r.get(8)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| CoreError::NotFound {
+                what: "buổi hướng dẫn",
+                id: id.to_string(),
+            })?;
+        let mut session = session;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT skill_code FROM session_skill WHERE session_id = ?1 ORDER BY rowid")?;
+        session.skills = stmt
+            .query_map([id.to_string()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+
+        let team = self.team()?;
+        let volunteer_names = session
+            .volunteers
+            .iter()
+            .map(|v| {
+                team.volunteers
+                    .iter()
+                    .find(|t| t.id == *v)
+                    .map_or_else(|| v.to_string(), |t| t.name.clone())
+            })
+            .collect();
+
+        let mut outcomes: HashMap<CitizenId, Vec<SkillOutcomeV1>> = HashMap::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT citizen_id, skill_code, outcome FROM outcome WHERE session_id = ?1",
+        )?;
+        let rows = stmt.query_map([id.to_string()], |r| {
+            Ok((
+                parse_col::<CitizenId>(r, 0)?,
+                SkillOutcomeV1 {
+                    skill: r.get(1)?,
+                    outcome: enum_col(r, 2)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (citizen, outcome) = row?;
+            outcomes.entry(citizen).or_default().push(outcome);
+        }
+        let sql = format!(
+            "SELECT a.present, {CITIZEN_COLUMNS} FROM attendance a
+             JOIN citizen c ON c.id = a.citizen_id WHERE a.session_id = ?1"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows: Vec<(bool, CitizenV1)> = stmt
+            .query_map([id.to_string()], |r| Ok((r.get(0)?, citizen_at(r, 1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut citizens: Vec<CitizenV1> = rows.iter().map(|(_, c)| c.clone()).collect();
+        sort_by_given_name(&mut citizens);
+        let order: HashMap<CitizenId, usize> =
+            citizens.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        rows.sort_by_key(|(_, c)| order[&c.id]);
+        let attendees = rows
+            .into_iter()
+            .map(|(present, citizen)| {
+                let mut outcomes = outcomes.remove(&citizen.id).unwrap_or_default();
+                outcomes.sort_by_key(|o| session.skills.iter().position(|s| *s == o.skill));
+                Attendee {
+                    citizen,
+                    present,
+                    outcomes,
+                }
+            })
+            .collect();
+        Ok(SessionDetail {
+            skills: session.skills.iter().map(|c| skill_ref(c)).collect(),
+            session,
+            volunteer_names,
+            attendees,
+        })
+    }
+
+    /// All sessions, newest first, with attendance and achievement counts.
+    pub fn sessions(&self) -> CoreResult<Vec<SessionSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, s.date, s.time, s.place,
+                    (SELECT json_group_array(skill_code) FROM session_skill k WHERE k.session_id = s.id),
+                    (SELECT COUNT(*) FROM attendance a WHERE a.session_id = s.id AND a.present = 1),
+                    (SELECT COUNT(*) FROM outcome o WHERE o.session_id = s.id AND o.outcome = 'achieved')
+             FROM session s WHERE s.deleted = 0
+             ORDER BY s.date DESC, s.time DESC, s.id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SessionSummary {
+                id: parse_col(r, 0)?,
+                date: r.get(1)?,
+                time: r.get(2)?,
+                place: r.get(3)?,
+                skills: json_col(r, 4)?,
+                attendees: r.get::<_, i64>(5)? as u64,
+                achieved: r.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,265 @@
+//! The `Store`: one local SQLite file and every write to it. Each public write method is one
+//! transaction that changes the tables and appends the matching outbox records together, so a
+//! failed write leaves neither.
+
+use crate::error::{CoreError, CoreResult};
+use crate::outbox::{self, OutboxStatus};
+use crate::refdata::admin_units;
+use crate::validate::{self, Field};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sotay_protocol::{
+    DeviceId, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerId,
+    VolunteerV1,
+};
+use std::path::Path;
+
+pub struct Store {
+    pub(crate) conn: Connection,
+    pub(crate) device: DeviceId,
+}
+
+/// What `sotay init` asks for.
+#[derive(Debug, Clone)]
+pub struct NewTeam {
+    pub name: String,
+    pub organisation: Organisation,
+    pub province_code: String,
+    pub commune_code: String,
+    /// The volunteer using this laptop.
+    pub volunteer: String,
+}
+
+/// The team this laptop belongs to, with the names of its place for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamInfo {
+    #[serde(flatten)]
+    pub team: TeamV1,
+    pub province_name: String,
+    pub commune_name: String,
+    pub volunteers: Vec<VolunteerV1>,
+    /// The volunteer using this laptop.
+    pub current_volunteer: Option<VolunteerId>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> CoreResult<Self> {
+        Self::with_connection(crate::db::open(path)?)
+    }
+
+    pub fn open_in_memory() -> CoreResult<Self> {
+        Self::with_connection(crate::db::open_in_memory()?)
+    }
+
+    fn with_connection(mut conn: Connection) -> CoreResult<Self> {
+        let tx = conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| r.get(0))
+            .optional()?;
+        let device = match existing.and_then(|s| s.parse().ok()) {
+            Some(device) => device,
+            None => {
+                let device = DeviceId::new();
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+                    [device.to_string()],
+                )?;
+                device
+            }
+        };
+        tx.commit()?;
+        Ok(Self { conn, device })
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.device
+    }
+
+    pub(crate) fn meta(&self, key: &str) -> CoreResult<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets up the team on a fresh laptop.
+    pub fn init_team(&mut self, new: NewTeam) -> CoreResult<TeamInfo> {
+        if let Ok(team) = self.team() {
+            return Err(CoreError::AlreadyInitialised {
+                team: team.team.name,
+            });
+        }
+        let mut errors = Vec::new();
+        let name = validate::required(&new.name, Field::Team).map_err(|e| errors.push(e));
+        let volunteer =
+            validate::required(&new.volunteer, Field::Volunteer).map_err(|e| errors.push(e));
+        let units = admin_units();
+        if units.province(&new.province_code).is_none() {
+            errors.push(crate::error::FieldError {
+                field: Field::Province,
+                reason: format!("mã tỉnh “{}” không có trong danh mục 34 tỉnh, thành phố", new.province_code),
+            });
+        } else {
+            match units.commune(&new.commune_code) {
+                Some((p, _)) if p.code == new.province_code => {}
+                Some((p, c)) => errors.push(crate::error::FieldError {
+                    field: Field::Commune,
+                    reason: format!("“{}” ({}) thuộc {}, không thuộc tỉnh đã chọn", c.name, c.code, p.name),
+                }),
+                None => errors.push(crate::error::FieldError {
+                    field: Field::Commune,
+                    reason: format!("mã xã “{}” không có trong danh mục", new.commune_code),
+                }),
+            }
+        }
+        let (Ok(name), Ok(volunteer_name)) = (name, volunteer) else {
+            return Err(CoreError::Invalid(errors));
+        };
+        if !errors.is_empty() {
+            return Err(CoreError::Invalid(errors));
+        }
+        let team = TeamV1 {
+            id: TeamId::new(),
+            name,
+            organisation: new.organisation,
+            province_code: new.province_code,
+            commune_code: new.commune_code,
+        };
+        let volunteer = VolunteerV1 {
+            id: VolunteerId::new(),
+            team_id: team.id,
+            name: volunteer_name,
+        };
+        let tx = self.conn.transaction()?;
+        let hlc = outbox::append(&tx, self.device, Operation::Upsert, &Payload::Team(team.clone()))?;
+        tx.execute(
+            "INSERT INTO team (id, name, organisation, province_code, commune_code, updated_hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                team.id.to_string(),
+                team.name,
+                enum_str(&team.organisation),
+                team.province_code,
+                team.commune_code,
+                hlc.to_string()
+            ],
+        )?;
+        let hlc = outbox::append(
+            &tx,
+            self.device,
+            Operation::Upsert,
+            &Payload::Volunteer(volunteer.clone()),
+        )?;
+        tx.execute(
+            "INSERT INTO volunteer (id, team_id, name, updated_hlc) VALUES (?1, ?2, ?3, ?4)",
+            params![volunteer.id.to_string(), team.id.to_string(), volunteer.name, hlc.to_string()],
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('current_volunteer', ?1)",
+            [volunteer.id.to_string()],
+        )?;
+        tx.commit()?;
+        self.team()
+    }
+
+    /// The team of this laptop; `NotInitialised` before `init_team`.
+    pub fn team(&self) -> CoreResult<TeamInfo> {
+        let team = self
+            .conn
+            .query_row(
+                "SELECT id, name, organisation, province_code, commune_code FROM team LIMIT 1",
+                [],
+                |r| {
+                    Ok(TeamV1 {
+                        id: parse_col(r, 0)?,
+                        name: r.get(1)?,
+                        organisation: enum_col(r, 2)?,
+                        province_code: r.get(3)?,
+                        commune_code: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or(CoreError::NotInitialised)?;
+        let units = admin_units();
+        let province_name = units
+            .province(&team.province_code)
+            .map_or_else(|| team.province_code.clone(), |p| p.name.clone());
+        let commune_name = units
+            .commune(&team.commune_code)
+            .map_or_else(|| team.commune_code.clone(), |(_, c)| c.name.clone());
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, team_id, name FROM volunteer ORDER BY name")?;
+        let volunteers = stmt
+            .query_map([], |r| {
+                Ok(VolunteerV1 {
+                    id: parse_col(r, 0)?,
+                    team_id: parse_col(r, 1)?,
+                    name: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let current_volunteer = self.meta("current_volunteer")?.and_then(|s| s.parse().ok());
+        Ok(TeamInfo {
+            team,
+            province_name,
+            commune_name,
+            volunteers,
+            current_volunteer,
+        })
+    }
+
+    pub fn outbox_status(&self) -> CoreResult<OutboxStatus> {
+        outbox::status(&self.conn, self.device)
+    }
+
+    /// Pending outbox records after `after_seq`, oldest first, at most `limit`.
+    pub fn pending_records(&self, after_seq: u64, limit: usize) -> CoreResult<Vec<OutboxRecord>> {
+        outbox::pending(&self.conn, after_seq, limit)
+    }
+}
+
+/// A serde enum's snake_case name, as stored in the tables.
+pub(crate) fn enum_str<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => unreachable!("only unit enum variants are stored as text"),
+    }
+}
+
+fn conversion_error(i: usize, e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.to_string().into())
+}
+
+/// Reads a text column back into a serde enum stored with `enum_str`.
+pub(crate) fn enum_col<T: serde::de::DeserializeOwned>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    serde_json::from_value(serde_json::Value::String(s)).map_err(|e| conversion_error(i, e))
+}
+
+/// Reads a text column through `FromStr` (IDs, clocks).
+pub(crate) fn parse_col<T>(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e| conversion_error(i, e))
+}
+
+/// Reads a JSON text column.
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    serde_json::from_str(&s).map_err(|e| conversion_error(i, e))
+}
+
+pub(crate) fn today_vn() -> time::Date {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
+}

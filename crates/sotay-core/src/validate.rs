@@ -1,0 +1,325 @@
+//! Field rules for citizen data: Vietnamese mobile numbers, the 12-digit CCCD and its consistency
+//! with gender and birth year, birth dates, gender words. Every failure names the field and says
+//! why in Vietnamese, because these messages go straight to a volunteer.
+
+use crate::error::FieldError;
+use sotay_protocol::Gender;
+
+/// The field a validation error is about; displayed with the Vietnamese column name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    FullName,
+    Gender,
+    BirthYear,
+    Village,
+    Phone,
+    Cccd,
+    Consent,
+    Date,
+    Time,
+    Place,
+    Skills,
+    Attendee,
+    Team,
+    Organisation,
+    Province,
+    Commune,
+    Volunteer,
+}
+
+impl Field {
+    /// The column header a commune list uses for this field.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Field::FullName => "Họ và tên",
+            Field::Gender => "Giới tính",
+            Field::BirthYear => "Năm sinh",
+            Field::Village => "Thôn/Xóm",
+            Field::Phone => "Số điện thoại",
+            Field::Cccd => "Số CCCD",
+            Field::Consent => "Đồng ý",
+            Field::Date => "Ngày",
+            Field::Time => "Giờ",
+            Field::Place => "Địa điểm",
+            Field::Skills => "Kỹ năng",
+            Field::Attendee => "Người tham dự",
+            Field::Team => "Tên đội",
+            Field::Organisation => "Tổ chức",
+            Field::Province => "Tỉnh/Thành phố",
+            Field::Commune => "Xã/Phường",
+            Field::Volunteer => "Tình nguyện viên",
+        }
+    }
+}
+
+fn err(field: Field, reason: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Normalises a Vietnamese mobile number to its 10-digit national form (`0912345678`).
+/// Accepts spaces, dots and dashes, and the `+84` / `84` country prefix.
+pub fn phone(raw: &str) -> Result<String, FieldError> {
+    let trimmed = raw.trim();
+    let digits: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let national = if let Some(rest) = digits.strip_prefix("+84") {
+        format!("0{rest}")
+    } else if digits.len() == 11 && digits.starts_with("84") {
+        format!("0{}", &digits[2..])
+    } else {
+        digits
+    };
+    if !national.chars().all(|c| c.is_ascii_digit()) {
+        return Err(err(Field::Phone, format!("“{trimmed}” có ký tự không phải chữ số")));
+    }
+    if national.len() != 10 {
+        return Err(err(
+            Field::Phone,
+            format!("“{trimmed}” phải có 10 chữ số (đang có {})", national.len()),
+        ));
+    }
+    if !matches!(&national[..2], "03" | "05" | "07" | "08" | "09") {
+        return Err(err(
+            Field::Phone,
+            format!("“{trimmed}” không phải số di động (phải bắt đầu bằng 03, 05, 07, 08 hoặc 09)"),
+        ));
+    }
+    Ok(national)
+}
+
+/// Province-of-birth codes a CCCD can start with: the 63 provinces before the 2025 merger, which
+/// is what every card issued so far carries.
+const CCCD_PROVINCE_CODES: [&str; 63] = [
+    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020", "022",
+    "024", "025", "026", "027", "030", "031", "033", "034", "035", "036", "037", "038", "040", "042",
+    "044", "045", "046", "048", "049", "051", "052", "054", "056", "058", "060", "062", "064", "066",
+    "067", "068", "070", "072", "074", "075", "077", "079", "080", "082", "083", "084", "086", "087",
+    "089", "091", "092", "093", "094", "095", "096",
+];
+
+/// Checks a CCCD (12 digits: province of birth, century/sex digit, 2 digits of birth year, 6
+/// digits) and that it agrees with the gender and birth year given beside it.
+pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldError> {
+    let number: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if number.len() != 12 || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(err(Field::Cccd, format!("“{}” phải gồm đúng 12 chữ số", raw.trim())));
+    }
+    if !CCCD_PROVINCE_CODES.contains(&&number[..3]) {
+        return Err(err(
+            Field::Cccd,
+            format!("“{number}”: mã tỉnh nơi đăng ký khai sinh {} không tồn tại", &number[..3]),
+        ));
+    }
+    let century_sex = number.as_bytes()[3] - b'0';
+    let (century, card_gender) = match century_sex {
+        0 => (1900, Gender::Male),
+        1 => (1900, Gender::Female),
+        2 => (2000, Gender::Male),
+        3 => (2000, Gender::Female),
+        _ => {
+            return Err(err(
+                Field::Cccd,
+                format!("“{number}”: chữ số thứ 4 (thế kỷ và giới tính) phải là 0–3"),
+            ))
+        }
+    };
+    let year = century + number[4..6].parse::<i32>().expect("checked digits");
+    if year != birth_year {
+        return Err(err(
+            Field::Cccd,
+            format!("“{number}” ứng với năm sinh {year}, không khớp năm sinh {birth_year}"),
+        ));
+    }
+    if gender != Gender::Other && gender != card_gender {
+        return Err(err(
+            Field::Cccd,
+            format!(
+                "“{number}” ứng với giới tính {}, không khớp giới tính {}",
+                gender_vi(card_gender),
+                gender_vi(gender)
+            ),
+        ));
+    }
+    Ok(number)
+}
+
+pub fn gender_vi(gender: Gender) -> &'static str {
+    match gender {
+        Gender::Male => "Nam",
+        Gender::Female => "Nữ",
+        Gender::Other => "Khác",
+    }
+}
+
+/// Reads Nam/Nữ/Khác (any case, with or without diacritics) or their English names.
+pub fn gender(raw: &str) -> Result<Gender, FieldError> {
+    match crate::text::fold(raw).as_str() {
+        "nam" | "male" | "m" => Ok(Gender::Male),
+        "nu" | "female" | "f" => Ok(Gender::Female),
+        "khac" | "other" => Ok(Gender::Other),
+        "" => Err(err(Field::Gender, "bị bỏ trống")),
+        _ => Err(err(
+            Field::Gender,
+            format!("“{}” không hợp lệ (Nam, Nữ hoặc Khác)", raw.trim()),
+        )),
+    }
+}
+
+/// A birth given as a year (`1957`) or a full date (`dd/mm/yyyy`, also with `-` or `.`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Birth {
+    pub year: i32,
+    pub date: Option<time::Date>,
+}
+
+impl Birth {
+    pub fn date_iso(&self) -> Option<String> {
+        self.date.map(|d| {
+            format!(
+                "{:04}-{:02}-{:02}",
+                d.year(),
+                u8::from(d.month()),
+                d.day()
+            )
+        })
+    }
+}
+
+pub fn birth(raw: &str, today: time::Date) -> Result<Birth, FieldError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(err(Field::BirthYear, "bị bỏ trống"));
+    }
+    let parts: Vec<&str> = raw.split(['/', '-', '.']).map(str::trim).collect();
+    let parsed = match parts.as_slice() {
+        [year] => year.parse::<i32>().ok().map(|year| Birth { year, date: None }),
+        [day, month, year] => (|| {
+            let (day, month, year) = (
+                day.parse::<u8>().ok()?,
+                month.parse::<u8>().ok()?,
+                year.parse::<i32>().ok()?,
+            );
+            let month = time::Month::try_from(month).ok()?;
+            let date = time::Date::from_calendar_date(year, month, day).ok()?;
+            Some(Birth {
+                year,
+                date: Some(date),
+            })
+        })(),
+        _ => None,
+    };
+    let Some(birth) = parsed else {
+        return Err(err(
+            Field::BirthYear,
+            format!("“{raw}” không phải năm (1957) hay ngày (dd/mm/yyyy) hợp lệ"),
+        ));
+    };
+    if birth.year < 1900 || birth.date.map_or(birth.year > today.year(), |d| d > today) {
+        return Err(err(
+            Field::BirthYear,
+            format!("“{raw}” nằm ngoài khoảng 1900 đến nay"),
+        ));
+    }
+    Ok(birth)
+}
+
+/// `YYYY-MM-DD`.
+pub fn iso_date(raw: &str, field: Field) -> Result<time::Date, FieldError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw.trim(), format).map_err(|_| {
+        err(
+            field,
+            format!("“{}” không phải ngày dạng YYYY-MM-DD", raw.trim()),
+        )
+    })
+}
+
+/// `HH:MM`.
+pub fn clock_time(raw: &str) -> Result<String, FieldError> {
+    let format = time::macros::format_description!("[hour]:[minute]");
+    time::Time::parse(raw.trim(), format)
+        .map(|_| raw.trim().to_owned())
+        .map_err(|_| err(Field::Time, format!("“{}” không phải giờ dạng HH:MM", raw.trim())))
+}
+
+pub fn required(raw: &str, field: Field) -> Result<String, FieldError> {
+    let value = crate::text::normalize(raw);
+    if value.is_empty() {
+        Err(err(field, "bị bỏ trống"))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_normalise_to_ten_digits() {
+        assert_eq!(phone("0912 345 678").unwrap(), "0912345678");
+        assert_eq!(phone("+84 912.345.678").unwrap(), "0912345678");
+        assert_eq!(phone("84912345678").unwrap(), "0912345678");
+        assert_eq!(phone("0312-345-678").unwrap(), "0312345678");
+    }
+
+    #[test]
+    fn bad_phones_say_why() {
+        assert!(phone("091234567").unwrap_err().reason.contains("10 chữ số"));
+        assert!(phone("0212345678").unwrap_err().reason.contains("di động"));
+        assert!(phone("09123abc78").unwrap_err().reason.contains("chữ số"));
+        assert_eq!(phone("123").unwrap_err().field, Field::Phone);
+    }
+
+    #[test]
+    fn cccd_must_agree_with_gender_and_birth_year() {
+        // 038 Thanh Hóa, 1 = female 1900s, 57 = 1957.
+        assert_eq!(
+            cccd("038 157 000123", Gender::Female, 1957).unwrap(),
+            "038157000123"
+        );
+        assert!(cccd("038157000123", Gender::Male, 1957)
+            .unwrap_err()
+            .reason
+            .contains("giới tính"));
+        assert!(cccd("038157000123", Gender::Female, 1958)
+            .unwrap_err()
+            .reason
+            .contains("năm sinh"));
+        assert!(cccd("038203000123", Gender::Male, 2003).is_ok());
+        assert!(cccd("03815700012", Gender::Female, 1957).is_err());
+        assert!(cccd("003157000123", Gender::Female, 1957)
+            .unwrap_err()
+            .reason
+            .contains("mã tỉnh"));
+        assert!(cccd("038757000123", Gender::Female, 1957).is_err());
+        // "Other" cannot be checked against the sex digit, but the year still is.
+        assert!(cccd("038057000123", Gender::Other, 1957).is_ok());
+    }
+
+    #[test]
+    fn genders_in_both_languages() {
+        assert_eq!(gender("Nữ").unwrap(), Gender::Female);
+        assert_eq!(gender("NAM").unwrap(), Gender::Male);
+        assert_eq!(gender("khac").unwrap(), Gender::Other);
+        assert!(gender("x").is_err());
+    }
+
+    #[test]
+    fn births_as_year_or_date() {
+        let today = time::macros::date!(2026 - 11 - 28);
+        assert_eq!(birth("1957", today).unwrap().year, 1957);
+        let b = birth("05/03/1962", today).unwrap();
+        assert_eq!((b.year, b.date_iso().unwrap()), (1962, "1962-03-05".into()));
+        assert!(birth("31/02/1962", today).is_err());
+        assert!(birth("1800", today).is_err());
+        assert!(birth("2030", today).is_err());
+        assert!(birth("abc", today).is_err());
+    }
+}

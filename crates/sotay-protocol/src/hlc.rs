@@ -1,0 +1,142 @@
+//! Hybrid logical clock. Orders changes across devices whose wall clocks disagree: a timestamp is
+//! (wall-clock milliseconds, counter, device), never goes backwards on one device, and moves past
+//! every timestamp the device has seen from others. Ties between devices break on the device ID, so
+//! every peer picks the same winner.
+
+use crate::DeviceId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hlc {
+    pub millis: u64,
+    pub counter: u32,
+    pub device: DeviceId,
+}
+
+impl Hlc {
+    /// The first timestamp of a device.
+    pub fn zero(device: DeviceId) -> Self {
+        Self {
+            millis: 0,
+            counter: 0,
+            device,
+        }
+    }
+
+    /// The next local timestamp after `self`, given the current wall clock.
+    pub fn tick(self, now_millis: u64) -> Self {
+        if now_millis > self.millis {
+            Self {
+                millis: now_millis,
+                counter: 0,
+                device: self.device,
+            }
+        } else {
+            Self {
+                millis: self.millis,
+                counter: self.counter + 1,
+                device: self.device,
+            }
+        }
+    }
+
+    /// The local clock after receiving `remote`: strictly after both.
+    pub fn observe(self, remote: Hlc, now_millis: u64) -> Self {
+        let millis = now_millis.max(self.millis).max(remote.millis);
+        let counter = if millis == self.millis && millis == remote.millis {
+            self.counter.max(remote.counter) + 1
+        } else if millis == self.millis {
+            self.counter + 1
+        } else if millis == remote.millis {
+            remote.counter + 1
+        } else {
+            0
+        };
+        Self {
+            millis,
+            counter,
+            device: self.device,
+        }
+    }
+}
+
+/// Fixed-width text form, so that SQL `ORDER BY` on the text equals the clock order:
+/// `0001764300000000-00000-<device uuid>`.
+impl fmt::Display for Hlc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016}-{:05}-{}", self.millis, self.counter, self.device)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a hybrid logical clock timestamp: {0:?}")]
+pub struct HlcParseError(String);
+
+impl FromStr for Hlc {
+    type Err = HlcParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || HlcParseError(s.to_owned());
+        let mut parts = s.splitn(3, '-');
+        let millis = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let counter = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let device = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        Ok(Self {
+            millis,
+            counter,
+            device,
+        })
+    }
+}
+
+impl Serialize for Hlc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hlc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_never_goes_backwards_when_the_wall_clock_does() {
+        let d = DeviceId::new();
+        let a = Hlc::zero(d).tick(1_000);
+        let b = a.tick(500);
+        assert!(b > a);
+        assert_eq!(b.millis, 1_000);
+        assert_eq!(b.counter, 1);
+    }
+
+    #[test]
+    fn observe_moves_past_a_remote_clock_from_the_future() {
+        let local = Hlc::zero(DeviceId::new()).tick(1_000);
+        let remote = Hlc {
+            millis: 9_000,
+            counter: 7,
+            device: DeviceId::new(),
+        };
+        let next = local.observe(remote, 2_000);
+        assert!(next.millis == 9_000 && next.counter == 8);
+        assert_eq!(next.device, local.device);
+    }
+
+    #[test]
+    fn text_order_equals_clock_order() {
+        let d = DeviceId::new();
+        let a = Hlc { millis: 99, counter: 10, device: d };
+        let b = Hlc { millis: 100, counter: 0, device: d };
+        assert!(a < b);
+        assert!(a.to_string() < b.to_string());
+        assert_eq!(a, a.to_string().parse().unwrap());
+    }
+}

@@ -1,0 +1,22 @@
+//! Types shared by the Sổ Tay client (laptop) and the central server: typed IDs, the hybrid logical
+//! clock, the domain enums, and the change record that a device appends to its outbox and later
+//! syncs. Nothing here does I/O, so both sides agree on the wire format by construction.
+//!
+//! Compatibility rule: a payload struct that has been released is frozen. A change of shape gets a
+//! new `*V2` struct and a new `payload_version`; decoders keep accepting every older version.
+
+#![forbid(unsafe_code)]
+
+mod hlc;
+mod ids;
+mod record;
+
+pub use hlc::{Hlc, HlcParseError};
+pub use ids::{CitizenId, DeviceId, RecordId, SessionId, TeamId, VolunteerId};
+pub use record::{
+    AttendanceV1, CitizenV1, ConsentV1, Entity, Gender, Group, Operation, Organisation, Outcome,
+    OutboxRecord, Payload, PayloadError, SessionV1, SkillOutcomeV1, TeamV1, VolunteerV1,
+};
+
+/// Version of the sync protocol spoken by this build. Every request carries it.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,310 @@
+//! The change record (what a device appends to its outbox and the server stores) and the versioned
+//! payloads it carries.
+
+use crate::{CitizenId, DeviceId, Hlc, RecordId, SessionId, TeamId, VolunteerId};
+use serde::{Deserialize, Serialize};
+
+/// What kind of thing a record changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    Team,
+    Volunteer,
+    Citizen,
+    Session,
+    Attendance,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Team => "team",
+            Entity::Volunteer => "volunteer",
+            Entity::Citizen => "citizen",
+            Entity::Session => "session",
+            Entity::Attendance => "attendance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "team" => Entity::Team,
+            "volunteer" => Entity::Volunteer,
+            "citizen" => Entity::Citizen,
+            "session" => Entity::Session,
+            "attendance" => Entity::Attendance,
+            _ => return None,
+        })
+    }
+}
+
+/// Deletes are tombstones: an `Delete` record keeps the entity's ID so every peer can apply it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Upsert,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Upsert => "upsert",
+            Operation::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "upsert" => Some(Operation::Upsert),
+            "delete" => Some(Operation::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a device's outbox. `(device_id, seq)` is unique and `seq` has no gaps, so a peer
+/// knows exactly what it is missing from the highest sequence it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    pub record_id: RecordId,
+    pub device_id: DeviceId,
+    pub seq: u64,
+    pub hlc: Hlc,
+    pub entity: Entity,
+    /// The changed entity's ID as text (for attendance: `session_id/citizen_id`).
+    pub entity_id: String,
+    pub op: Operation,
+    pub payload_version: u16,
+    /// The payload's JSON; decode with [`Payload::decode`].
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Organisation {
+    YouthUnion,
+    WomensUnion,
+    University,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gender {
+    Male,
+    Female,
+    Other,
+}
+
+/// Groups the movement reports on separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    Elderly,
+    Woman,
+    EthnicMinority,
+    Disability,
+    Youth,
+}
+
+/// What a citizen got out of a session for one skill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Shown how; not yet done on their own.
+    Taught,
+    /// Did it (e.g. VNeID level 1 activated on their phone).
+    Achieved,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamV1 {
+    pub id: TeamId,
+    pub name: String,
+    pub organisation: Organisation,
+    pub province_code: String,
+    pub commune_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolunteerV1 {
+    pub id: VolunteerId,
+    pub team_id: TeamId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentV1 {
+    pub given: bool,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Who recorded it: a volunteer's name, or "collected on paper by the commune" for imports.
+    pub recorded_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CitizenV1 {
+    pub id: CitizenId,
+    pub team_id: TeamId,
+    pub full_name: String,
+    pub gender: Gender,
+    pub birth_year: i32,
+    /// `YYYY-MM-DD` when the full date is known.
+    pub birth_date: Option<String>,
+    pub village: String,
+    pub commune_code: String,
+    pub phone: Option<String>,
+    pub cccd: Option<String>,
+    pub groups: Vec<Group>,
+    pub consent: ConsentV1,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionV1 {
+    pub id: SessionId,
+    pub team_id: TeamId,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `HH:MM`, local time.
+    pub time: Option<String>,
+    pub place: String,
+    pub village: Option<String>,
+    pub commune_code: String,
+    pub volunteers: Vec<VolunteerId>,
+    pub skills: Vec<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillOutcomeV1 {
+    pub skill: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttendanceV1 {
+    pub session_id: SessionId,
+    pub citizen_id: CitizenId,
+    pub present: bool,
+    pub outcomes: Vec<SkillOutcomeV1>,
+}
+
+/// A decoded payload of any entity at its current version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Team(TeamV1),
+    Volunteer(VolunteerV1),
+    Citizen(CitizenV1),
+    Session(SessionV1),
+    Attendance(AttendanceV1),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("{entity:?} payload version {version} is not known to this build")]
+    UnknownVersion { entity: Entity, version: u16 },
+    #[error("{entity:?} payload does not match version {version}: {source}")]
+    Malformed {
+        entity: Entity,
+        version: u16,
+        source: serde_json::Error,
+    },
+}
+
+impl Payload {
+    pub fn entity(&self) -> Entity {
+        match self {
+            Payload::Team(_) => Entity::Team,
+            Payload::Volunteer(_) => Entity::Volunteer,
+            Payload::Citizen(_) => Entity::Citizen,
+            Payload::Session(_) => Entity::Session,
+            Payload::Attendance(_) => Entity::Attendance,
+        }
+    }
+
+    /// The ID the record is about, as stored in [`OutboxRecord::entity_id`].
+    pub fn entity_id(&self) -> String {
+        match self {
+            Payload::Team(t) => t.id.to_string(),
+            Payload::Volunteer(v) => v.id.to_string(),
+            Payload::Citizen(c) => c.id.to_string(),
+            Payload::Session(s) => s.id.to_string(),
+            Payload::Attendance(a) => format!("{}/{}", a.session_id, a.citizen_id),
+        }
+    }
+
+    /// The version this build writes.
+    pub fn version(&self) -> u16 {
+        1
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let value = match self {
+            Payload::Team(p) => serde_json::to_value(p),
+            Payload::Volunteer(p) => serde_json::to_value(p),
+            Payload::Citizen(p) => serde_json::to_value(p),
+            Payload::Session(p) => serde_json::to_value(p),
+            Payload::Attendance(p) => serde_json::to_value(p),
+        };
+        value.expect("payload structs serialise infallibly")
+    }
+
+    pub fn decode(
+        entity: Entity,
+        version: u16,
+        value: serde_json::Value,
+    ) -> Result<Self, PayloadError> {
+        if version != 1 {
+            return Err(PayloadError::UnknownVersion { entity, version });
+        }
+        let malformed = |source| PayloadError::Malformed {
+            entity,
+            version,
+            source,
+        };
+        Ok(match entity {
+            Entity::Team => Payload::Team(serde_json::from_value(value).map_err(malformed)?),
+            Entity::Volunteer => {
+                Payload::Volunteer(serde_json::from_value(value).map_err(malformed)?)
+            }
+            Entity::Citizen => Payload::Citizen(serde_json::from_value(value).map_err(malformed)?),
+            Entity::Session => Payload::Session(serde_json::from_value(value).map_err(malformed)?),
+            Entity::Attendance => {
+                Payload::Attendance(serde_json::from_value(value).map_err(malformed)?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips_and_unknown_versions_are_refused() {
+        let p = Payload::Attendance(AttendanceV1 {
+            session_id: SessionId::new(),
+            citizen_id: CitizenId::new(),
+            present: true,
+            outcomes: vec![SkillOutcomeV1 {
+                skill: "S1".into(),
+                outcome: Outcome::Achieved,
+            }],
+        });
+        let json = p.to_json();
+        assert_eq!(
+            Payload::decode(Entity::Attendance, 1, json.clone()).unwrap(),
+            p
+        );
+        assert!(matches!(
+            Payload::decode(Entity::Attendance, 2, json.clone()),
+            Err(PayloadError::UnknownVersion { .. })
+        ));
+        assert!(matches!(
+            Payload::decode(Entity::Citizen, 1, json),
+            Err(PayloadError::Malformed { .. })
+        ));
+    }
+}

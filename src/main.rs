@@ -1,1 +1,583 @@
-fn main(){}
+//! `sotay`: the admin command line of Sổ Tay. Each subcommand parses its arguments, calls
+//! `sotay-core`, and prints the result for a person (Vietnamese) or, with `--json`, for a program.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use sotay_core::citizens::CitizenSort;
+use sotay_core::validate::gender_vi;
+use sotay_core::{
+    AttendeeInput, CitizenInput, CoreError, ImportOptions, NewTeam, SessionInput, Store,
+};
+use sotay_protocol::{CitizenId, Group, Organisation, Outcome, SessionId};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sotay",
+    version,
+    about = "Sổ Tay — sổ tay của đội tình nguyện Bình dân học vụ số (digital-literacy volunteer notebook)"
+)]
+struct Cli {
+    /// Local database file (default: sotay.sqlite in the platform data directory).
+    #[arg(long, global = true, env = "SOTAY_DB")]
+    db: Option<PathBuf>,
+    /// Print data as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Set up this laptop for a team (khởi tạo đội).
+    Init(InitArgs),
+    /// The citizen register (người dân).
+    #[command(subcommand)]
+    Citizen(CitizenCommand),
+    /// The skill catalogue (danh mục kỹ năng).
+    #[command(subcommand)]
+    Skill(SkillCommand),
+    /// Teaching sessions (buổi hướng dẫn).
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Changes waiting to be synced (hàng đợi đồng bộ).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Args)]
+struct InitArgs {
+    #[arg(long)]
+    team: String,
+    #[arg(long, value_enum)]
+    org: OrgArg,
+    /// Province code (2 digits, e.g. 38 for Thanh Hóa).
+    #[arg(long)]
+    province: String,
+    /// Commune/ward code (5 digits).
+    #[arg(long)]
+    commune: String,
+    /// Your name: the volunteer using this laptop.
+    #[arg(long)]
+    volunteer: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrgArg {
+    Youth,
+    Women,
+    University,
+    Other,
+}
+
+#[derive(Subcommand)]
+enum CitizenCommand {
+    /// Add one citizen (thêm người dân).
+    Add(CitizenAddArgs),
+    /// Import a commune list, CSV or XLSX (nhập danh sách).
+    Import {
+        file: PathBuf,
+        /// Store the valid rows and report the invalid ones.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Check the file and report; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Search by name (diacritics optional) or by phone/CCCD digits.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// List the register.
+    List {
+        #[arg(long, value_enum, default_value = "given-name")]
+        sort: SortArg,
+    },
+    /// List likely duplicates (trùng lặp).
+    Duplicates,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SortArg {
+    GivenName,
+    Newest,
+}
+
+#[derive(Args)]
+struct CitizenAddArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long, value_enum)]
+    gender: GenderArg,
+    /// Birth year (1957) or date (dd/mm/yyyy).
+    #[arg(long)]
+    birth: String,
+    #[arg(long)]
+    village: String,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    cccd: Option<String>,
+    #[arg(long = "group", value_enum)]
+    groups: Vec<GroupArg>,
+    #[arg(long)]
+    note: Option<String>,
+    /// The citizen agreed to have their data recorded (required).
+    #[arg(long)]
+    consent: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GenderArg {
+    Nam,
+    Nu,
+    Khac,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GroupArg {
+    Elderly,
+    Woman,
+    EthnicMinority,
+    Disability,
+    Youth,
+}
+
+#[derive(Subcommand)]
+enum SkillCommand {
+    List,
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Record a session with its attendance and outcomes.
+    Add(SessionAddArgs),
+    Show {
+        id: SessionId,
+    },
+    List,
+}
+
+#[derive(Args)]
+struct SessionAddArgs {
+    /// YYYY-MM-DD
+    #[arg(long)]
+    date: String,
+    /// HH:MM
+    #[arg(long)]
+    time: Option<String>,
+    #[arg(long)]
+    place: String,
+    #[arg(long)]
+    village: Option<String>,
+    /// Skill codes, comma-separated (see `sotay skill list`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    skills: Vec<String>,
+    /// A citizen ID present at the session; repeat for each.
+    #[arg(long = "attendee")]
+    attendees: Vec<CitizenId>,
+    /// CITIZEN_ID:SKILL_CODE for a skill the citizen achieved; repeat as needed.
+    #[arg(long = "achieved")]
+    achieved: Vec<String>,
+    #[arg(long)]
+    note: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    Status,
+}
+
+fn default_db() -> anyhow::Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("vn", "Binh dan hoc vu so", "sotay")
+        .context("không xác định được thư mục dữ liệu của người dùng; hãy dùng --db")?;
+    Ok(dirs.data_dir().join("sotay.sqlite"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            match err.downcast_ref::<CoreError>() {
+                Some(CoreError::ImportRejected(report)) if json => print_json(report),
+                _ => {}
+            }
+            if json {
+                let kind = err
+                    .downcast_ref::<CoreError>()
+                    .map_or("error", CoreError::kind);
+                let body =
+                    serde_json::json!({"error": {"kind": kind, "message": format!("{err:#}")}});
+                eprintln!("{body}");
+            } else {
+                eprintln!("Lỗi: {err:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output types serialise")
+    );
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = match cli.db {
+        Some(p) => p,
+        None => default_db()?,
+    };
+    let mut store =
+        Store::open(&path).with_context(|| format!("không mở được {}", path.display()))?;
+    let json = cli.json;
+    match cli.command {
+        Command::Init(args) => init(&mut store, args, json),
+        Command::Citizen(cmd) => citizen(&mut store, cmd, json),
+        Command::Skill(SkillCommand::List) => skill_list(json),
+        Command::Session(cmd) => session(&mut store, cmd, json),
+        Command::Outbox(OutboxCommand::Status) => outbox_status(&store, json),
+    }
+}
+
+fn init(store: &mut Store, args: InitArgs, json: bool) -> anyhow::Result<()> {
+    let organisation = match args.org {
+        OrgArg::Youth => Organisation::YouthUnion,
+        OrgArg::Women => Organisation::WomensUnion,
+        OrgArg::University => Organisation::University,
+        OrgArg::Other => Organisation::Other,
+    };
+    let team = store.init_team(NewTeam {
+        name: args.team,
+        organisation,
+        province_code: args.province,
+        commune_code: args.commune,
+        volunteer: args.volunteer,
+    })?;
+    if json {
+        print_json(&team);
+    } else {
+        println!(
+            "Đã khởi tạo đội “{}” — {}, {}.",
+            team.team.name, team.commune_name, team.province_name
+        );
+    }
+    Ok(())
+}
+
+fn citizen_line(c: &sotay_protocol::CitizenV1) -> String {
+    let mut line = format!(
+        "{}  {}  {}  {}",
+        c.full_name,
+        c.birth_year,
+        gender_vi(c.gender),
+        c.village
+    );
+    if let Some(phone) = &c.phone {
+        line += &format!("  ĐT {phone}");
+    }
+    if let Some(cccd) = &c.cccd {
+        line += &format!("  CCCD {cccd}");
+    }
+    line + &format!("  [{}]", c.id)
+}
+
+fn citizen(store: &mut Store, cmd: CitizenCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        CitizenCommand::Add(a) => {
+            let gender = match a.gender {
+                GenderArg::Nam => "nam",
+                GenderArg::Nu => "nu",
+                GenderArg::Khac => "khac",
+            };
+            let groups = a
+                .groups
+                .iter()
+                .map(|g| match g {
+                    GroupArg::Elderly => Group::Elderly,
+                    GroupArg::Woman => Group::Woman,
+                    GroupArg::EthnicMinority => Group::EthnicMinority,
+                    GroupArg::Disability => Group::Disability,
+                    GroupArg::Youth => Group::Youth,
+                })
+                .collect();
+            let added = store.add_citizen(CitizenInput {
+                full_name: a.name,
+                gender: gender.into(),
+                birth: a.birth,
+                village: a.village,
+                phone: a.phone,
+                cccd: a.cccd,
+                groups,
+                note: a.note,
+                commune_code: None,
+                consent: a.consent,
+            })?;
+            if json {
+                print_json(&added);
+            } else {
+                println!("Đã thêm: {}", citizen_line(&added.citizen));
+                for m in &added.likely_duplicates {
+                    println!(
+                        "Cảnh báo: có thể trùng với {} ({}, {}) — {} [{}]",
+                        m.full_name,
+                        m.birth_year,
+                        m.village,
+                        m.reason.label_vi(),
+                        m.citizen_id
+                    );
+                }
+            }
+        }
+        CitizenCommand::Import {
+            file,
+            skip_invalid,
+            dry_run,
+        } => {
+            let report = store.import_citizens(
+                &file,
+                ImportOptions {
+                    skip_invalid,
+                    dry_run,
+                },
+            )?;
+            if json {
+                print_json(&report);
+            } else {
+                let verb = if report.committed {
+                    "Đã nhập"
+                } else {
+                    "Sẽ nhập (chưa lưu)"
+                };
+                println!(
+                    "{verb} {} người mới từ {} dòng; {} người đã có trong sổ; {} dòng lỗi bị bỏ qua.",
+                    report.added,
+                    report.rows,
+                    report.already_registered.len(),
+                    report
+                        .invalid
+                        .iter()
+                        .map(|e| e.row)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+                );
+                for e in &report.invalid {
+                    println!("  dòng {}, cột {}: {}", e.row, e.column, e.reason);
+                }
+                for f in &report.flagged {
+                    for m in &f.matches {
+                        println!(
+                            "  Cảnh báo dòng {} ({}): có thể trùng với {} ({}) — {}",
+                            f.row,
+                            f.full_name,
+                            m.full_name,
+                            m.birth_year,
+                            m.reason.label_vi()
+                        );
+                    }
+                }
+            }
+        }
+        CitizenCommand::Search { query, limit } => {
+            let found = store.search_citizens(&query, limit)?;
+            if json {
+                print_json(&found);
+            } else if found.is_empty() {
+                println!("Không tìm thấy ai khớp “{query}”.");
+            } else {
+                found.iter().for_each(|c| println!("{}", citizen_line(c)));
+            }
+        }
+        CitizenCommand::List { sort } => {
+            let sort = match sort {
+                SortArg::GivenName => CitizenSort::GivenName,
+                SortArg::Newest => CitizenSort::Newest,
+            };
+            let citizens = store.list_citizens(sort)?;
+            if json {
+                print_json(&citizens);
+            } else {
+                for (i, c) in citizens.iter().enumerate() {
+                    println!("{:>4}. {}", i + 1, citizen_line(c));
+                }
+                println!("Tổng: {} người.", citizens.len());
+            }
+        }
+        CitizenCommand::Duplicates => {
+            let groups = store.duplicates()?;
+            if json {
+                print_json(&groups);
+            } else if groups.is_empty() {
+                println!("Không có ai nghi trùng lặp.");
+            } else {
+                for g in &groups {
+                    println!("Nghi trùng ({}):", g.reason.label_vi());
+                    g.citizens
+                        .iter()
+                        .for_each(|c| println!("  {}", citizen_line(c)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn skill_list(json: bool) -> anyhow::Result<()> {
+    let catalogue = sotay_core::refdata::skills();
+    if json {
+        print_json(catalogue);
+        return Ok(());
+    }
+    println!(
+        "Danh mục kỹ năng phiên bản {} — {}",
+        catalogue.version, catalogue.framework
+    );
+    for group in &catalogue.groups {
+        println!("{} {}", group.code, group.name_vi);
+        for s in catalogue.skills.iter().filter(|s| s.group == group.code) {
+            println!("  {:<7} {} ({})", s.code, s.name_vi, s.name_en);
+        }
+    }
+    Ok(())
+}
+
+fn session(store: &mut Store, cmd: SessionCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        SessionCommand::Add(a) => {
+            let mut attendees: Vec<AttendeeInput> = a
+                .attendees
+                .iter()
+                .map(|&citizen_id| AttendeeInput {
+                    citizen_id,
+                    achieved: Vec::new(),
+                })
+                .collect();
+            for pair in &a.achieved {
+                let (id, code) = pair.split_once(':').with_context(|| {
+                    format!("--achieved “{pair}” phải có dạng MÃ_NGƯỜI_DÂN:MÃ_KỸ_NĂNG")
+                })?;
+                let id: CitizenId = id
+                    .parse()
+                    .with_context(|| format!("--achieved “{pair}”: mã người dân không hợp lệ"))?;
+                let attendee = attendees
+                    .iter_mut()
+                    .find(|x| x.citizen_id == id)
+                    .with_context(|| {
+                        format!("--achieved “{pair}”: người này chưa có trong --attendee")
+                    })?;
+                attendee.achieved.push(code.trim().to_owned());
+            }
+            let detail = store.add_session(SessionInput {
+                date: a.date,
+                time: a.time,
+                place: a.place,
+                village: a.village,
+                skills: a.skills,
+                volunteers: Vec::new(),
+                note: a.note,
+                attendees,
+            })?;
+            if json {
+                print_json(&detail);
+            } else {
+                println!(
+                    "Đã ghi buổi {} ngày {} tại {} với {} người tham dự.",
+                    detail.session.id,
+                    detail.session.date,
+                    detail.session.place,
+                    detail.attendees.len()
+                );
+            }
+        }
+        SessionCommand::Show { id } => {
+            let d = store.session(id)?;
+            if json {
+                print_json(&d);
+                return Ok(());
+            }
+            println!(
+                "Buổi {} — ngày {}{}",
+                d.session.id,
+                d.session.date,
+                d.session
+                    .time
+                    .as_deref()
+                    .map(|t| format!(" {t}"))
+                    .unwrap_or_default()
+            );
+            println!("Địa điểm: {}", d.session.place);
+            println!("Tình nguyện viên: {}", d.volunteer_names.join(", "));
+            println!("Nội dung:");
+            for s in &d.skills {
+                println!("  {} {}", s.code, s.name_vi);
+            }
+            println!("Người tham dự ({}):", d.attendees.len());
+            for (i, a) in d.attendees.iter().enumerate() {
+                let achieved: Vec<&str> = a
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.outcome == Outcome::Achieved)
+                    .map(|o| o.skill.as_str())
+                    .collect();
+                let result = if achieved.is_empty() {
+                    "đã hướng dẫn".to_owned()
+                } else {
+                    format!("đạt: {}", achieved.join(", "))
+                };
+                println!(
+                    "{:>4}. {} ({}) — {}",
+                    i + 1,
+                    a.citizen.full_name,
+                    a.citizen.birth_year,
+                    result
+                );
+            }
+        }
+        SessionCommand::List => {
+            let sessions = store.sessions()?;
+            if json {
+                print_json(&sessions);
+            } else if sessions.is_empty() {
+                println!("Chưa có buổi nào.");
+            } else {
+                for s in &sessions {
+                    println!(
+                        "{}  {}  {}  {} người, {} kết quả đạt  [{}]",
+                        s.date,
+                        s.place,
+                        s.skills.join(","),
+                        s.attendees,
+                        s.achieved,
+                        s.id
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn outbox_status(store: &Store, json: bool) -> anyhow::Result<()> {
+    let status = store.outbox_status()?;
+    if json {
+        print_json(&status);
+    } else {
+        println!("Máy: {}", status.device_id);
+        println!(
+            "Chờ đồng bộ: {} bản ghi; đã đồng bộ: {}; số thứ tự cuối: {}",
+            status.pending, status.acknowledged, status.last_seq
+        );
+        for e in &status.pending_by_entity {
+            println!("  {}: {}", e.entity, e.pending);
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,181 @@
-fn main() {}
+//! Benchmarks named by the foundation issue: search over 200,000 citizens, recording a session of
+//! 40 attendees with outcomes, importing 10,000 rows. Results go in docs/benchmarks.md.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use sotay_core::{AttendeeInput, ImportOptions, NewTeam, SessionInput, Store};
+use sotay_protocol::Organisation;
+use std::hint::black_box;
+use std::path::Path;
+
+const FAMILY: [&str; 14] = [
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
+    "Hồ", "Ngô",
+];
+const MIDDLE: [&str; 8] = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Xuân"];
+const GIVEN: [&str; 24] = [
+    "An",
+    "Anh",
+    "Ánh",
+    "Bình",
+    "Cúc",
+    "Dung",
+    "Đạt",
+    "Đường",
+    "Giang",
+    "Hà",
+    "Hạnh",
+    "Hoa",
+    "Hùng",
+    "Lan",
+    "Long",
+    "Mai",
+    "Nam",
+    "Ngọc",
+    "Phúc",
+    "Quý",
+    "Tâm",
+    "Uyên",
+    "Ưng",
+    "Yến",
+];
+const VILLAGES: [&str; 6] = [
+    "Thôn Đông",
+    "Thôn Tây",
+    "Thôn Nam",
+    "Thôn Bắc",
+    "Xóm Chợ",
+    "Xóm Đình",
+];
+
+/// Writes a commune list of `n` distinct generated people (deterministic).
+fn write_list(path: &Path, n: usize) {
+    let mut out = String::from("Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let r = x as usize;
+        let name = format!(
+            "{} {} {}",
+            FAMILY[r % FAMILY.len()],
+            MIDDLE[(r >> 8) % MIDDLE.len()],
+            GIVEN[(r >> 16) % GIVEN.len()]
+        );
+        let gender = if (r >> 24).is_multiple_of(2) { "Nam" } else { "Nữ" };
+        // The index keeps every (name, year, village) distinct so all rows are new people.
+        let year = 1930 + (i % 90);
+        let village = format!("{} {}", VILLAGES[(r >> 32) % VILLAGES.len()], i / 90);
+        let phone = format!("09{:08}", i);
+        out += &format!("{name},{gender},{year},{village},{phone}\n");
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn team_store(path: &Path) -> Store {
+    let mut store = Store::open(path).unwrap();
+    store
+        .init_team(NewTeam {
+            name: "Đội bench".into(),
+            organisation: Organisation::YouthUnion,
+            province_code: "38".into(),
+            commune_code: "14758".into(),
+            volunteer: "Lê Thị Hoa".into(),
+        })
+        .unwrap();
+    store
+}
+
+fn search_200k(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("200k.csv");
+    write_list(&list, 200_000);
+    let mut store = team_store(&dir.path().join("search.sqlite"));
+    let report = store
+        .import_citizens(&list, ImportOptions::default())
+        .unwrap();
+    assert_eq!(report.added, 200_000);
+    let mut group = c.benchmark_group("search_200k");
+    for query in [
+        "nguyen van duong",
+        "Nguyễn Văn Đường",
+        "thi h",
+        "ưng",
+        "0900012",
+    ] {
+        group.bench_function(query, |b| {
+            b.iter(|| black_box(store.search_citizens(black_box(query), 50).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn session_40(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("40.csv");
+    write_list(&list, 40);
+    let mut store = team_store(&dir.path().join("session.sqlite"));
+    store
+        .import_citizens(&list, ImportOptions::default())
+        .unwrap();
+    let ids: Vec<_> = store
+        .list_citizens(Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    c.bench_function("record_session_40_attendees", |b| {
+        b.iter(|| {
+            let attendees = ids
+                .iter()
+                .enumerate()
+                .map(|(i, &citizen_id)| AttendeeInput {
+                    citizen_id,
+                    achieved: if i.is_multiple_of(2) {
+                        vec!["VNEID1".into()]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect();
+            store
+                .add_session(SessionInput {
+                    date: "2026-11-20".into(),
+                    place: "Nhà văn hóa thôn Đông".into(),
+                    skills: vec!["0.1".into(), "4.1".into(), "VNEID1".into()],
+                    attendees,
+                    ..Default::default()
+                })
+                .unwrap()
+        })
+    });
+}
+
+fn import_10k(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("10k.csv");
+    write_list(&list, 10_000);
+    let mut group = c.benchmark_group("import");
+    group.sample_size(10);
+    let mut n = 0;
+    group.bench_function("import_10000_rows", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                team_store(&dir.path().join(format!("import-{n}.sqlite")))
+            },
+            |mut store| {
+                let report = store
+                    .import_citizens(&list, ImportOptions::default())
+                    .unwrap();
+                assert_eq!(report.added, 10_000);
+                store
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, search_200k, session_40, import_10k);
+criterion_main!(benches);

@@ -2,8 +2,7 @@
 //! folded name (word prefixes, diacritic-blind), the `vi`-sorted list, and likely duplicates.
 
 use crate::error::{CoreError, CoreResult, FieldError};
-use crate::outbox;
-use crate::store::{enum_col, enum_str, json_col, parse_col, today_vn, Store};
+use crate::store::{enum_col, json_col, parse_col, today_vn, Store};
 use crate::text;
 use crate::validate::{self, Field};
 use rusqlite::{params, Connection, Transaction};
@@ -59,15 +58,30 @@ pub fn validate_citizen(input: &CitizenInput) -> Result<CitizenDraft, Vec<FieldE
     fn keep<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
         r.map_err(|e| errors.push(e)).ok()
     }
-    let full_name = keep(&mut errors, validate::required(&input.full_name, Field::FullName));
+    let full_name = keep(
+        &mut errors,
+        validate::required(&input.full_name, Field::FullName),
+    );
     let gender = keep(&mut errors, validate::gender(&input.gender));
     let birth = keep(&mut errors, validate::birth(&input.birth, today_vn()));
-    let village = keep(&mut errors, validate::required(&input.village, Field::Village));
-    let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let village = keep(
+        &mut errors,
+        validate::required(&input.village, Field::Village),
+    );
+    let phone = match input
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         Some(p) => keep(&mut errors, validate::phone(p)).map(Some),
         None => Some(None),
     };
-    let cccd_raw = input.cccd.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let cccd_raw = input
+        .cccd
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
     let cccd = match (cccd_raw, gender, birth) {
         (None, ..) => Some(None),
         (Some(c), Some(g), Some(b)) => keep(&mut errors, validate::cccd(c, g, b.year)).map(Some),
@@ -98,7 +112,11 @@ pub fn validate_citizen(input: &CitizenInput) -> Result<CitizenDraft, Vec<FieldE
                 phone,
                 cccd,
                 groups,
-                note: input.note.as_deref().map(text::normalize).filter(|n| !n.is_empty()),
+                note: input
+                    .note
+                    .as_deref()
+                    .map(text::normalize)
+                    .filter(|n| !n.is_empty()),
                 commune_code: input.commune_code.clone(),
             })
         }
@@ -197,8 +215,8 @@ pub(crate) fn find_matches(
 ) -> CoreResult<Vec<DuplicateMatch>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, full_name, birth_year, village,
-                cccd IS NOT NULL AND cccd = ?1,
-                name_key = ?2 AND birth_year = ?3 AND village_key = ?4
+                COALESCE(cccd = ?1, 0),
+                COALESCE(name_key = ?2 AND birth_year = ?3 AND village_key = ?4, 0)
          FROM citizen
          WHERE deleted = 0
            AND (cccd = ?1 OR (name_key = ?2 AND birth_year = ?3 AND village_key = ?4)
@@ -259,43 +277,13 @@ pub(crate) fn insert_citizen(
         consent,
         note: draft.note.clone(),
     };
-    let hlc = outbox::append(
+    crate::changes::record_local(
         tx,
         store_device,
         Operation::Upsert,
         &Payload::Citizen(citizen.clone()),
+        &[],
     )?;
-    let parts = text::split_name(&citizen.full_name);
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO citizen (id, team_id, full_name, family_name, middle_name, given_name,
-             name_key, gender, birth_year, birth_date, village, village_key, commune_code, phone,
-             cccd, groups, consent_given, consent_date, consent_by, note, updated_hlc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21)",
-    )?;
-    stmt.execute(params![
-        citizen.id.to_string(),
-        citizen.team_id.to_string(),
-        citizen.full_name,
-        parts.family,
-        parts.middle,
-        parts.given,
-        draft.name_key(),
-        enum_str(&citizen.gender),
-        citizen.birth_year,
-        citizen.birth_date,
-        citizen.village,
-        draft.village_key(),
-        citizen.commune_code,
-        citizen.phone,
-        citizen.cccd,
-        serde_json::to_string(&citizen.groups).expect("groups serialise"),
-        citizen.consent.given,
-        citizen.consent.date,
-        citizen.consent.recorded_by,
-        citizen.note,
-        hlc.to_string(),
-    ])?;
     Ok(citizen)
 }
 
@@ -349,7 +337,8 @@ impl Store {
     }
 
     pub fn citizen(&self, id: CitizenId) -> CoreResult<CitizenV1> {
-        let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizen c WHERE c.id = ?1 AND c.deleted = 0");
+        let sql =
+            format!("SELECT {CITIZEN_COLUMNS} FROM citizen c WHERE c.id = ?1 AND c.deleted = 0");
         self.conn
             .query_row(&sql, [id.to_string()], citizen_from_row)
             .map_err(|e| match e {

@@ -9,7 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_sync.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -97,14 +100,40 @@ mod tests {
             .unwrap();
         drop(conn);
         let err = open(&path).unwrap_err();
-        assert!(matches!(err, CoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(
+            matches!(err, CoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1)
+        );
         assert!(err.to_string().contains("cập nhật Sổ Tay"));
+    }
+
+    #[test]
+    fn upgrades_a_version_1_file_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_with(&mut conn, &MIGRATIONS[..1]).unwrap();
+        conn.execute(
+            "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op,
+                 payload_version, payload, created_at)
+             VALUES (1, 'r', 'd', 'h', 'team', 't', 'upsert', 1, '{}', 'now')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open(&path).unwrap();
+        let fields: String = conn
+            .query_row("SELECT fields FROM outbox WHERE seq = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fields, "[]");
     }
 
     #[test]
     fn a_failing_migration_leaves_the_file_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
-        let bad = ["CREATE TABLE a (x INTEGER);", "CREATE TABLE b (x INTEGER); SELECT nope;"];
+        let bad = [
+            "CREATE TABLE a (x INTEGER);",
+            "CREATE TABLE b (x INTEGER); SELECT nope;",
+        ];
         assert!(migrate_with(&mut conn, &bad).is_err());
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))

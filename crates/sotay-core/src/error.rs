@@ -46,6 +46,25 @@ pub enum CoreError {
 
     #[error("{}", .0.rejection_summary())]
     ImportRejected(Box<ImportReport>),
+
+    #[error("máy này chưa đăng ký với máy chủ đồng bộ: chạy `sotay sync enroll` trước")]
+    NotEnrolled,
+
+    #[error("máy này đã đăng ký với máy chủ {server}")]
+    AlreadyEnrolled { server: String },
+
+    #[error("máy chủ từ chối ({kind}, HTTP {status}): {message}")]
+    Server {
+        status: u16,
+        kind: String,
+        message: String,
+    },
+
+    #[error("không kết nối được máy chủ: {0}")]
+    Network(String),
+
+    #[error("gói dữ liệu không hợp lệ: {0}")]
+    Bundle(String),
 }
 
 fn join_fields(errors: &[FieldError]) -> String {
@@ -75,6 +94,11 @@ impl CoreError {
             CoreError::NotFound { .. } => "not_found",
             CoreError::File { .. } => "file",
             CoreError::ImportRejected(_) => "import_rejected",
+            CoreError::NotEnrolled => "not_enrolled",
+            CoreError::AlreadyEnrolled { .. } => "already_enrolled",
+            CoreError::Server { .. } => "server",
+            CoreError::Network(_) => "network",
+            CoreError::Bundle(_) => "bundle",
         }
     }
 }

@@ -4,7 +4,9 @@
 //! and nothing is stored, with every bad row listed. Row numbers are those a spreadsheet shows
 //! (the header is row 1).
 
-use crate::citizens::{find_matches, insert_citizen, validate_citizen, CitizenInput, DuplicateMatch};
+use crate::citizens::{
+    find_matches, insert_citizen, validate_citizen, CitizenInput, DuplicateMatch,
+};
 use crate::error::{CoreError, CoreResult};
 use crate::store::{today_vn, Store};
 use crate::text;
@@ -14,7 +16,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 /// Who is recorded as having collected consent for an imported list.
-pub const IMPORT_CONSENT_BY: &str = "Danh sách giấy do xã thu thập (collected on paper by the commune)";
+pub const IMPORT_CONSENT_BY: &str =
+    "Danh sách giấy do xã thu thập (collected on paper by the commune)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,7 +60,11 @@ impl Column {
         Some(match text::fold(header).as_str() {
             "ho va ten" | "ho ten" | "full name" | "name" | "ten" => Column::FullName,
             "gioi tinh" | "gender" | "sex" => Column::Gender,
-            "nam sinh" | "ngay sinh" | "ngay thang nam sinh" | "birth year" | "birth"
+            "nam sinh"
+            | "ngay sinh"
+            | "ngay thang nam sinh"
+            | "birth year"
+            | "birth"
             | "date of birth" => Column::Birth,
             "thon xom" | "thon" | "xom" | "thon ban" | "village" => Column::Village,
             "so dien thoai" | "dien thoai" | "sdt" | "phone" => Column::Phone,
@@ -222,8 +229,8 @@ fn read_csv(path: &Path, bytes: &[u8]) -> CoreResult<Vec<RawRow>> {
     let mut records = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| file_error(path, format!("dòng {}: {e}", i + 2)))?;
-        let row = record.position().map_or(i + 2, |p| p.line() as usize);
-        records.push((row, record.iter().map(str::to_owned).collect()));
+        // Spreadsheet rows count records, not text lines (a quoted cell may span lines).
+        records.push((i + 2, record.iter().map(str::to_owned).collect()));
     }
     Ok(rows_from_records(&mapping, records.into_iter()))
 }
@@ -305,7 +312,11 @@ fn read_rows(path: &Path) -> CoreResult<Vec<RawRow>> {
 
 impl Store {
     /// Imports a commune list. See the module docs for the rules.
-    pub fn import_citizens(&mut self, path: &Path, options: ImportOptions) -> CoreResult<ImportReport> {
+    pub fn import_citizens(
+        &mut self,
+        path: &Path,
+        options: ImportOptions,
+    ) -> CoreResult<ImportReport> {
         let team = self.team()?;
         let rows = read_rows(path)?;
         let mut report = ImportReport {

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod changes;
 pub mod citizens;
 mod db;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod outbox;
 pub mod refdata;
 pub mod sessions;
 mod store;
+pub mod sync;
 pub mod text;
 pub mod validate;
 

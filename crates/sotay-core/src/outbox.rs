@@ -21,46 +21,91 @@ pub(crate) fn now_rfc3339() -> String {
         .expect("a current UTC time always formats")
 }
 
-/// Appends one change and returns its timestamp, which the caller stores on the changed row.
+fn last_hlc(tx: &Transaction<'_>, device: DeviceId) -> CoreResult<Hlc> {
+    let last: Option<String> = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = 'hlc'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(last
+        .and_then(|s| s.parse::<Hlc>().ok())
+        .unwrap_or_else(|| Hlc::zero(device)))
+}
+
+fn save_hlc(tx: &Transaction<'_>, hlc: Hlc) -> CoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([hlc.to_string()])?;
+    Ok(())
+}
+
+/// Moves this device's clock past a timestamp seen from another device, so that a later local
+/// edit always wins over what was on screen when it was made.
+pub(crate) fn observe(tx: &Transaction<'_>, remote: Hlc) -> CoreResult<()> {
+    let device: String =
+        tx.query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+            r.get(0)
+        })?;
+    let device: DeviceId = device.parse().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(0, "device_id".into(), rusqlite::types::Type::Text)
+    })?;
+    let hlc = last_hlc(tx, device)?.observe(remote, now_millis());
+    save_hlc(tx, hlc)
+}
+
+/// Appends one change to the outbox and returns the record as it will be sent.
 pub(crate) fn append(
     tx: &Transaction<'_>,
     device: DeviceId,
     op: Operation,
     payload: &Payload,
-) -> CoreResult<Hlc> {
-    let last: Option<String> = tx
-        .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
-        .optional()?;
-    let last = last
-        .and_then(|s| s.parse::<Hlc>().ok())
-        .unwrap_or_else(|| Hlc::zero(device));
-    let hlc = last.tick(now_millis());
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [hlc.to_string()],
-    )?;
-    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox", [], |r| {
-        r.get(0)
-    })?;
-    tx.execute(
-        "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op,
+    fields: &[&str],
+) -> CoreResult<OutboxRecord> {
+    let hlc = last_hlc(tx, device)?.tick(now_millis());
+    save_hlc(tx, hlc)?;
+    let seq: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox")?
+        .query_row([], |r| r.get(0))?;
+    let record = OutboxRecord {
+        record_id: RecordId::new(),
+        device_id: device,
+        seq: seq as u64,
+        hlc,
+        entity: payload.entity(),
+        entity_id: payload.entity_id(),
+        op,
+        fields: fields.iter().map(|f| f.to_string()).collect(),
+        payload_version: payload.version(),
+        payload: payload.to_json(),
+    };
+    tx.prepare_cached(
+        "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op, fields,
                              payload_version, payload, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            seq,
-            RecordId::new().to_string(),
-            device.to_string(),
-            hlc.to_string(),
-            payload.entity().as_str(),
-            payload.entity_id(),
-            op.as_str(),
-            payload.version(),
-            payload.to_json().to_string(),
-            now_rfc3339(),
-        ],
-    )?;
-    Ok(hlc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        seq,
+        record.record_id.to_string(),
+        device.to_string(),
+        hlc.to_string(),
+        record.entity.as_str(),
+        record.entity_id,
+        op.as_str(),
+        serde_json::to_string(&record.fields).expect("strings serialise"),
+        record.payload_version,
+        record.payload.to_string(),
+        now_rfc3339(),
+    ])?;
+    Ok(record)
+}
+
+/// Marks every record up to `seq` as acknowledged by the server. Returns how many changed.
+pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE outbox SET acked_at = ?1 WHERE acked_at IS NULL AND seq <= ?2",
+        params![now_rfc3339(), seq as i64],
+    )?)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +131,13 @@ pub(crate) fn status(conn: &Connection, device: DeviceId) -> CoreResult<OutboxSt
                 COALESCE(SUM(acked_at IS NOT NULL), 0)
          FROM outbox",
         [],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
     )?;
     let mut stmt = conn.prepare(
         "SELECT entity, COUNT(*) FROM outbox WHERE acked_at IS NULL GROUP BY entity ORDER BY entity",
@@ -116,28 +167,32 @@ pub(crate) fn pending(
     limit: usize,
 ) -> CoreResult<Vec<OutboxRecord>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, payload_version, payload
+        "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, payload_version, payload,
+                fields
          FROM outbox WHERE acked_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after_seq as i64, limit as i64], |r| {
         let text = |i: usize| r.get::<_, String>(i);
         let bad = |i: usize, e: String| {
-            rusqlite::Error::FromSqlConversionFailure(
-                i,
-                rusqlite::types::Type::Text,
-                e.into(),
-            )
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
         };
         Ok(OutboxRecord {
-            record_id: text(0)?.parse().map_err(|e: uuid::Error| bad(0, e.to_string()))?,
-            device_id: text(1)?.parse().map_err(|e: uuid::Error| bad(1, e.to_string()))?,
+            record_id: text(0)?
+                .parse()
+                .map_err(|e: uuid::Error| bad(0, e.to_string()))?,
+            device_id: text(1)?
+                .parse()
+                .map_err(|e: uuid::Error| bad(1, e.to_string()))?,
             seq: r.get::<_, i64>(2)? as u64,
-            hlc: text(3)?.parse().map_err(|e: sotay_protocol::HlcParseError| bad(3, e.to_string()))?,
+            hlc: text(3)?
+                .parse()
+                .map_err(|e: sotay_protocol::HlcParseError| bad(3, e.to_string()))?,
             entity: Entity::parse(&text(4)?).ok_or_else(|| bad(4, "unknown entity".into()))?,
             entity_id: text(5)?,
             op: Operation::parse(&text(6)?).ok_or_else(|| bad(6, "unknown operation".into()))?,
             payload_version: r.get(7)?,
             payload: serde_json::from_str(&text(8)?).map_err(|e| bad(8, e.to_string()))?,
+            fields: serde_json::from_str(&text(9)?).map_err(|e| bad(9, e.to_string()))?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -87,8 +87,9 @@ static SKILLS: LazyLock<SkillCatalogue> = LazyLock::new(|| {
 });
 
 static ADMIN_UNITS: LazyLock<AdminUnits> = LazyLock::new(|| {
-    let mut units: AdminUnits = serde_json::from_str(include_str!("../../../assets/admin-units.json"))
-        .expect("assets/admin-units.json is valid (checked by a unit test)");
+    let mut units: AdminUnits =
+        serde_json::from_str(include_str!("../../../assets/admin-units.json"))
+            .expect("assets/admin-units.json is valid (checked by a unit test)");
     units.commune_index = units
         .provinces
         .iter()

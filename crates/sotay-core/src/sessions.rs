@@ -2,14 +2,14 @@
 //! reading sessions back. A session and each attendance are separate outbox records, so a later
 //! change to one attendee syncs as one small record.
 
+use crate::changes::record_local;
 use crate::citizens::{citizen_at, sort_by_given_name, CITIZEN_COLUMNS};
 use crate::error::{CoreError, CoreResult, FieldError};
-use crate::outbox;
 use crate::refdata::skills;
 use crate::store::{enum_col, json_col, parse_col, Store};
 use crate::text;
 use crate::validate::{self, Field};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use sotay_protocol::{
     AttendanceV1, CitizenId, CitizenV1, Operation, Outcome, Payload, SessionId, SessionV1,
@@ -101,13 +101,19 @@ impl Store {
         for code in &input.skills {
             let code = code.trim();
             if skills().skill(code).is_none() {
-                fail(Field::Skills, format!("mã kỹ năng “{code}” không có trong danh mục (xem `sotay skill list`)"));
+                fail(
+                    Field::Skills,
+                    format!("mã kỹ năng “{code}” không có trong danh mục (xem `sotay skill list`)"),
+                );
             } else if !skill_codes.iter().any(|c| c == code) {
                 skill_codes.push(code.to_owned());
             }
         }
         if input.skills.is_empty() {
-            fail(Field::Skills, "cần ít nhất một kỹ năng được hướng dẫn".into());
+            fail(
+                Field::Skills,
+                "cần ít nhất một kỹ năng được hướng dẫn".into(),
+            );
         }
         let volunteers = if input.volunteers.is_empty() {
             team.current_volunteer.into_iter().collect()
@@ -116,22 +122,37 @@ impl Store {
         };
         for v in &volunteers {
             if !team.volunteers.iter().any(|t| t.id == *v) {
-                fail(Field::Volunteer, format!("tình nguyện viên “{v}” không thuộc đội"));
+                fail(
+                    Field::Volunteer,
+                    format!("tình nguyện viên “{v}” không thuộc đội"),
+                );
             }
         }
         let mut attendees: Vec<(CitizenId, Vec<SkillOutcomeV1>)> = Vec::new();
         for a in &input.attendees {
             if attendees.iter().any(|(id, _)| *id == a.citizen_id) {
-                fail(Field::Attendee, format!("“{}” được điểm danh hai lần", a.citizen_id));
+                fail(
+                    Field::Attendee,
+                    format!("“{}” được điểm danh hai lần", a.citizen_id),
+                );
                 continue;
             }
             if let Err(CoreError::NotFound { .. }) = self.citizen(a.citizen_id) {
-                fail(Field::Attendee, format!("không có người dân mã “{}”", a.citizen_id));
+                fail(
+                    Field::Attendee,
+                    format!("không có người dân mã “{}”", a.citizen_id),
+                );
                 continue;
             }
             for code in &a.achieved {
                 if !skill_codes.iter().any(|c| c == code) {
-                    fail(Field::Skills, format!("“{code}” (đạt được của {}) không nằm trong các kỹ năng của buổi", a.citizen_id));
+                    fail(
+                        Field::Skills,
+                        format!(
+                            "“{code}” (đạt được của {}) không nằm trong các kỹ năng của buổi",
+                            a.citizen_id
+                        ),
+                    );
                 }
             }
             let outcomes = skill_codes
@@ -162,68 +183,32 @@ impl Store {
             date: date.to_string(),
             time,
             place,
-            village: input.village.as_deref().map(text::normalize).filter(|v| !v.is_empty()),
+            village: input
+                .village
+                .as_deref()
+                .map(text::normalize)
+                .filter(|v| !v.is_empty()),
             commune_code: team.team.commune_code.clone(),
             volunteers,
             skills: skill_codes,
-            note: input.note.as_deref().map(text::normalize).filter(|n| !n.is_empty()),
+            note: input
+                .note
+                .as_deref()
+                .map(text::normalize)
+                .filter(|n| !n.is_empty()),
         };
 
         let tx = self.conn.transaction()?;
-        let hlc = outbox::append(&tx, self.device, Operation::Upsert, &Payload::Session(session.clone()))?;
-        tx.execute(
-            "INSERT INTO session (id, team_id, date, time, place, village, commune_code, volunteers,
-                                  note, updated_hlc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                session.id.to_string(),
-                session.team_id.to_string(),
-                session.date,
-                session.time,
-                session.place,
-                session.village,
-                session.commune_code,
-                serde_json::to_string(&session.volunteers).expect("IDs serialise"),
-                session.note,
-                hlc.to_string(),
-            ],
-        )?;
-        for code in &session.skills {
-            tx.execute(
-                "INSERT INTO session_skill (session_id, skill_code) VALUES (?1, ?2)",
-                params![session.id.to_string(), code],
-            )?;
-        }
+        let session_payload = Payload::Session(session.clone());
+        record_local(&tx, self.device, Operation::Upsert, &session_payload, &[])?;
         for (citizen_id, outcomes) in attendees {
-            let attendance = AttendanceV1 {
+            let attendance = Payload::Attendance(AttendanceV1 {
                 session_id: session.id,
                 citizen_id,
                 present: true,
                 outcomes,
-            };
-            let hlc = outbox::append(
-                &tx,
-                self.device,
-                Operation::Upsert,
-                &Payload::Attendance(attendance.clone()),
-            )?;
-            tx.prepare_cached(
-                "INSERT INTO attendance (session_id, citizen_id, present, updated_hlc)
-                 VALUES (?1, ?2, 1, ?3)",
-            )?
-            .execute(params![session.id.to_string(), citizen_id.to_string(), hlc.to_string()])?;
-            let mut insert_outcome = tx.prepare_cached(
-                "INSERT INTO outcome (session_id, citizen_id, skill_code, outcome)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for o in &attendance.outcomes {
-                insert_outcome.execute(params![
-                    session.id.to_string(),
-                    citizen_id.to_string(),
-                    o.skill,
-                    crate::store::enum_str(&o.outcome),
-                ])?;
-            }
+            });
+            record_local(&tx, self.device, Operation::Upsert, &attendance, &[])?;
         }
         tx.commit()?;
         self.session(session.id)
@@ -257,9 +242,9 @@ impl Store {
                 id: id.to_string(),
             })?;
         let mut session = session;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT skill_code FROM session_skill WHERE session_id = ?1 ORDER BY rowid")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT skill_code FROM session_skill WHERE session_id = ?1 ORDER BY rowid",
+        )?;
         session.skills = stmt
             .query_map([id.to_string()], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -303,8 +288,11 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut citizens: Vec<CitizenV1> = rows.iter().map(|(_, c)| c.clone()).collect();
         sort_by_given_name(&mut citizens);
-        let order: HashMap<CitizenId, usize> =
-            citizens.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let order: HashMap<CitizenId, usize> = citizens
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id, i))
+            .collect();
         rows.sort_by_key(|(_, c)| order[&c.id]);
         let attendees = rows
             .into_iter()

@@ -2,11 +2,12 @@
 //! transaction that changes the tables and appends the matching outbox records together, so a
 //! failed write leaves neither.
 
+use crate::changes::record_local;
 use crate::error::{CoreError, CoreResult};
 use crate::outbox::{self, OutboxStatus};
 use crate::refdata::admin_units;
 use crate::validate::{self, Field};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use sotay_protocol::{
     DeviceId, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerId,
@@ -54,7 +55,9 @@ impl Store {
     fn with_connection(mut conn: Connection) -> CoreResult<Self> {
         let tx = conn.transaction()?;
         let existing: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         let device = match existing.and_then(|s| s.parse().ok()) {
             Some(device) => device,
@@ -97,14 +100,20 @@ impl Store {
         if units.province(&new.province_code).is_none() {
             errors.push(crate::error::FieldError {
                 field: Field::Province,
-                reason: format!("mã tỉnh “{}” không có trong danh mục 34 tỉnh, thành phố", new.province_code),
+                reason: format!(
+                    "mã tỉnh “{}” không có trong danh mục 34 tỉnh, thành phố",
+                    new.province_code
+                ),
             });
         } else {
             match units.commune(&new.commune_code) {
                 Some((p, _)) if p.code == new.province_code => {}
                 Some((p, c)) => errors.push(crate::error::FieldError {
                     field: Field::Commune,
-                    reason: format!("“{}” ({}) thuộc {}, không thuộc tỉnh đã chọn", c.name, c.code, p.name),
+                    reason: format!(
+                        "“{}” ({}) thuộc {}, không thuộc tỉnh đã chọn",
+                        c.name, c.code, p.name
+                    ),
                 }),
                 None => errors.push(crate::error::FieldError {
                     field: Field::Commune,
@@ -131,29 +140,10 @@ impl Store {
             name: volunteer_name,
         };
         let tx = self.conn.transaction()?;
-        let hlc = outbox::append(&tx, self.device, Operation::Upsert, &Payload::Team(team.clone()))?;
-        tx.execute(
-            "INSERT INTO team (id, name, organisation, province_code, commune_code, updated_hlc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                team.id.to_string(),
-                team.name,
-                enum_str(&team.organisation),
-                team.province_code,
-                team.commune_code,
-                hlc.to_string()
-            ],
-        )?;
-        let hlc = outbox::append(
-            &tx,
-            self.device,
-            Operation::Upsert,
-            &Payload::Volunteer(volunteer.clone()),
-        )?;
-        tx.execute(
-            "INSERT INTO volunteer (id, team_id, name, updated_hlc) VALUES (?1, ?2, ?3, ?4)",
-            params![volunteer.id.to_string(), team.id.to_string(), volunteer.name, hlc.to_string()],
-        )?;
+        let team_payload = Payload::Team(team);
+        record_local(&tx, self.device, Operation::Upsert, &team_payload, &[])?;
+        let volunteer_payload = Payload::Volunteer(volunteer.clone());
+        record_local(&tx, self.device, Operation::Upsert, &volunteer_payload, &[])?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('current_volunteer', ?1)",
             [volunteer.id.to_string()],

@@ -76,7 +76,10 @@ pub fn phone(raw: &str) -> Result<String, FieldError> {
         digits
     };
     if !national.chars().all(|c| c.is_ascii_digit()) {
-        return Err(err(Field::Phone, format!("“{trimmed}” có ký tự không phải chữ số")));
+        return Err(err(
+            Field::Phone,
+            format!("“{trimmed}” có ký tự không phải chữ số"),
+        ));
     }
     if national.len() != 10 {
         return Err(err(
@@ -96,11 +99,11 @@ pub fn phone(raw: &str) -> Result<String, FieldError> {
 /// Province-of-birth codes a CCCD can start with: the 63 provinces before the 2025 merger, which
 /// is what every card issued so far carries.
 const CCCD_PROVINCE_CODES: [&str; 63] = [
-    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020", "022",
-    "024", "025", "026", "027", "030", "031", "033", "034", "035", "036", "037", "038", "040", "042",
-    "044", "045", "046", "048", "049", "051", "052", "054", "056", "058", "060", "062", "064", "066",
-    "067", "068", "070", "072", "074", "075", "077", "079", "080", "082", "083", "084", "086", "087",
-    "089", "091", "092", "093", "094", "095", "096",
+    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020",
+    "022", "024", "025", "026", "027", "030", "031", "033", "034", "035", "036", "037", "038",
+    "040", "042", "044", "045", "046", "048", "049", "051", "052", "054", "056", "058", "060",
+    "062", "064", "066", "067", "068", "070", "072", "074", "075", "077", "079", "080", "082",
+    "083", "084", "086", "087", "089", "091", "092", "093", "094", "095", "096",
 ];
 
 /// Checks a CCCD (12 digits: province of birth, century/sex digit, 2 digits of birth year, 6
@@ -108,12 +111,18 @@ const CCCD_PROVINCE_CODES: [&str; 63] = [
 pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldError> {
     let number: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
     if number.len() != 12 || !number.chars().all(|c| c.is_ascii_digit()) {
-        return Err(err(Field::Cccd, format!("“{}” phải gồm đúng 12 chữ số", raw.trim())));
+        return Err(err(
+            Field::Cccd,
+            format!("“{}” phải gồm đúng 12 chữ số", raw.trim()),
+        ));
     }
     if !CCCD_PROVINCE_CODES.contains(&&number[..3]) {
         return Err(err(
             Field::Cccd,
-            format!("“{number}”: mã tỉnh nơi đăng ký khai sinh {} không tồn tại", &number[..3]),
+            format!(
+                "“{number}”: mã tỉnh nơi đăng ký khai sinh {} không tồn tại",
+                &number[..3]
+            ),
         ));
     }
     let century_sex = number.as_bytes()[3] - b'0';
@@ -180,14 +189,8 @@ pub struct Birth {
 
 impl Birth {
     pub fn date_iso(&self) -> Option<String> {
-        self.date.map(|d| {
-            format!(
-                "{:04}-{:02}-{:02}",
-                d.year(),
-                u8::from(d.month()),
-                d.day()
-            )
-        })
+        self.date
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
     }
 }
 
@@ -198,7 +201,10 @@ pub fn birth(raw: &str, today: time::Date) -> Result<Birth, FieldError> {
     }
     let parts: Vec<&str> = raw.split(['/', '-', '.']).map(str::trim).collect();
     let parsed = match parts.as_slice() {
-        [year] => year.parse::<i32>().ok().map(|year| Birth { year, date: None }),
+        [year] => year
+            .parse::<i32>()
+            .ok()
+            .map(|year| Birth { year, date: None }),
         [day, month, year] => (|| {
             let (day, month, year) = (
                 day.parse::<u8>().ok()?,
@@ -245,7 +251,12 @@ pub fn clock_time(raw: &str) -> Result<String, FieldError> {
     let format = time::macros::format_description!("[hour]:[minute]");
     time::Time::parse(raw.trim(), format)
         .map(|_| raw.trim().to_owned())
-        .map_err(|_| err(Field::Time, format!("“{}” không phải giờ dạng HH:MM", raw.trim())))
+        .map_err(|_| {
+            err(
+                Field::Time,
+                format!("“{}” không phải giờ dạng HH:MM", raw.trim()),
+            )
+        })
 }
 
 pub fn required(raw: &str, field: Field) -> Result<String, FieldError> {

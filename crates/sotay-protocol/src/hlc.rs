@@ -133,8 +133,16 @@ mod tests {
     #[test]
     fn text_order_equals_clock_order() {
         let d = DeviceId::new();
-        let a = Hlc { millis: 99, counter: 10, device: d };
-        let b = Hlc { millis: 100, counter: 0, device: d };
+        let a = Hlc {
+            millis: 99,
+            counter: 10,
+            device: d,
+        };
+        let b = Hlc {
+            millis: 100,
+            counter: 0,
+            device: d,
+        };
         assert!(a < b);
         assert!(a.to_string() < b.to_string());
         assert_eq!(a, a.to_string().parse().unwrap());

@@ -9,13 +9,15 @@
 
 mod hlc;
 mod ids;
+pub mod merge;
 mod record;
+pub mod sync;
 
 pub use hlc::{Hlc, HlcParseError};
 pub use ids::{CitizenId, DeviceId, RecordId, SessionId, TeamId, VolunteerId};
 pub use record::{
-    AttendanceV1, CitizenV1, ConsentV1, Entity, Gender, Group, Operation, Organisation, Outcome,
-    OutboxRecord, Payload, PayloadError, SessionV1, SkillOutcomeV1, TeamV1, VolunteerV1,
+    AttendanceV1, CitizenV1, ConsentV1, Entity, Gender, Group, Operation, Organisation,
+    OutboxRecord, Outcome, Payload, PayloadError, SessionV1, SkillOutcomeV1, TeamV1, VolunteerV1,
 };
 
 /// Version of the sync protocol spoken by this build. Every request carries it.

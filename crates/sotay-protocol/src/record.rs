@@ -75,6 +75,9 @@ pub struct OutboxRecord {
     /// The changed entity's ID as text (for attendance: `session_id/citizen_id`).
     pub entity_id: String,
     pub op: Operation,
+    /// The payload fields this change sets; empty means all of them (a creation or full upsert).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
     pub payload_version: u16,
     /// The payload's JSON; decode with [`Payload::decode`].
     pub payload: serde_json::Value,

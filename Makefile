@@ -1,0 +1,24 @@
+# The two commands of the README's quick start, and the checks CI runs.
+#   make run                     — Sổ Tay on its embedded default: a local SQLite file, no server
+#   make run ARGS='citizen list' — any CLI command
+#   make test                    — every check and test
+.PHONY: run test deps lint bench
+
+ARGS ?= --help
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	cargo run --quiet --release --bin sotay -- $(ARGS)
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+test: lint
+	@scripts/install-deps.sh test
+	cargo test --workspace --locked
+
+bench: deps
+	cargo bench -p sotay-core --bench store

@@ -1,0 +1,229 @@
+//! The one path by which anything changes in the store. A change, local or pulled from another
+//! device, is merged into the entity's field-level state (`entity_state`, with
+//! `sotay_protocol::merge`), values that lost are logged in `conflict`, and the typed tables are
+//! rewritten from the merged state. Local changes are also appended to the outbox. Callers run
+//! this inside their own transaction, so a change and its outbox record commit together.
+
+use crate::error::CoreResult;
+use crate::outbox::{self, now_rfc3339};
+use crate::store::enum_str;
+use crate::text;
+use rusqlite::{params, OptionalExtension, Transaction};
+use sotay_protocol::merge::{self, EntityState};
+use sotay_protocol::{DeviceId, Entity, Hlc, Operation, OutboxRecord, Payload};
+
+/// Records a change made on this laptop. `fields` names the payload fields it sets (empty: all).
+pub(crate) fn record_local(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    op: Operation,
+    payload: &Payload,
+    fields: &[&str],
+) -> CoreResult<Hlc> {
+    let record = outbox::append(tx, device, op, payload, fields)?;
+    merge_and_project(tx, &record)?;
+    Ok(record.hlc)
+}
+
+/// Applies a change recorded by another device of the team.
+pub(crate) fn apply_remote(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
+    outbox::observe(tx, record.hlc)?;
+    merge_and_project(tx, record)
+}
+
+fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
+    let entity = record.entity.as_str();
+    let current: Option<String> = tx
+        .prepare_cached("SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2")?
+        .query_row(params![entity, record.entity_id], |r| r.get(0))
+        .optional()?;
+    let mut state: EntityState = current
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let lost = merge::apply(&mut state, record);
+    tx.prepare_cached(
+        "INSERT INTO entity_state (entity, entity_id, state) VALUES (?1, ?2, ?3)
+         ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state",
+    )?
+    .execute(params![
+        entity,
+        record.entity_id,
+        serde_json::to_string(&state).expect("state serialises")
+    ])?;
+    for l in lost {
+        tx.prepare_cached(
+            "INSERT INTO conflict (entity, entity_id, field, lost_value, lost_hlc, winner_hlc,
+                                   recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            entity,
+            record.entity_id,
+            l.field,
+            l.value.to_string(),
+            l.hlc.to_string(),
+            l.winner_hlc.to_string(),
+            now_rfc3339()
+        ])?;
+    }
+    project(tx, record.entity, record.payload_version, &state)
+}
+
+/// Rewrites the typed rows of one entity from its merged state.
+fn project(
+    tx: &Transaction<'_>,
+    entity: Entity,
+    version: u16,
+    state: &EntityState,
+) -> CoreResult<()> {
+    // A partial state (only some fields of an entity never seen whole) waits for the rest.
+    let Ok(payload) = Payload::decode(entity, version, state.payload()) else {
+        return Ok(());
+    };
+    let hlc = state.latest().map(|h| h.to_string()).unwrap_or_default();
+    let deleted = state.is_deleted();
+    match payload {
+        Payload::Team(t) => {
+            tx.prepare_cached(
+                "INSERT INTO team (id, name, organisation, province_code, commune_code, updated_hlc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                     organisation = excluded.organisation, province_code = excluded.province_code,
+                     commune_code = excluded.commune_code, updated_hlc = excluded.updated_hlc",
+            )?
+            .execute(params![
+                t.id.to_string(),
+                t.name,
+                enum_str(&t.organisation),
+                t.province_code,
+                t.commune_code,
+                hlc
+            ])?;
+        }
+        Payload::Volunteer(v) => {
+            tx.prepare_cached(
+                "INSERT INTO volunteer (id, team_id, name, updated_hlc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET team_id = excluded.team_id, name = excluded.name,
+                     updated_hlc = excluded.updated_hlc",
+            )?
+            .execute(params![
+                v.id.to_string(),
+                v.team_id.to_string(),
+                v.name,
+                hlc
+            ])?;
+        }
+        Payload::Citizen(c) => {
+            let parts = text::split_name(&c.full_name);
+            tx.prepare_cached(
+                "INSERT INTO citizen (id, team_id, full_name, family_name, middle_name, given_name,
+                     name_key, gender, birth_year, birth_date, village, village_key, commune_code,
+                     phone, cccd, groups, consent_given, consent_date, consent_by, note, deleted,
+                     updated_hlc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20, ?21, ?22)
+                 ON CONFLICT (id) DO UPDATE SET team_id = excluded.team_id,
+                     full_name = excluded.full_name, family_name = excluded.family_name,
+                     middle_name = excluded.middle_name, given_name = excluded.given_name,
+                     name_key = excluded.name_key, gender = excluded.gender,
+                     birth_year = excluded.birth_year, birth_date = excluded.birth_date,
+                     village = excluded.village, village_key = excluded.village_key,
+                     commune_code = excluded.commune_code, phone = excluded.phone,
+                     cccd = excluded.cccd, groups = excluded.groups,
+                     consent_given = excluded.consent_given, consent_date = excluded.consent_date,
+                     consent_by = excluded.consent_by, note = excluded.note,
+                     deleted = excluded.deleted, updated_hlc = excluded.updated_hlc",
+            )?
+            .execute(params![
+                c.id.to_string(),
+                c.team_id.to_string(),
+                c.full_name,
+                parts.family,
+                parts.middle,
+                parts.given,
+                text::fold(&c.full_name),
+                enum_str(&c.gender),
+                c.birth_year,
+                c.birth_date,
+                c.village,
+                text::fold(&c.village),
+                c.commune_code,
+                c.phone,
+                c.cccd,
+                serde_json::to_string(&c.groups).expect("groups serialise"),
+                c.consent.given,
+                c.consent.date,
+                c.consent.recorded_by,
+                c.note,
+                deleted,
+                hlc,
+            ])?;
+        }
+        Payload::Session(s) => {
+            let id = s.id.to_string();
+            tx.prepare_cached(
+                "INSERT INTO session (id, team_id, date, time, place, village, commune_code,
+                     volunteers, note, deleted, updated_hlc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO UPDATE SET team_id = excluded.team_id, date = excluded.date,
+                     time = excluded.time, place = excluded.place, village = excluded.village,
+                     commune_code = excluded.commune_code, volunteers = excluded.volunteers,
+                     note = excluded.note, deleted = excluded.deleted,
+                     updated_hlc = excluded.updated_hlc",
+            )?
+            .execute(params![
+                id,
+                s.team_id.to_string(),
+                s.date,
+                s.time,
+                s.place,
+                s.village,
+                s.commune_code,
+                serde_json::to_string(&s.volunteers).expect("IDs serialise"),
+                s.note,
+                deleted,
+                hlc
+            ])?;
+            tx.prepare_cached("DELETE FROM session_skill WHERE session_id = ?1")?
+                .execute([&id])?;
+            for code in &s.skills {
+                tx.prepare_cached(
+                    "INSERT INTO session_skill (session_id, skill_code) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, code])?;
+            }
+        }
+        Payload::Attendance(a) => {
+            let (session, citizen) = (a.session_id.to_string(), a.citizen_id.to_string());
+            if deleted {
+                tx.prepare_cached(
+                    "DELETE FROM attendance WHERE session_id = ?1 AND citizen_id = ?2",
+                )?
+                .execute(params![session, citizen])?;
+                return Ok(());
+            }
+            tx.prepare_cached(
+                "INSERT INTO attendance (session_id, citizen_id, present, updated_hlc)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (session_id, citizen_id) DO UPDATE SET present = excluded.present,
+                     updated_hlc = excluded.updated_hlc",
+            )?
+            .execute(params![session, citizen, a.present, hlc])?;
+            tx.prepare_cached("DELETE FROM outcome WHERE session_id = ?1 AND citizen_id = ?2")?
+                .execute(params![session, citizen])?;
+            for o in &a.outcomes {
+                tx.prepare_cached(
+                    "INSERT INTO outcome (session_id, citizen_id, skill_code, outcome)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    session,
+                    citizen,
+                    o.skill,
+                    enum_str(&o.outcome)
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! Integration tests of the store on a real SQLite file: import, search, sort, sessions and the
+//! outbox guarantee (one record per change, in the same transaction).
+
+use rusqlite::Connection;
+use sotay_core::citizens::CitizenSort;
+use sotay_core::{
+    AttendeeInput, CitizenInput, CoreError, ImportOptions, NewTeam, SessionInput, Store,
+};
+use sotay_protocol::{Entity, Gender, Organisation, Outcome, Payload};
+use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
+
+const COMMUNE: &str = "14758"; // Phường Hàm Rồng, Thanh Hóa
+
+fn new_store(dir: &Path) -> (Store, PathBuf) {
+    let path = dir.join("sotay.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .init_team(NewTeam {
+            name: "Đội thanh niên tình nguyện Hàm Rồng".into(),
+            organisation: Organisation::YouthUnion,
+            province_code: "38".into(),
+            commune_code: COMMUNE.into(),
+            volunteer: "Lê Thị Hoa".into(),
+        })
+        .unwrap();
+    (store, path)
+}
+
+fn citizen(name: &str, gender: &str, birth: &str, village: &str) -> CitizenInput {
+    CitizenInput {
+        full_name: name.into(),
+        gender: gender.into(),
+        birth: birth.into(),
+        village: village.into(),
+        consent: true,
+        ..CitizenInput::default()
+    }
+}
+
+fn count(path: &Path, table: &str) -> i64 {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A commune list as Excel in a Vietnamese locale writes it: BOM, CRLF, semicolons, NFD names
+/// from a copy-paste, dd/mm/yyyy births, an unknown `STT` column, one bad CCCD and one bad phone.
+fn commune_csv(dir: &Path) -> PathBuf {
+    let nfd = |s: &str| s.nfd().collect::<String>();
+    let rows = [
+        "STT;Họ và tên;Giới tính;Năm sinh;Thôn/Xóm;Số điện thoại;Số CCCD".to_owned(),
+        format!(
+            "1;{};Nam;1957;Thôn Đông;0912 345 678;038057000123",
+            nfd("Nguyễn Văn Đường")
+        ),
+        format!("2;{};Nữ;05/03/1962;Thôn Đông;;", nfd("Trần Thị Ánh")),
+        "3;Lê Văn Ân;Nam;1970;Thôn Tây;+84 388 123 456;".to_owned(),
+        // Bad CCCD: the sex digit says male, the row says female.
+        "4;Phạm Thị Ưng;Nữ;1980;Thôn Tây;;038080000999".to_owned(),
+        // Bad phone: a landline.
+        "5;Hoàng Văn Đạt;Nam;12/12/1990;Thôn Nam;0237 385 1234;".to_owned(),
+        "6;Đỗ Thị Uyên;Nữ;2001;Thôn Nam;0987654321;038301000777".to_owned(),
+    ];
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(rows.join("\r\n").as_bytes());
+    bytes.extend(b"\r\n");
+    let path = dir.join("danh-sach.csv");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn import_is_all_or_nothing_then_skip_invalid_then_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let csv = commune_csv(dir.path());
+    let outbox_before = count(&db, "outbox");
+
+    let err = store
+        .import_citizens(&csv, ImportOptions::default())
+        .unwrap_err();
+    let CoreError::ImportRejected(report) = &err else {
+        panic!("expected a rejection, got {err}");
+    };
+    let bad: Vec<(usize, &str)> = report
+        .invalid
+        .iter()
+        .map(|e| (e.row, e.column.as_str()))
+        .collect();
+    assert_eq!(bad, [(5, "Số CCCD"), (6, "Số điện thoại")]);
+    assert!(err.to_string().contains("dòng 5, cột Số CCCD"));
+    assert_eq!(count(&db, "citizen"), 0, "a rejected file stores nobody");
+    assert_eq!(count(&db, "outbox"), outbox_before);
+
+    let report = store
+        .import_citizens(
+            &csv,
+            ImportOptions {
+                skip_invalid: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(report.committed);
+    assert_eq!((report.rows, report.added, report.invalid.len()), (6, 4, 2));
+    assert_eq!(count(&db, "citizen"), 4);
+    assert_eq!(count(&db, "outbox"), outbox_before + 4);
+
+    let names: Vec<String> = store
+        .list_citizens(CitizenSort::GivenName)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.full_name)
+        .collect();
+    // Stored NFC, listed by given name: Ánh (A) < Ân (Â) < Đường (Đ) < Uyên.
+    assert_eq!(
+        names,
+        [
+            "Trần Thị Ánh",
+            "Lê Văn Ân",
+            "Nguyễn Văn Đường",
+            "Đỗ Thị Uyên"
+        ]
+    );
+    for n in &names {
+        assert_eq!(*n, n.nfc().collect::<String>());
+    }
+    let anh = store.search_citizens("anh", 10).unwrap();
+    assert_eq!(anh[0].birth_date.as_deref(), Some("1962-03-05"));
+    assert_eq!(
+        store.search_citizens("lê văn ân", 10).unwrap()[0]
+            .phone
+            .as_deref(),
+        Some("0388123456"),
+        "+84 is normalised"
+    );
+
+    let again = store
+        .import_citizens(
+            &csv,
+            ImportOptions {
+                skip_invalid: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(again.added, 0);
+    assert_eq!(again.already_registered.len(), 4);
+    assert_eq!(count(&db, "citizen"), 4, "re-import adds nobody");
+    assert_eq!(count(&db, "outbox"), outbox_before + 4);
+}
+
+#[test]
+fn imported_citizens_record_the_communes_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let csv = dir.path().join("list.csv");
+    std::fs::write(
+        &csv,
+        "full_name,gender,birth_year,village\nBùi Thị Lan,female,1949,Xóm Chợ\n",
+    )
+    .unwrap();
+    store
+        .import_citizens(&csv, ImportOptions::default())
+        .unwrap();
+    let c = &store.list_citizens(CitizenSort::Newest).unwrap()[0];
+    assert!(c.consent.given);
+    assert!(c
+        .consent
+        .recorded_by
+        .contains("collected on paper by the commune"));
+    assert_eq!(c.commune_code, COMMUNE);
+    assert_eq!(c.gender, Gender::Female);
+}
+
+#[test]
+fn dry_run_reports_everything_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let csv = commune_csv(dir.path());
+    let report = store
+        .import_citizens(
+            &csv,
+            ImportOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(!report.committed);
+    assert_eq!((report.added, report.invalid.len()), (4, 2));
+    assert_eq!(count(&db, "citizen"), 0);
+}
+
+#[test]
+fn a_file_without_the_required_columns_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "Họ và tên,Giới tính\nAn,Nam\n").unwrap();
+    let err = store
+        .import_citizens(&csv, ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Năm sinh") && err.contains("Thôn/Xóm"),
+        "{err}"
+    );
+}
+
+#[test]
+fn xlsx_lists_import_with_numbers_and_dates_as_excel_stores_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let path = dir.path().join("list.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let headers = [
+        "STT",
+        "Họ và tên",
+        "Giới tính",
+        "Năm sinh",
+        "Thôn/Xóm",
+        "Số điện thoại",
+        "Số CCCD",
+    ];
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string(0, col as u16, *h).unwrap();
+    }
+    sheet.write_number(1, 0, 1).unwrap();
+    sheet.write_string(1, 1, "Ngô Thị Mai").unwrap();
+    sheet.write_string(1, 2, "Nữ").unwrap();
+    sheet.write_number(1, 3, 1965).unwrap();
+    sheet.write_string(1, 4, "Thôn Bắc").unwrap();
+    // Excel drops the leading zero of a phone typed as a number, and of a CCCD from province 001.
+    sheet.write_number(1, 5, 912345679).unwrap();
+    sheet.write_number(1, 6, 1165000123_f64).unwrap();
+    sheet.write_number(2, 0, 2).unwrap();
+    sheet.write_string(2, 1, "Vũ Văn Hùng").unwrap();
+    sheet.write_string(2, 2, "Nam").unwrap();
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(1958, 7, 9).unwrap();
+    let format = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    sheet
+        .write_datetime_with_format(2, 3, &date, &format)
+        .unwrap();
+    sheet.write_string(2, 4, "Thôn Bắc").unwrap();
+    book.save(&path).unwrap();
+
+    let report = store
+        .import_citizens(&path, ImportOptions::default())
+        .unwrap();
+    assert_eq!(report.added, 2, "{report:?}");
+    let mai = &store.search_citizens("mai", 5).unwrap()[0];
+    assert_eq!(mai.phone.as_deref(), Some("0912345679"));
+    assert_eq!(mai.cccd.as_deref(), Some("001165000123"));
+    let hung = &store.search_citizens("hung", 5).unwrap()[0];
+    assert_eq!(hung.birth_date.as_deref(), Some("1958-07-09"));
+}
+
+#[test]
+fn search_ignores_diacritics_case_and_word_order_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    store
+        .add_citizen(citizen("Nguyễn Văn Đường", "nam", "1957", "Thôn Đông"))
+        .unwrap();
+    store
+        .add_citizen(citizen("nguyen van duong", "nam", "1990", "Thôn Tây"))
+        .unwrap();
+    store
+        .add_citizen(citizen("Nguyễn Thị Dung", "nữ", "1960", "Thôn Tây"))
+        .unwrap();
+    let years = |q: &str| {
+        let mut y: Vec<i32> = store
+            .search_citizens(q, 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.birth_year)
+            .collect();
+        y.sort();
+        y
+    };
+    assert_eq!(years("nguyen van duong"), [1957, 1990]);
+    assert_eq!(years("Nguyễn Văn Đường"), [1957, 1990]);
+    assert_eq!(years("NGUYỄN VĂN ĐƯỜNG"), [1957, 1990]);
+    assert_eq!(years("đường"), [1957, 1990], "đ folds to d");
+    assert_eq!(years("duong nguyen"), [1957, 1990]);
+    assert_eq!(years("ng v d"), [1957, 1990], "word prefixes");
+    assert_eq!(years("du"), [1957, 1960, 1990]);
+    assert_eq!(years("dung"), [1960]);
+    assert!(years("xyz").is_empty());
+    assert!(years("  ").is_empty());
+    assert!(years("\"* OR").is_empty(), "FTS syntax in a query is inert");
+}
+
+#[test]
+fn phone_and_cccd_digits_are_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let mut input = citizen("Đinh Văn Quý", "nam", "1957", "Thôn Đông");
+    input.phone = Some("0912345678".into());
+    input.cccd = Some("038057000123".into());
+    store.add_citizen(input).unwrap();
+    assert_eq!(store.search_citizens("345678", 5).unwrap().len(), 1);
+    assert_eq!(store.search_citizens("038057", 5).unwrap().len(), 1);
+    assert!(store.search_citizens("111111", 5).unwrap().is_empty());
+}
+
+#[test]
+fn citizens_without_consent_are_never_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let mut input = citizen("Lý Văn Tâm", "nam", "1957", "Thôn Đông");
+    input.consent = false;
+    let err = store.add_citizen(input).unwrap_err();
+    assert_eq!(err.kind(), "invalid");
+    assert!(err.to_string().contains("đồng ý"));
+    assert_eq!(count(&db, "citizen"), 0);
+}
+
+#[test]
+fn every_change_appends_exactly_one_outbox_record_with_its_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    assert_eq!(count(&db, "outbox"), 2, "team and volunteer");
+    let added = store
+        .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
+        .unwrap();
+    assert_eq!(count(&db, "outbox"), 3);
+    let records = store.pending_records(0, 100).unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(last.entity, Entity::Citizen);
+    assert_eq!(last.entity_id, added.citizen.id.to_string());
+    assert_eq!(
+        Payload::decode(last.entity, last.payload_version, last.payload.clone()).unwrap(),
+        Payload::Citizen(added.citizen.clone())
+    );
+
+    let second = store
+        .add_citizen(citizen("Mai Thị Cúc", "nữ", "1952", "Thôn Đông"))
+        .unwrap();
+    let session = store
+        .add_session(SessionInput {
+            date: "2026-11-20".into(),
+            place: "Nhà văn hóa thôn Đông".into(),
+            skills: vec!["0.1".into(), "VNEID1".into()],
+            attendees: vec![
+                AttendeeInput {
+                    citizen_id: added.citizen.id,
+                    achieved: vec!["VNEID1".into()],
+                },
+                AttendeeInput {
+                    citizen_id: second.citizen.id,
+                    achieved: vec![],
+                },
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    // One session record plus one per attendee.
+    assert_eq!(count(&db, "outbox"), 4 + 1 + 2);
+    let records = store.pending_records(0, 100).unwrap();
+    let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<_>>(), "gap-free sequence");
+    assert!(records.windows(2).all(|w| w[0].hlc < w[1].hlc));
+    assert!(records.iter().all(|r| r.device_id == store.device_id()));
+    let binh = session
+        .attendees
+        .iter()
+        .find(|a| a.citizen.id == added.citizen.id)
+        .unwrap();
+    assert_eq!(
+        binh.outcomes
+            .iter()
+            .map(|o| (o.skill.as_str(), o.outcome))
+            .collect::<Vec<_>>(),
+        [("0.1", Outcome::Taught), ("VNEID1", Outcome::Achieved)]
+    );
+    let status = store.outbox_status().unwrap();
+    assert_eq!((status.pending, status.last_seq), (7, 7));
+}
+
+#[test]
+fn a_failed_write_leaves_neither_the_change_nor_its_outbox_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    // Make the citizen insert fail after its outbox record was appended in the same transaction.
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON citizen WHEN new.full_name = 'Hỏng Văn Lỗi'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .unwrap();
+    let outbox_before = count(&db, "outbox");
+    assert!(store
+        .add_citizen(citizen("Hỏng Văn Lỗi", "nam", "1957", "Thôn Đông"))
+        .is_err());
+    assert_eq!(count(&db, "citizen"), 0);
+    assert_eq!(count(&db, "outbox"), outbox_before);
+
+    // The same holds for a whole import: a failure on its third row stores none of the first two.
+    let csv = dir.path().join("list.csv");
+    std::fs::write(
+        &csv,
+        "Họ và tên,Giới tính,Năm sinh,Thôn/Xóm\nAn Văn Một,Nam,1950,Đông\n\
+         An Văn Hai,Nam,1951,Đông\nHỏng Văn Lỗi,Nam,1952,Đông\n",
+    )
+    .unwrap();
+    assert!(store
+        .import_citizens(&csv, ImportOptions::default())
+        .is_err());
+    assert_eq!(count(&db, "citizen"), 0);
+    assert_eq!(count(&db, "outbox"), outbox_before);
+    // And the sequence stays gap-free afterwards.
+    store
+        .add_citizen(citizen("Đúng Văn Lành", "nam", "1957", "Thôn Đông"))
+        .unwrap();
+    let seqs: Vec<u64> = store
+        .pending_records(0, 100)
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, (1..=outbox_before as u64 + 1).collect::<Vec<_>>());
+}
+
+#[test]
+fn sessions_validate_skills_attendees_and_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let a = store
+        .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
+        .unwrap();
+    let err = store
+        .add_session(SessionInput {
+            date: "20/11/2026".into(),
+            place: "".into(),
+            skills: vec!["NOPE".into()],
+            attendees: vec![AttendeeInput {
+                citizen_id: a.citizen.id,
+                achieved: vec!["4.1".into()],
+            }],
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    for expected in ["Ngày", "Địa điểm", "NOPE", "4.1"] {
+        assert!(err.contains(expected), "{expected} missing from {err}");
+    }
+    assert_eq!(count(&db, "session"), 0);
+    let before = count(&db, "outbox");
+    let err = store
+        .add_session(SessionInput {
+            date: "2026-11-20".into(),
+            place: "Nhà văn hóa".into(),
+            skills: vec!["0.1".into()],
+            attendees: vec![AttendeeInput {
+                citizen_id: sotay_protocol::CitizenId::new(),
+                achieved: vec![],
+            }],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("không có người dân"));
+    assert_eq!(count(&db, "outbox"), before);
+}
+
+#[test]
+fn sessions_list_newest_first_with_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let a = store
+        .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
+        .unwrap();
+    for date in ["2026-11-01", "2026-11-15"] {
+        store
+            .add_session(SessionInput {
+                date: date.into(),
+                place: "Nhà văn hóa".into(),
+                skills: vec!["4.1".into(), "VNEID1".into()],
+                attendees: vec![AttendeeInput {
+                    citizen_id: a.citizen.id,
+                    achieved: vec!["VNEID1".into()],
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let list = store.sessions().unwrap();
+    assert_eq!(list[0].date, "2026-11-15");
+    assert_eq!((list[0].attendees, list[0].achieved), (1, 1));
+    assert_eq!(list[1].skills, ["4.1", "VNEID1"]);
+}
+
+#[test]
+fn a_store_is_refused_before_its_team_is_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("x.sqlite")).unwrap();
+    let err = store
+        .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
+        .unwrap_err();
+    assert_eq!(err.kind(), "not_initialised");
+}
+
+#[test]
+fn team_setup_checks_province_and_commune_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("x.sqlite")).unwrap();
+    let mut team = NewTeam {
+        name: "Đội A".into(),
+        organisation: Organisation::WomensUnion,
+        province_code: "38".into(),
+        // A Hà Nội ward.
+        commune_code: "00004".into(),
+        volunteer: "Hoa".into(),
+    };
+    let err = store.init_team(team.clone()).unwrap_err().to_string();
+    assert!(err.contains("Thành phố Hà Nội"), "{err}");
+    team.province_code = "99".into();
+    assert!(store.init_team(team.clone()).is_err());
+    team.province_code = "38".into();
+    team.commune_code = COMMUNE.into();
+    let info = store.init_team(team.clone()).unwrap();
+    assert_eq!(info.province_name, "Tỉnh Thanh Hóa");
+    assert_eq!(info.commune_name, "Phường Hàm Rồng");
+    assert_eq!(
+        store.init_team(team).unwrap_err().kind(),
+        "already_initialised"
+    );
+}

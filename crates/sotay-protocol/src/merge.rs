@@ -1,0 +1,191 @@
+//! Deterministic merge of concurrent changes, the same on every device and on the server. Each
+//! entity's state is a JSON object plus, per field, the clock of the change that last set it. A
+//! change sets the fields it names (all fields when it names none) if its clock is newer than the
+//! field's; otherwise its value loses. Lost values, and values another device's change replaced,
+//! are reported as conflicts. Because the winner of a field
+//! is always the change with the highest clock, the result is the same whatever order changes
+//! arrive in. A delete is the field `_deleted` set to true: a tombstone that merges like any field.
+
+use crate::{Hlc, Operation, OutboxRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+pub const DELETED_FIELD: &str = "_deleted";
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EntityState {
+    pub fields: Map<String, Value>,
+    pub clocks: BTreeMap<String, Hlc>,
+}
+
+impl EntityState {
+    pub fn is_deleted(&self) -> bool {
+        self.fields.get(DELETED_FIELD) == Some(&Value::Bool(true))
+    }
+
+    /// The entity's payload (without the tombstone marker).
+    pub fn payload(&self) -> Value {
+        let mut fields = self.fields.clone();
+        fields.remove(DELETED_FIELD);
+        Value::Object(fields)
+    }
+
+    /// The newest clock of any field.
+    pub fn latest(&self) -> Option<Hlc> {
+        self.clocks.values().max().copied()
+    }
+}
+
+/// A field value that lost a merge, kept for review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LostValue {
+    pub field: String,
+    pub value: Value,
+    pub hlc: Hlc,
+    /// The clock of the value that won.
+    pub winner_hlc: Hlc,
+}
+
+/// Applies `record` to `state`. Returns the values that lost (from either side).
+pub fn apply(state: &mut EntityState, record: &OutboxRecord) -> Vec<LostValue> {
+    let mut changes: Vec<(String, Value)> = match record.op {
+        Operation::Delete => vec![(DELETED_FIELD.to_owned(), Value::Bool(true))],
+        Operation::Upsert => {
+            let Value::Object(payload) = &record.payload else {
+                return Vec::new();
+            };
+            let named = &record.fields;
+            payload
+                .iter()
+                .filter(|(k, _)| named.is_empty() || named.iter().any(|n| n == *k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
+    };
+    if record.op == Operation::Upsert && record.fields.is_empty() {
+        // A full upsert also revives a deleted entity if it is newer than the delete.
+        changes.push((DELETED_FIELD.to_owned(), Value::Bool(false)));
+    }
+    let mut lost = Vec::new();
+    for (field, value) in changes {
+        match state.clocks.get(&field) {
+            Some(&current) if current >= record.hlc => {
+                if current != record.hlc && state.fields.get(&field) != Some(&value) {
+                    lost.push(LostValue {
+                        field,
+                        value,
+                        hlc: record.hlc,
+                        winner_hlc: current,
+                    });
+                }
+            }
+            current => {
+                // An overwrite by the same device is an ordinary later edit; by another device it
+                // may be a concurrent one, so the replaced value is kept for review.
+                if let Some(&old_hlc) = current.filter(|c| c.device != record.hlc.device) {
+                    let old = state.fields.get(&field).cloned().unwrap_or(Value::Null);
+                    if old != value {
+                        lost.push(LostValue {
+                            field: field.clone(),
+                            value: old,
+                            hlc: old_hlc,
+                            winner_hlc: record.hlc,
+                        });
+                    }
+                }
+                state.fields.insert(field.clone(), value);
+                state.clocks.insert(field, record.hlc);
+            }
+        }
+    }
+    lost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeviceId, Entity, RecordId};
+    use serde_json::json;
+
+    fn record(device: DeviceId, millis: u64, fields: &[&str], payload: Value) -> OutboxRecord {
+        OutboxRecord {
+            record_id: RecordId::new(),
+            device_id: device,
+            seq: 1,
+            hlc: Hlc {
+                millis,
+                counter: 0,
+                device,
+            },
+            entity: Entity::Citizen,
+            entity_id: "c1".into(),
+            op: Operation::Upsert,
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            payload_version: 1,
+            payload,
+        }
+    }
+
+    #[test]
+    fn concurrent_field_edits_merge_the_same_in_any_order() {
+        let (a, b) = (DeviceId::new(), DeviceId::new());
+        let create = record(
+            a,
+            1,
+            &[],
+            json!({"name": "An", "phone": null, "village": "Đông"}),
+        );
+        let phone_on_a = record(a, 5, &["phone"], json!({"phone": "0912345678"}));
+        let name_on_b = record(b, 6, &["name"], json!({"name": "Ân"}));
+        let phone_on_b = record(b, 4, &["phone"], json!({"phone": "0987654321"}));
+        let changes = [create, phone_on_a, name_on_b, phone_on_b];
+
+        let orders: [[usize; 4]; 4] = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]];
+        let mut results = Vec::new();
+        for order in orders {
+            let mut state = EntityState::default();
+            let mut lost = Vec::new();
+            for i in order {
+                lost.extend(apply(&mut state, &changes[i]));
+            }
+            assert!(
+                lost.iter().any(|l| l.value == json!("0987654321")),
+                "the older phone is kept as a conflict"
+            );
+            results.push(state);
+        }
+        assert!(results.windows(2).all(|w| w[0] == w[1]));
+        let s = &results[0];
+        assert_eq!(s.fields["name"], json!("Ân"));
+        assert_eq!(s.fields["phone"], json!("0912345678"));
+        assert_eq!(s.fields["village"], json!("Đông"));
+    }
+
+    #[test]
+    fn applying_the_same_record_twice_changes_nothing() {
+        let a = DeviceId::new();
+        let r = record(a, 1, &[], json!({"name": "An"}));
+        let mut state = EntityState::default();
+        apply(&mut state, &r);
+        let once = state.clone();
+        assert!(apply(&mut state, &r).is_empty());
+        assert_eq!(state, once);
+    }
+
+    #[test]
+    fn deletes_are_tombstones_that_win_over_older_edits() {
+        let a = DeviceId::new();
+        let mut state = EntityState::default();
+        apply(&mut state, &record(a, 1, &[], json!({"name": "An"})));
+        let mut delete = record(a, 3, &[], Value::Null);
+        delete.op = Operation::Delete;
+        apply(&mut state, &delete);
+        apply(
+            &mut state,
+            &record(a, 2, &["name"], json!({"name": "Bình"})),
+        );
+        assert!(state.is_deleted());
+        assert_eq!(state.payload(), json!({"name": "Bình"}));
+    }
+}

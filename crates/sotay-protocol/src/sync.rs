@@ -1,0 +1,76 @@
+//! Messages of the sync protocol (HTTP, JSON bodies compressed with zstd). The protocol version
+//! travels in the `X-Sotay-Protocol` header of every request and response; see docs/sync.md.
+
+use crate::{DeviceId, OutboxRecord, TeamV1, VolunteerV1};
+use serde::{Deserialize, Serialize};
+
+/// Header carrying [`crate::PROTOCOL_VERSION`] on every request and response.
+pub const PROTOCOL_HEADER: &str = "x-sotay-protocol";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub code: String,
+    pub device_id: DeviceId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// Secret for `Authorization: Bearer …`; the server keeps only its hash.
+    pub device_token: String,
+    pub team: TeamV1,
+}
+
+/// What the server holds of this device's log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    pub device_id: DeviceId,
+    pub team: TeamV1,
+    /// Highest sequence of this device the server has stored; everything up to it is stored.
+    pub acked_seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub device_id: DeviceId,
+    /// Consecutive sequence numbers, oldest first.
+    pub records: Vec<OutboxRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Highest sequence of this device now stored: the client marks everything up to it sent.
+    pub acked_seq: u64,
+    /// Records stored by this request.
+    pub applied: u64,
+    /// Records of this request the server already had.
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Records of the team's other devices, in server order.
+    pub records: Vec<OutboxRecord>,
+    /// Pass back as `cursor` to continue.
+    pub next_cursor: u64,
+    pub more: bool,
+    /// The team as the server knows it, and its roster.
+    pub team: TeamV1,
+    pub volunteers: Vec<VolunteerV1>,
+}
+
+/// Body of every refusal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine name: `protocol_version`, `unauthorized`, `revoked`, `forbidden`,
+    /// `sequence_gap`, `bad_request`, `too_large`, `internal`, …
+    pub kind: String,
+    pub message: String,
+    /// For `sequence_gap`: the sequence the server expects next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_seq: Option<u64>,
+}

@@ -1,0 +1,279 @@
+//! End-to-end tests of the `sotay` binary: the admin's path from a fresh laptop to a recorded
+//! session, run as a user would run it, against a real SQLite file.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Cli {
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            db: dir.path().join("laptop.sqlite"),
+            _dir: dir,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sotay"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("SOTAY_DB")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "sotay {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        serde_json::from_str(&self.ok(&with_json)).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "sotay {args:?} should have failed");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn init(&self) {
+        self.ok(&[
+            "init",
+            "--team",
+            "Đội TNTN phường Hàm Rồng",
+            "--org",
+            "youth",
+            "--province",
+            "38",
+            "--commune",
+            "14758",
+            "--volunteer",
+            "Lê Thị Hoa",
+        ]);
+    }
+}
+
+const LIST: &str = "\u{feff}STT;Họ và tên;Giới tính;Năm sinh;Thôn/Xóm;Số điện thoại;Số CCCD\r\n\
+1;Nguyễn Văn Đường;Nam;1957;Thôn Đông;0912345678;038057000123\r\n\
+2;Trần Thị Ánh;Nữ;05/03/1962;Thôn Đông;;\r\n\
+3;Phạm Thị Ưng;Nữ;1980;Thôn Tây;;038080000999\r\n\
+4;Hoàng Văn Đạt;Nam;1990;Thôn Nam;02373851234;\r\n";
+
+#[test]
+fn admin_sets_up_imports_searches_and_records_a_session() {
+    let cli = Cli::new();
+    assert!(cli
+        .ok(&[
+            "init",
+            "--team",
+            "Đội TNTN phường Hàm Rồng",
+            "--org",
+            "youth",
+            "--province",
+            "38",
+            "--commune",
+            "14758",
+            "--volunteer",
+            "Lê Thị Hoa"
+        ])
+        .contains("Phường Hàm Rồng, Tỉnh Thanh Hóa"));
+
+    let list = cli.dir().join("ds.csv");
+    std::fs::write(&list, LIST).unwrap();
+    let list = list.to_str().unwrap();
+
+    let err = cli.fails(&["citizen", "import", list]);
+    assert!(err.contains("2 dòng không hợp lệ"), "{err}");
+    assert!(err.contains("dòng 4, cột Số CCCD"), "{err}");
+    assert!(err.contains("dòng 5, cột Số điện thoại"), "{err}");
+    assert_eq!(cli.json(&["citizen", "list"]).as_array().unwrap().len(), 0);
+
+    let report = cli.json(&["citizen", "import", list, "--skip-invalid"]);
+    assert_eq!(report["added"], 2);
+    let report = cli.json(&["citizen", "import", list, "--skip-invalid"]);
+    assert_eq!(report["added"], 0);
+    assert_eq!(report["already_registered"].as_array().unwrap().len(), 2);
+
+    let added = cli.json(&[
+        "citizen",
+        "add",
+        "--name",
+        "Lê Văn Ân",
+        "--gender",
+        "nam",
+        "--birth",
+        "12/12/1948",
+        "--village",
+        "Thôn Tây",
+        "--phone",
+        "+84912345678",
+        "--group",
+        "elderly",
+        "--consent",
+    ]);
+    assert_eq!(added["citizen"]["phone"], "0912345678");
+    assert_eq!(added["likely_duplicates"][0]["reason"], "same_phone");
+
+    let found = cli.json(&["citizen", "search", "nguyen van duong"]);
+    assert_eq!(found[0]["full_name"], "Nguyễn Văn Đường");
+    assert!(cli
+        .ok(&["citizen", "search", "Đường"])
+        .contains("Nguyễn Văn Đường"));
+
+    let names: Vec<String> = cli
+        .json(&["citizen", "list", "--sort", "given-name"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["full_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Trần Thị Ánh", "Lê Văn Ân", "Nguyễn Văn Đường"]);
+
+    let dups = cli.json(&["citizen", "duplicates"]);
+    assert_eq!(dups.as_array().unwrap().len(), 1);
+    assert!(cli
+        .ok(&["citizen", "duplicates"])
+        .contains("trùng số điện thoại"));
+
+    let skills = cli.ok(&["skill", "list"]);
+    assert!(
+        skills.contains("VNEID1") && skills.contains("Kích hoạt tài khoản định danh điện tử mức 1")
+    );
+
+    let ids: Vec<String> = cli
+        .json(&["citizen", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let achieved = format!("{}:VNEID1", ids[0]);
+    let mut args = vec![
+        "session",
+        "add",
+        "--date",
+        "2026-11-20",
+        "--time",
+        "08:00",
+        "--place",
+        "Nhà văn hóa thôn Đông",
+        "--skills",
+        "0.1,VNEID1",
+        "--achieved",
+        &achieved,
+    ];
+    for id in &ids {
+        args.extend(["--attendee", id.as_str()]);
+    }
+    let session = cli.json(&args);
+    let session_id = session["session"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(session["attendees"].as_array().unwrap().len(), 3);
+
+    let shown = cli.ok(&["session", "show", &session_id]);
+    assert!(
+        shown.contains("Trần Thị Ánh (1962) — đạt: VNEID1"),
+        "{shown}"
+    );
+    assert!(shown.contains("Tình nguyện viên: Lê Thị Hoa"));
+    let list = cli.json(&["session", "list"]);
+    assert_eq!(list[0]["attendees"], 3);
+    assert_eq!(list[0]["achieved"], 1);
+
+    // team + volunteer + 3 citizens + 1 session + 3 attendances, all pending.
+    let status = cli.json(&["outbox", "status"]);
+    assert_eq!(status["pending"], 9);
+    assert_eq!(status["last_seq"], 9);
+}
+
+#[test]
+fn errors_exit_non_zero_with_a_one_line_reason() {
+    let cli = Cli::new();
+    let err = cli.fails(&[
+        "citizen",
+        "add",
+        "--name",
+        "An",
+        "--gender",
+        "nam",
+        "--birth",
+        "1957",
+        "--village",
+        "Đông",
+        "--consent",
+    ]);
+    assert!(err.starts_with("Lỗi: chưa khởi tạo đội"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1);
+    cli.init();
+    let err = cli.fails(&[
+        "citizen",
+        "add",
+        "--name",
+        "An",
+        "--gender",
+        "nam",
+        "--birth",
+        "1957",
+        "--village",
+        "Đông",
+        "--cccd",
+        "038157000123",
+        "--consent",
+    ]);
+    assert!(
+        err.contains("Số CCCD") && err.contains("giới tính"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1);
+    let err = cli.fails(&[
+        "citizen",
+        "add",
+        "--name",
+        "An",
+        "--gender",
+        "nam",
+        "--birth",
+        "1957",
+        "--village",
+        "Đông",
+    ]);
+    assert!(err.contains("đồng ý"), "{err}");
+    let out = cli.run(&[
+        "session",
+        "show",
+        "01a22017-a961-7243-98b7-71e16f649984",
+        "--json",
+    ]);
+    let body: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(body["error"]["kind"], "not_found");
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused() {
+    let cli = Cli::new();
+    cli.init();
+    rusqlite::Connection::open(&cli.db)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    let err = cli.fails(&["outbox", "status"]);
+    assert!(err.contains("mới hơn") && err.contains("999"), "{err}");
+}

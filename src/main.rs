@@ -9,7 +9,8 @@ use sotay_core::validate::gender_vi;
 use sotay_core::{
     AttendeeInput, CitizenInput, CoreError, ImportOptions, NewTeam, SessionInput, Store,
 };
-use sotay_protocol::{CitizenId, Group, Organisation, Outcome, SessionId};
+use sotay_protocol::{CitizenId, DeviceId, Group, Organisation, Outcome, SessionId};
+use sotay_server::Database;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,6 +47,104 @@ enum Command {
     /// Changes waiting to be synced (hàng đợi đồng bộ).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Sync with the central server (đồng bộ); without a subcommand, sync now.
+    Sync(SyncArgs),
+    /// USB bundles for when there is no network (gói dữ liệu).
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Run the central sync server (máy chủ đồng bộ) on --db FILE or --database-url URL.
+    Serve(ServeArgs),
+    /// Administer the central server's database.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    /// Seconds before one request is abandoned and retried.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Failed attempts in a row before giving up.
+    #[arg(long, default_value_t = 6)]
+    attempts: u32,
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Join a server with a one-time enrolment code.
+    Enroll {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        /// Your name, when this laptop is new to the team.
+        #[arg(long)]
+        volunteer: Option<String>,
+    },
+    /// Last success, pending records, last error.
+    Status,
+    /// Values that lost a merge with another laptop's edit.
+    Conflicts,
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Write all pending records to a signed, compressed file.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ServerDb {
+    /// PostgreSQL URL (postgres://user:pass@host/db) instead of an SQLite --db file.
+    #[arg(long, env = "SOTAY_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    target: ServerDb,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Print a one-time enrolment code for a team (creating the team if needed).
+    Enroll {
+        #[command(flatten)]
+        target: ServerDb,
+        #[arg(long)]
+        team: String,
+        #[arg(long, value_enum)]
+        org: Option<OrgArg>,
+        #[arg(long)]
+        province: Option<String>,
+        #[arg(long)]
+        commune: Option<String>,
+    },
+    /// Revoke a device's token.
+    Revoke {
+        #[command(flatten)]
+        target: ServerDb,
+        device: DeviceId,
+    },
+    /// Counts per team.
+    Stats {
+        #[command(flatten)]
+        target: ServerDb,
+    },
+    /// Apply a USB bundle exported by a laptop.
+    ImportBundle {
+        #[command(flatten)]
+        target: ServerDb,
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -232,29 +331,227 @@ fn print_json<T: Serialize>(value: &T) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Serve(args) => return serve(open_server_db(cli.db, &args.target)?, &args.listen),
+        Command::Server(cmd) => return server(cli.db, cmd, json),
+        _ => {}
+    }
     let path = match cli.db {
         Some(p) => p,
         None => default_db()?,
     };
     let mut store =
         Store::open(&path).with_context(|| format!("không mở được {}", path.display()))?;
-    let json = cli.json;
     match cli.command {
         Command::Init(args) => init(&mut store, args, json),
         Command::Citizen(cmd) => citizen(&mut store, cmd, json),
         Command::Skill(SkillCommand::List) => skill_list(json),
         Command::Session(cmd) => session(&mut store, cmd, json),
         Command::Outbox(OutboxCommand::Status) => outbox_status(&store, json),
+        Command::Sync(args) => sync(&mut store, args, json),
+        Command::Bundle(BundleCommand::Export { out }) => {
+            let summary = store.export_bundle(&out)?;
+            if json {
+                print_json(&summary);
+            } else {
+                println!(
+                    "Đã ghi {} bản ghi (số {}–{}, {} byte) vào {}. Các bản ghi vẫn chờ cho đến khi máy chủ xác nhận.",
+                    summary.records,
+                    summary.first_seq,
+                    summary.last_seq,
+                    summary.bytes,
+                    out.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Serve(_) | Command::Server(_) => unreachable!("handled above"),
     }
 }
 
+fn open_server_db(db: Option<PathBuf>, target: &ServerDb) -> anyhow::Result<Database> {
+    Ok(match (&target.database_url, db) {
+        (Some(url), _) => Database::connect_postgres(url)?,
+        (None, Some(path)) => Database::open_sqlite(&path)?,
+        (None, None) => {
+            anyhow::bail!("cần --db FILE (SQLite) hoặc --database-url URL (PostgreSQL)")
+        }
+    })
+}
+
+fn serve(db: Database, listen: &str) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("không mở được cổng {listen}"))?;
+        eprintln!(
+            "Máy chủ Sổ Tay đang chạy tại http://{}",
+            listener.local_addr()?
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        sotay_server::serve(listener, db, Default::default(), shutdown).await?;
+        Ok(())
+    })
+}
+
+fn server(db: Option<PathBuf>, cmd: ServerCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        ServerCommand::Enroll {
+            target,
+            team,
+            org,
+            province,
+            commune,
+        } => {
+            let db = open_server_db(db, &target)?;
+            let spec = match (org, province, commune) {
+                (Some(org), Some(province_code), Some(commune_code)) => {
+                    Some(sotay_server::admin::TeamSpec {
+                        name: team.clone(),
+                        organisation: organisation(org),
+                        province_code,
+                        commune_code,
+                    })
+                }
+                _ => None,
+            };
+            let code = sotay_server::admin::create_enrolment_code(&db, &team, spec)?;
+            if json {
+                print_json(&code);
+            } else {
+                println!("Mã đăng ký cho đội “{}”: {}", code.team_name, code.code);
+                println!("Dùng một lần, hết hạn {}.", code.expires_at);
+            }
+        }
+        ServerCommand::Revoke { target, device } => {
+            sotay_server::admin::revoke(&open_server_db(db, &target)?, device)?;
+            println!("Đã thu hồi thiết bị {device}.");
+        }
+        ServerCommand::Stats { target } => {
+            let stats = sotay_server::admin::stats(&open_server_db(db, &target)?)?;
+            if json {
+                print_json(&stats);
+            } else {
+                for t in &stats {
+                    println!(
+                        "{}: {} người dân, {} buổi, {} lượt tham dự, {} kết quả ({} đạt); {} thiết bị, {} bản ghi",
+                        t.team_name, t.citizens, t.sessions, t.attendances, t.outcomes, t.achieved, t.devices, t.records
+                    );
+                }
+            }
+        }
+        ServerCommand::ImportBundle { target, file } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("không đọc được {}", file.display()))?;
+            let response =
+                sotay_server::admin::import_bundle(&open_server_db(db, &target)?, &bytes)?;
+            if json {
+                print_json(&response);
+            } else {
+                println!(
+                    "Đã nhập gói: {} bản ghi mới, {} bản ghi đã có; đã nhận đến số {}.",
+                    response.applied, response.duplicates, response.acked_seq
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sync(store: &mut Store, args: SyncArgs, json: bool) -> anyhow::Result<()> {
+    match args.command {
+        Some(SyncCommand::Enroll {
+            server,
+            code,
+            volunteer,
+        }) => {
+            let team = store.enroll(&server, &code, volunteer.as_deref())?;
+            if json {
+                print_json(&team);
+            } else {
+                println!(
+                    "Đã đăng ký máy này với {server} cho đội “{}”.",
+                    team.team.name
+                );
+            }
+        }
+        Some(SyncCommand::Status) => {
+            let status = store.sync_status()?;
+            if json {
+                print_json(&status);
+            } else {
+                println!(
+                    "Máy chủ: {}",
+                    status.server.as_deref().unwrap_or("(chưa đăng ký)")
+                );
+                println!("Chờ đồng bộ: {} bản ghi", status.pending);
+                println!(
+                    "Lần đồng bộ thành công gần nhất: {}",
+                    status.last_success.as_deref().unwrap_or("chưa có")
+                );
+                if let Some(e) = &status.last_error {
+                    println!("Lỗi lần gần nhất: {e}");
+                }
+            }
+        }
+        Some(SyncCommand::Conflicts) => {
+            let conflicts = store.conflicts()?;
+            if json {
+                print_json(&conflicts);
+            } else if conflicts.is_empty() {
+                println!("Không có xung đột.");
+            } else {
+                for c in &conflicts {
+                    println!(
+                        "{} {} — trường {}: giá trị bị thay {} ({}), thắng bởi {}",
+                        c.entity, c.entity_id, c.field, c.lost_value, c.lost_hlc, c.winner_hlc
+                    );
+                }
+            }
+        }
+        None => {
+            let config = sotay_core::sync::SyncConfig {
+                request_timeout: std::time::Duration::from_secs(args.timeout),
+                max_attempts: args.attempts,
+                ..Default::default()
+            };
+            let mut report = |p: sotay_core::sync::SyncProgress| {
+                if !json {
+                    eprintln!(
+                        "Đã gửi {}/{} bản ghi, {} KB",
+                        p.sent,
+                        p.total,
+                        p.bytes_sent / 1024
+                    );
+                }
+            };
+            let summary = store.sync(&config, &mut report)?;
+            if json {
+                print_json(&summary);
+            } else {
+                println!(
+                    "Đồng bộ xong: gửi {} bản ghi ({} đã có trên máy chủ), nhận {} bản ghi; {} yêu cầu, {} lần thử lại, {} KB gửi đi; còn chờ {}.",
+                    summary.pushed, summary.duplicates, summary.pulled, summary.requests, summary.retries,
+                    summary.bytes_sent / 1024, summary.pending
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn init(store: &mut Store, args: InitArgs, json: bool) -> anyhow::Result<()> {
-    let organisation = match args.org {
-        OrgArg::Youth => Organisation::YouthUnion,
-        OrgArg::Women => Organisation::WomensUnion,
-        OrgArg::University => Organisation::University,
-        OrgArg::Other => Organisation::Other,
-    };
+    let organisation = organisation(args.org);
     let team = store.init_team(NewTeam {
         name: args.team,
         organisation,
@@ -271,6 +568,15 @@ fn init(store: &mut Store, args: InitArgs, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn organisation(org: OrgArg) -> Organisation {
+    match org {
+        OrgArg::Youth => Organisation::YouthUnion,
+        OrgArg::Women => Organisation::WomensUnion,
+        OrgArg::University => Organisation::University,
+        OrgArg::Other => Organisation::Other,
+    }
 }
 
 fn citizen_line(c: &sotay_protocol::CitizenV1) -> String {

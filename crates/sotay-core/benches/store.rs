@@ -62,7 +62,11 @@ fn write_list(path: &Path, n: usize) {
             MIDDLE[(r >> 8) % MIDDLE.len()],
             GIVEN[(r >> 16) % GIVEN.len()]
         );
-        let gender = if (r >> 24).is_multiple_of(2) { "Nam" } else { "Nữ" };
+        let gender = if (r >> 24).is_multiple_of(2) {
+            "Nam"
+        } else {
+            "Nữ"
+        };
         // The index keeps every (name, year, village) distinct so all rows are new people.
         let year = 1930 + (i % 90);
         let village = format!("{} {}", VILLAGES[(r >> 32) % VILLAGES.len()], i / 90);

@@ -1,0 +1,281 @@
+//! What a province IT admin does on the server's database: enrolment codes, revocation,
+//! statistics, and importing USB bundles.
+
+use crate::apply::{self, now, DeviceRow};
+use crate::db::{Database, Val};
+use crate::error::{ServerError, ServerResult};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sotay_protocol::sync::PushResponse;
+use sotay_protocol::{DeviceId, Organisation, TeamId};
+
+/// A team to create if no team of that name exists yet.
+#[derive(Debug, Clone)]
+pub struct TeamSpec {
+    pub name: String,
+    pub organisation: Organisation,
+    pub province_code: String,
+    pub commune_code: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrolmentCode {
+    pub code: String,
+    pub team_id: TeamId,
+    pub team_name: String,
+    pub expires_at: String,
+}
+
+pub(crate) fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.trim().as_bytes()))
+}
+
+/// A random secret of `len` characters from an alphabet without look-alikes (no 0/O, 1/I/L),
+/// so a code read aloud over the phone is typed right.
+pub(crate) fn random_secret(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in uuid::Uuid::new_v4().into_bytes() {
+            // 248 = 8 × 31: rejecting the rest keeps every symbol equally likely.
+            if b < 248 && out.len() < len {
+                out.push(ALPHABET[(b % 31) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+/// Creates the team if needed and a one-time enrolment code for it, valid 14 days.
+pub fn create_enrolment_code(
+    db: &Database,
+    team_name: &str,
+    spec: Option<TeamSpec>,
+) -> ServerResult<EnrolmentCode> {
+    let code = random_secret(10);
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(14);
+    let expires_at = expires
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats");
+    db.transaction(|conn| {
+        let existing = conn.query_one(
+            "SELECT id, name FROM teams WHERE name = $1",
+            &[team_name.trim().into()],
+        )?;
+        let (team_id, name) = match existing {
+            Some(row) => (row[0].text(), row[1].text()),
+            None => {
+                let spec = spec.ok_or_else(|| {
+                    ServerError::BadRequest(format!(
+                        "chưa có đội “{team_name}”: cần --org, --province và --commune để tạo"
+                    ))
+                })?;
+                let units = sotay_core::refdata::admin_units();
+                match units.commune(&spec.commune_code) {
+                    Some((p, _)) if p.code == spec.province_code => {}
+                    _ => {
+                        return Err(ServerError::BadRequest(format!(
+                            "mã xã {} không thuộc tỉnh {}",
+                            spec.commune_code, spec.province_code
+                        )))
+                    }
+                }
+                let id = TeamId::new().to_string();
+                let organisation = match serde_json::to_value(spec.organisation) {
+                    Ok(serde_json::Value::String(s)) => s,
+                    _ => unreachable!("unit variants serialise to strings"),
+                };
+                conn.exec(
+                    "INSERT INTO teams (id, name, organisation, province_code, commune_code,
+                                        created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        id.clone().into(),
+                        sotay_core::text::normalize(&spec.name).into(),
+                        organisation.into(),
+                        spec.province_code.into(),
+                        spec.commune_code.into(),
+                        now().into(),
+                    ],
+                )?;
+                (id, sotay_core::text::normalize(&spec.name))
+            }
+        };
+        conn.exec(
+            "INSERT INTO enrolment_codes (code_hash, team_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4)",
+            &[
+                hash(&code).into(),
+                team_id.clone().into(),
+                now().into(),
+                expires_at.clone().into(),
+            ],
+        )?;
+        Ok(EnrolmentCode {
+            code: code.clone(),
+            team_id: team_id
+                .parse()
+                .map_err(|_| ServerError::Internal("mã đội hỏng".into()))?,
+            team_name: name,
+            expires_at: expires_at.clone(),
+        })
+    })
+}
+
+/// Trades a code for a device token. Returns the token (shown once) and the device's row.
+pub(crate) fn enroll(
+    db: &Database,
+    code: &str,
+    device: DeviceId,
+) -> ServerResult<(String, DeviceRow)> {
+    let token = random_secret(40);
+    db.transaction(|conn| {
+        let row = conn
+            .query_one(
+                "SELECT team_id, expires_at, used_by FROM enrolment_codes WHERE code_hash = $1",
+                &[hash(&code.to_uppercase()).into()],
+            )?
+            .ok_or(ServerError::BadEnrolmentCode)?;
+        if row[2] != Val::Null || row[1].text() < now() {
+            return Err(ServerError::BadEnrolmentCode);
+        }
+        let known = conn.query_one(
+            "SELECT id FROM devices WHERE id = $1",
+            &[device.to_string().into()],
+        )?;
+        if known.is_some() {
+            return Err(ServerError::Forbidden(format!(
+                "thiết bị {device} đã đăng ký; thu hồi nó trước khi đăng ký lại"
+            )));
+        }
+        conn.exec(
+            "UPDATE enrolment_codes SET used_by = $1 WHERE code_hash = $2",
+            &[device.to_string().into(), hash(&code.to_uppercase()).into()],
+        )?;
+        conn.exec(
+            "INSERT INTO devices (id, team_id, token_hash, enrolled_at) VALUES ($1, $2, $3, $4)",
+            &[
+                device.to_string().into(),
+                row[0].clone(),
+                sotay_core::sync::token_hash(&token).into(),
+                now().into(),
+            ],
+        )?;
+        Ok((
+            token.clone(),
+            DeviceRow {
+                id: device,
+                team_id: row[0]
+                    .text()
+                    .parse()
+                    .map_err(|_| ServerError::Internal("mã đội hỏng".into()))?,
+            },
+        ))
+    })
+}
+
+/// Revokes a device: its token stops working at once; its records stay.
+pub fn revoke(db: &Database, device: DeviceId) -> ServerResult<()> {
+    db.transaction(|conn| {
+        let n = conn.exec(
+            "UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            &[now().into(), device.to_string().into()],
+        )?;
+        if n == 0 {
+            return Err(ServerError::NotFound(format!(
+                "thiết bị {device} (còn hiệu lực)"
+            )));
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TeamStats {
+    pub team_id: String,
+    pub team_name: String,
+    pub devices: u64,
+    pub records: u64,
+    pub citizens: u64,
+    pub sessions: u64,
+    pub attendances: u64,
+    pub outcomes: u64,
+    pub achieved: u64,
+}
+
+/// Counts per team of what the server holds (deleted entities excluded).
+pub fn stats(db: &Database) -> ServerResult<Vec<TeamStats>> {
+    db.transaction(|conn| {
+        let rows = conn.query(
+            "SELECT t.id, t.name,
+                (SELECT COUNT(*) FROM devices d WHERE d.team_id = t.id),
+                (SELECT COUNT(*) FROM records r WHERE r.team_id = t.id),
+                (SELECT COUNT(*) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'citizen' AND e.deleted = 0),
+                (SELECT COUNT(*) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'session' AND e.deleted = 0),
+                (SELECT COUNT(*) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0),
+                (SELECT CAST(COALESCE(SUM(e.n_outcomes), 0) AS BIGINT) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0),
+                (SELECT CAST(COALESCE(SUM(e.n_achieved), 0) AS BIGINT) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0)
+             FROM teams t ORDER BY t.name",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| TeamStats {
+                team_id: r[0].text(),
+                team_name: r[1].text(),
+                devices: r[2].int() as u64,
+                records: r[3].int() as u64,
+                citizens: r[4].int() as u64,
+                sessions: r[5].int() as u64,
+                attendances: r[6].int() as u64,
+                outcomes: r[7].int() as u64,
+                achieved: r[8].int() as u64,
+            })
+            .collect())
+    })
+}
+
+/// Applies a USB bundle with the same checks as a push: signature, device still enrolled,
+/// sequence, team scope. All of it or nothing.
+pub fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> {
+    db.transaction(|conn| {
+        let mut key = None;
+        let mut device_row = None;
+        // The header line names the device; its token hash is the key that checks the rest.
+        let header = bytes
+            .iter()
+            .take(200)
+            .position(|&b| b == b'\n')
+            .and_then(|n| std::str::from_utf8(&bytes[..n]).ok());
+        let claimed: Option<DeviceId> = header
+            .and_then(|h| h.split(' ').nth(1))
+            .and_then(|d| d.parse().ok());
+        if let Some(device) = claimed {
+            if let Some(row) = conn.query_one(
+                "SELECT team_id, token_hash, revoked_at FROM devices WHERE id = $1",
+                &[device.to_string().into()],
+            )? {
+                if row[2] != Val::Null {
+                    return Err(ServerError::Revoked);
+                }
+                key = Some(row[1].text());
+                device_row = Some(DeviceRow {
+                    id: device,
+                    team_id: row[0]
+                        .text()
+                        .parse()
+                        .map_err(|_| ServerError::Internal("mã đội hỏng".into()))?,
+                });
+            }
+        }
+        let content = sotay_core::sync::open_bundle(bytes, |_| key)
+            .map_err(|e| ServerError::Forbidden(e.to_string()))?;
+        let device = device_row.ok_or(ServerError::Unauthorized)?;
+        apply::apply_batch(conn, &device, &content.records)
+    })
+}

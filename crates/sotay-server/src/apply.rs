@@ -1,0 +1,354 @@
+//! What the server does with records, written once over [`Conn`]: authenticate a device, apply a
+//! batch (idempotent, gap-checked, team-scoped, merged), and page a team's records back out.
+
+use crate::db::{Conn, Val};
+use crate::error::{ServerError, ServerResult};
+use sotay_protocol::merge::{self, EntityState};
+use sotay_protocol::sync::{DeviceStatus, PullResponse, PushResponse};
+use sotay_protocol::{
+    DeviceId, Entity, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerV1,
+};
+use std::collections::HashMap;
+
+pub(crate) fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a current UTC time always formats")
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceRow {
+    pub id: DeviceId,
+    pub team_id: TeamId,
+}
+
+fn parse<T: std::str::FromStr>(v: &Val, what: &str) -> ServerResult<T> {
+    v.text()
+        .parse()
+        .map_err(|_| ServerError::Internal(format!("{what} hỏng trong CSDL")))
+}
+
+/// The device a bearer token belongs to; revoked devices are refused.
+pub(crate) fn authenticate(conn: &mut dyn Conn, token_hash: &str) -> ServerResult<DeviceRow> {
+    let row = conn
+        .query_one(
+            "SELECT id, team_id, revoked_at FROM devices WHERE token_hash = $1",
+            &[token_hash.into()],
+        )?
+        .ok_or(ServerError::Unauthorized)?;
+    if row[2] != Val::Null {
+        return Err(ServerError::Revoked);
+    }
+    Ok(DeviceRow {
+        id: parse(&row[0], "mã thiết bị")?,
+        team_id: parse(&row[1], "mã đội")?,
+    })
+}
+
+pub(crate) fn team(conn: &mut dyn Conn, id: TeamId) -> ServerResult<TeamV1> {
+    let row = conn
+        .query_one(
+            "SELECT id, name, organisation, province_code, commune_code FROM teams WHERE id = $1",
+            &[id.to_string().into()],
+        )?
+        .ok_or_else(|| ServerError::NotFound(format!("đội {id}")))?;
+    let organisation: Organisation =
+        serde_json::from_value(serde_json::Value::String(row[2].text()))
+            .map_err(|_| ServerError::Internal("tổ chức hỏng trong CSDL".into()))?;
+    Ok(TeamV1 {
+        id: parse(&row[0], "mã đội")?,
+        name: row[1].text(),
+        organisation,
+        province_code: row[3].text(),
+        commune_code: row[4].text(),
+    })
+}
+
+fn acked_seq(conn: &mut dyn Conn, device: DeviceId) -> ServerResult<u64> {
+    Ok(conn
+        .query_one(
+            "SELECT COALESCE(MAX(seq), 0) FROM records WHERE device_id = $1",
+            &[device.to_string().into()],
+        )?
+        .map_or(0, |r| r[0].int()) as u64)
+}
+
+pub(crate) fn status(conn: &mut dyn Conn, device: &DeviceRow) -> ServerResult<DeviceStatus> {
+    Ok(DeviceStatus {
+        device_id: device.id,
+        team: team(conn, device.team_id)?,
+        acked_seq: acked_seq(conn, device.id)?,
+    })
+}
+
+/// The team a payload claims to belong to; for an attendance, the team of its session.
+fn claimed_team(
+    conn: &mut dyn Conn,
+    payload: &Payload,
+    sessions_in_batch: &HashMap<String, TeamId>,
+) -> ServerResult<Option<TeamId>> {
+    Ok(match payload {
+        Payload::Team(t) => Some(t.id),
+        Payload::Volunteer(v) => Some(v.team_id),
+        Payload::Citizen(c) => Some(c.team_id),
+        Payload::Session(s) => Some(s.team_id),
+        Payload::Attendance(a) => {
+            let id = a.session_id.to_string();
+            match sessions_in_batch.get(&id) {
+                Some(t) => Some(*t),
+                None => conn
+                    .query_one(
+                        "SELECT team_id FROM entities WHERE entity = 'session' AND entity_id = $1",
+                        &[id.into()],
+                    )?
+                    .map(|r| parse(&r[0], "mã đội"))
+                    .transpose()?,
+            }
+        }
+    })
+}
+
+/// Applies a batch of one device's records in the caller's transaction. Records the server
+/// already holds are skipped; a gap, a record of another device, or any record outside the
+/// device's team refuses the whole batch (the caller rolls back, nothing is written).
+pub(crate) fn apply_batch(
+    conn: &mut dyn Conn,
+    device: &DeviceRow,
+    records: &[OutboxRecord],
+) -> ServerResult<PushResponse> {
+    let mut acked = acked_seq(conn, device.id)?;
+    let mut applied = 0;
+    let mut duplicates = 0;
+    let mut sessions_in_batch = HashMap::new();
+    for record in records {
+        if record.device_id != device.id {
+            return Err(ServerError::Forbidden(format!(
+                "bản ghi của thiết bị {} không được gửi bằng thiết bị {}",
+                record.device_id, device.id
+            )));
+        }
+        if record.seq <= acked {
+            duplicates += 1;
+            continue;
+        }
+        if record.seq != acked + 1 {
+            return Err(ServerError::SequenceGap {
+                expected: acked + 1,
+            });
+        }
+        let payload = match record.op {
+            Operation::Upsert if record.fields.is_empty() => Some(
+                Payload::decode(
+                    record.entity,
+                    record.payload_version,
+                    record.payload.clone(),
+                )
+                .map_err(|e| ServerError::BadRequest(e.to_string()))?,
+            ),
+            // A partial change or a delete names the entity only; its team is the stored one.
+            _ => None,
+        };
+        let stored = conn.query_one(
+            "SELECT team_id, state FROM entities WHERE entity = $1 AND entity_id = $2",
+            &[
+                record.entity.as_str().into(),
+                record.entity_id.clone().into(),
+            ],
+        )?;
+        // The device must own both what it claims and what is already stored under that ID.
+        let owner: Option<TeamId> = stored
+            .as_ref()
+            .map(|row| parse(&row[0], "mã đội"))
+            .transpose()?;
+        let claimed = match &payload {
+            Some(p) => claimed_team(conn, p, &sessions_in_batch)?,
+            None => None,
+        };
+        let known = owner.is_some() || claimed.is_some();
+        if !known
+            || [owner, claimed]
+                .into_iter()
+                .flatten()
+                .any(|t| t != device.team_id)
+        {
+            return Err(forbidden(record));
+        }
+        if let Some(Payload::Session(s)) = &payload {
+            sessions_in_batch.insert(s.id.to_string(), s.team_id);
+        }
+        store_record(conn, device, record)?;
+        let mut state: EntityState = stored
+            .as_ref()
+            .and_then(|r| serde_json::from_str(&r[1].text()).ok())
+            .unwrap_or_default();
+        let lost = merge::apply(&mut state, record);
+        save_entity(
+            conn,
+            device.team_id,
+            record.entity,
+            &record.entity_id,
+            &state,
+        )?;
+        for l in lost {
+            conn.exec(
+                "INSERT INTO conflicts (team_id, entity, entity_id, field, lost_value, lost_hlc,
+                                        winner_hlc, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    device.team_id.to_string().into(),
+                    record.entity.as_str().into(),
+                    record.entity_id.clone().into(),
+                    l.field.into(),
+                    l.value.to_string().into(),
+                    l.hlc.to_string().into(),
+                    l.winner_hlc.to_string().into(),
+                    now().into(),
+                ],
+            )?;
+        }
+        acked = record.seq;
+        applied += 1;
+    }
+    Ok(PushResponse {
+        acked_seq: acked,
+        applied,
+        duplicates,
+    })
+}
+
+fn forbidden(record: &OutboxRecord) -> ServerError {
+    ServerError::Forbidden(format!(
+        "bản ghi số {} ({} {}) không thuộc đội của thiết bị này",
+        record.seq,
+        record.entity.as_str(),
+        record.entity_id
+    ))
+}
+
+fn store_record(conn: &mut dyn Conn, device: &DeviceRow, r: &OutboxRecord) -> ServerResult<()> {
+    conn.exec(
+        "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
+                              fields, payload_version, payload, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            device.id.to_string().into(),
+            r.seq.into(),
+            device.team_id.to_string().into(),
+            r.record_id.to_string().into(),
+            r.hlc.to_string().into(),
+            r.entity.as_str().into(),
+            r.entity_id.clone().into(),
+            r.op.as_str().into(),
+            serde_json::to_string(&r.fields)
+                .expect("strings serialise")
+                .into(),
+            i64::from(r.payload_version).into(),
+            r.payload.to_string().into(),
+            now().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn save_entity(
+    conn: &mut dyn Conn,
+    team: TeamId,
+    entity: Entity,
+    id: &str,
+    state: &EntityState,
+) -> ServerResult<()> {
+    // Outcome counts are kept beside the state so statistics need no JSON functions, which
+    // differ between SQLite and PostgreSQL.
+    let (n_outcomes, n_achieved) = match state.fields.get("outcomes") {
+        Some(serde_json::Value::Array(outcomes)) if entity == Entity::Attendance => (
+            outcomes.len() as i64,
+            outcomes
+                .iter()
+                .filter(|o| o.get("outcome") == Some(&serde_json::json!("achieved")))
+                .count() as i64,
+        ),
+        _ => (0, 0),
+    };
+    conn.exec(
+        "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
+             deleted = excluded.deleted, n_outcomes = excluded.n_outcomes,
+             n_achieved = excluded.n_achieved",
+        &[
+            entity.as_str().into(),
+            id.into(),
+            team.to_string().into(),
+            serde_json::to_string(state)
+                .expect("state serialises")
+                .into(),
+            state.is_deleted().into(),
+            n_outcomes.into(),
+            n_achieved.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn record_from_row(row: &[Val]) -> ServerResult<OutboxRecord> {
+    let entity = Entity::parse(&row[4].text())
+        .ok_or_else(|| ServerError::Internal("loại bản ghi hỏng".into()))?;
+    let op = Operation::parse(&row[6].text())
+        .ok_or_else(|| ServerError::Internal("thao tác hỏng".into()))?;
+    let bad = |_| ServerError::Internal("nội dung bản ghi hỏng".into());
+    Ok(OutboxRecord {
+        record_id: parse(&row[0], "mã bản ghi")?,
+        device_id: parse(&row[1], "mã thiết bị")?,
+        seq: row[2].int() as u64,
+        hlc: parse(&row[3], "đồng hồ")?,
+        entity,
+        entity_id: row[5].text(),
+        op,
+        fields: serde_json::from_str(&row[7].text()).map_err(bad)?,
+        payload_version: row[8].int() as u16,
+        payload: serde_json::from_str(&row[9].text()).map_err(bad)?,
+    })
+}
+
+/// Records of the device's team written by its other devices, after `cursor`.
+pub(crate) fn pull(
+    conn: &mut dyn Conn,
+    device: &DeviceRow,
+    cursor: u64,
+    limit: u64,
+) -> ServerResult<PullResponse> {
+    let rows = conn.query(
+        "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields, payload_version,
+                payload, server_seq
+         FROM records
+         WHERE team_id = $1 AND server_seq > $2 AND device_id <> $3
+         ORDER BY server_seq LIMIT $4",
+        &[
+            device.team_id.to_string().into(),
+            cursor.into(),
+            device.id.to_string().into(),
+            limit.into(),
+        ],
+    )?;
+    let records = rows
+        .iter()
+        .map(|r| record_from_row(r))
+        .collect::<ServerResult<Vec<_>>>()?;
+    let next_cursor = rows.last().map_or(cursor, |r| r[10].int() as u64);
+    let volunteers = conn
+        .query(
+            "SELECT state FROM entities WHERE team_id = $1 AND entity = 'volunteer' AND deleted = 0",
+            &[device.team_id.to_string().into()],
+        )?
+        .iter()
+        .filter_map(|r| serde_json::from_str::<EntityState>(&r[0].text()).ok())
+        .filter_map(|s| serde_json::from_value::<VolunteerV1>(s.payload()).ok())
+        .collect();
+    Ok(PullResponse {
+        more: records.len() as u64 == limit,
+        records,
+        next_cursor,
+        team: team(conn, device.team_id)?,
+        volunteers,
+    })
+}

@@ -1,0 +1,236 @@
+//! The HTTP API (axum). Every `/v1` request and response carries the protocol version header; a
+//! request without the version this build speaks is refused before anything else is read. Bodies
+//! are zstd-compressed JSON with limits on compressed size, decompressed size and records per
+//! batch. Handlers authenticate, then run the blocking database work on tokio's blocking pool.
+
+use crate::admin;
+use crate::apply;
+use crate::db::Database;
+use crate::error::{ServerError, ServerResult};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sotay_protocol::sync::{
+    DeviceStatus, EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse,
+    PROTOCOL_HEADER,
+};
+use sotay_protocol::PROTOCOL_VERSION;
+use std::future::Future;
+use std::io::Read;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body as sent (compressed).
+    pub max_body_bytes: usize,
+    /// Largest body after decompression: guards against a small body that inflates hugely.
+    pub max_json_bytes: u64,
+    pub max_records_per_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_json_bytes: 128 * 1024 * 1024,
+            max_records_per_batch: 5_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    db: Database,
+    limits: Limits,
+}
+
+pub fn router(db: Database, limits: Limits) -> Router {
+    let v1 = Router::new()
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/status", get(status))
+        .route("/v1/push", post(push))
+        .route("/v1/pull", get(pull))
+        .layer(middleware::from_fn(protocol_version));
+    Router::new()
+        .merge(v1)
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .with_state(AppState { db, limits })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    db: Database,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(db, limits))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn protocol_version(request: Request, next: Next) -> Response {
+    let got = request
+        .headers()
+        .get(PROTOCOL_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut response = if got.as_deref() == Some(PROTOCOL_VERSION.to_string().as_str()) {
+        next.run(request).await
+    } else {
+        axum::response::IntoResponse::into_response(ServerError::ProtocolVersion {
+            got,
+            supported: PROTOCOL_VERSION,
+        })
+    };
+    response.headers_mut().insert(
+        PROTOCOL_HEADER,
+        HeaderValue::from_str(&PROTOCOL_VERSION.to_string()).expect("digits are a valid header"),
+    );
+    response
+}
+
+fn decode_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    limits: &Limits,
+) -> ServerResult<T> {
+    let zstd = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"zstd"));
+    let json = if zstd {
+        let decoder = zstd::stream::read::Decoder::new(body)
+            .map_err(|e| ServerError::BadRequest(format!("nội dung nén hỏng: {e}")))?;
+        let mut out = Vec::new();
+        decoder
+            .take(limits.max_json_bytes + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| ServerError::BadRequest(format!("nội dung nén hỏng hoặc bị cắt: {e}")))?;
+        if out.len() as u64 > limits.max_json_bytes {
+            return Err(ServerError::TooLarge(format!(
+                "quá {} byte sau khi giải nén",
+                limits.max_json_bytes
+            )));
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    serde_json::from_slice(&json).map_err(|e| ServerError::BadRequest(format!("JSON hỏng: {e}")))
+}
+
+fn bearer_hash(headers: &HeaderMap) -> ServerResult<String> {
+    let value = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ServerError::Unauthorized)?;
+    Ok(sotay_core::sync::token_hash(value.trim()))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ServerResult<T> + Send + 'static,
+) -> ServerResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ServerResult<Json<EnrollResponse>> {
+    let request: EnrollRequest = decode_body(&headers, &body, &state.limits)?;
+    let db = state.db.clone();
+    let response = blocking(move || {
+        let (token, device) = admin::enroll(&db, &request.code, request.device_id)?;
+        let team = db.transaction(|conn| apply::team(conn, device.team_id))?;
+        tracing::info!(device = %device.id, team = %device.team_id, "device enrolled");
+        Ok(EnrollResponse {
+            device_token: token,
+            team,
+        })
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ServerResult<Json<DeviceStatus>> {
+    let token_hash = bearer_hash(&headers)?;
+    let db = state.db.clone();
+    let status = blocking(move || {
+        db.transaction(|conn| {
+            let device = apply::authenticate(conn, &token_hash)?;
+            apply::status(conn, &device)
+        })
+    })
+    .await?;
+    Ok(Json(status))
+}
+
+async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ServerResult<Json<PushResponse>> {
+    let token_hash = bearer_hash(&headers)?;
+    let request: PushRequest = decode_body(&headers, &body, &state.limits)?;
+    if request.records.len() > state.limits.max_records_per_batch {
+        return Err(ServerError::TooLarge(format!(
+            "{} bản ghi trong một lô; tối đa {}",
+            request.records.len(),
+            state.limits.max_records_per_batch
+        )));
+    }
+    let db = state.db.clone();
+    let response = blocking(move || {
+        db.transaction(|conn| {
+            let device = apply::authenticate(conn, &token_hash)?;
+            let response = apply::apply_batch(conn, &device, &request.records)?;
+            tracing::info!(
+                device = %device.id,
+                applied = response.applied,
+                duplicates = response.duplicates,
+                acked_seq = response.acked_seq,
+                "batch applied"
+            );
+            Ok(response)
+        })
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+#[derive(Deserialize)]
+struct PullQuery {
+    #[serde(default)]
+    cursor: u64,
+    limit: Option<u64>,
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PullQuery>,
+) -> ServerResult<Json<PullResponse>> {
+    let token_hash = bearer_hash(&headers)?;
+    let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
+    let db = state.db.clone();
+    let page = blocking(move || {
+        db.transaction(|conn| {
+            let device = apply::authenticate(conn, &token_hash)?;
+            apply::pull(conn, &device, query.cursor, limit)
+        })
+    })
+    .await?;
+    Ok(Json(page))
+}

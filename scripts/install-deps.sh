@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that building and testing Sổ Tay needs, only those missing.
-# Usage: scripts/install-deps.sh [test]   ("test" adds what the test suite needs on top)
+# Usage: scripts/install-deps.sh [test]   ("test" adds PostgreSQL for the sync suite)
 set -euo pipefail
 
 packages=(build-essential pkg-config)
 if [ "${1:-}" = "test" ]; then
-  packages+=()
+  packages+=(postgresql)
 fi
 
 missing=()

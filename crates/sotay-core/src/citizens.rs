@@ -336,6 +336,65 @@ impl Store {
         })
     }
 
+    /// Edits a citizen. Only the fields that changed are recorded as changed, so that two
+    /// laptops editing different fields of one person offline both keep their edit.
+    pub fn update_citizen(&mut self, id: CitizenId, input: CitizenInput) -> CoreResult<CitizenV1> {
+        let current = self.citizen(id)?;
+        let draft = validate_citizen(&input).map_err(CoreError::Invalid)?;
+        let updated = CitizenV1 {
+            full_name: draft.full_name,
+            gender: draft.gender,
+            birth_year: draft.birth_year,
+            birth_date: draft.birth_date,
+            village: draft.village,
+            phone: draft.phone,
+            cccd: draft.cccd,
+            groups: draft.groups,
+            note: draft.note,
+            commune_code: draft
+                .commune_code
+                .unwrap_or_else(|| current.commune_code.clone()),
+            ..current.clone()
+        };
+        let before = Payload::Citizen(current).to_json();
+        let after = Payload::Citizen(updated.clone()).to_json();
+        let changed: Vec<&str> = after
+            .as_object()
+            .expect("a citizen serialises to an object")
+            .iter()
+            .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if changed.is_empty() {
+            return Ok(updated);
+        }
+        let tx = self.conn.transaction()?;
+        crate::changes::record_local(
+            &tx,
+            self.device,
+            Operation::Upsert,
+            &Payload::Citizen(updated.clone()),
+            &changed,
+        )?;
+        tx.commit()?;
+        self.citizen(id)
+    }
+
+    /// Deletes a citizen: a tombstone that syncs like any change.
+    pub fn delete_citizen(&mut self, id: CitizenId) -> CoreResult<()> {
+        let current = self.citizen(id)?;
+        let tx = self.conn.transaction()?;
+        crate::changes::record_local(
+            &tx,
+            self.device,
+            Operation::Delete,
+            &Payload::Citizen(current),
+            &[],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn citizen(&self, id: CitizenId) -> CoreResult<CitizenV1> {
         let sql =
             format!("SELECT {CITIZEN_COLUMNS} FROM citizen c WHERE c.id = ?1 AND c.deleted = 0");

@@ -129,6 +129,25 @@ pub struct BundleContent {
 
 pub const BUNDLE_MAGIC: &str = "SOTAY-BUNDLE-1";
 
+/// Compresses a request body as the protocol requires: zstd with the frame's content checksum,
+/// so that a body corrupted on the way fails to decompress instead of being misread.
+pub fn compress_body(json: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder =
+        zstd::stream::Encoder::new(Vec::new(), 3).expect("level 3 is a valid zstd level");
+    encoder
+        .include_checksum(true)
+        .expect("checksums are supported");
+    encoder.write_all(json).expect("writing to memory");
+    encoder.finish().expect("finishing into memory")
+}
+
+/// Whether a zstd body carries the content checksum that `compress_body` adds (bit 2 of the
+/// frame header descriptor, after the 4-byte magic number).
+pub fn has_checksum(body: &[u8]) -> bool {
+    body.len() > 4 && body[..4] == [0x28, 0xb5, 0x2f, 0xfd] && body[4] & 0x04 != 0
+}
+
 /// Hash under which the server stores a device token (hex SHA-256).
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -247,8 +266,7 @@ impl Client {
                 req.call()
             }
             (_, body) => {
-                let compressed = zstd::encode_all(body.unwrap_or_default().as_slice(), 3)
-                    .expect("compressing into memory cannot fail");
+                let compressed = compress_body(&body.unwrap_or_default());
                 self.bytes_sent += compressed.len() as u64;
                 let mut req = self
                     .agent

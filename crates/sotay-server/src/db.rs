@@ -128,6 +128,7 @@ impl Database {
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(8)
+            .min_idle(Some(1))
             .build(manager)
             .map_err(ServerError::db)?;
         let mut client = pool.get().map_err(ServerError::db)?;

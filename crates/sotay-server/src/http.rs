@@ -104,6 +104,11 @@ fn decode_body<T: DeserializeOwned>(
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"zstd"));
     let json = if zstd {
+        if !sotay_core::sync::has_checksum(body) {
+            return Err(ServerError::BadRequest(
+                "nội dung nén thiếu mã kiểm tra (zstd content checksum)".into(),
+            ));
+        }
         let decoder = zstd::stream::read::Decoder::new(body)
             .map_err(|e| ServerError::BadRequest(format!("nội dung nén hỏng: {e}")))?;
         let mut out = Vec::new();

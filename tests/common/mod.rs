@@ -1,0 +1,378 @@
+//! Test harness for sync: a real server on 127.0.0.1 (in-process, or the `sotay serve` binary
+//! when a test must kill it), a fresh database per test on SQLite or PostgreSQL, laptops as real
+//! store files, and a fault-injecting TCP proxy between them.
+#![allow(dead_code)]
+
+use sotay_core::sync::SyncConfig;
+use sotay_core::{AttendeeInput, CitizenInput, SessionInput, Store};
+use sotay_protocol::{CitizenId, Organisation};
+use sotay_server::admin::{self, TeamSpec, TeamStats};
+use sotay_server::Database;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const COMMUNE: &str = "14758";
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// The backends to run each sync test on: SQLite always; PostgreSQL when
+/// `SOTAY_TEST_DATABASE_URL` names a server where the test may create databases. CI sets
+/// `SOTAY_REQUIRE_POSTGRES=1` so that a missing PostgreSQL fails instead of being skipped.
+pub fn each_backend(test: impl Fn(Backend)) {
+    let dir = tempfile::tempdir().unwrap();
+    test(Backend::Sqlite(dir.path().join("central.sqlite")));
+    match std::env::var("SOTAY_TEST_DATABASE_URL") {
+        Ok(admin_url) => test(Backend::Postgres(fresh_postgres_database(&admin_url))),
+        Err(_) if std::env::var("SOTAY_REQUIRE_POSTGRES").is_ok() => {
+            panic!("SOTAY_REQUIRE_POSTGRES is set but SOTAY_TEST_DATABASE_URL is not")
+        }
+        Err(_) => eprintln!("PostgreSQL not configured (SOTAY_TEST_DATABASE_URL): SQLite only"),
+    }
+}
+
+pub fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("sotay_test_{}", uuid::Uuid::new_v4().simple());
+    let mut client = postgres::Client::connect(admin_url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    // The admin URL ends in /DATABASE; the test's URL names the new database instead.
+    let base = admin_url.rsplit_once('/').expect("URL ends in /DATABASE").0;
+    format!("{base}/{name}")
+}
+
+pub fn open_db(backend: &Backend) -> Database {
+    match backend {
+        Backend::Sqlite(path) => Database::open_sqlite(path).unwrap(),
+        Backend::Postgres(url) => Database::connect_postgres(url).unwrap(),
+    }
+}
+
+/// The server running in this test process on its own runtime.
+pub struct TestServer {
+    pub backend: Backend,
+    pub db: Database,
+    pub addr: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub fn start(backend: Backend) -> Self {
+        Self::start_with(backend, sotay_server::Limits::default())
+    }
+
+    pub fn start_with(backend: Backend, limits: sotay_server::Limits) -> Self {
+        let db = open_db(&backend);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(sotay_server::serve(listener, db.clone(), limits, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            backend,
+            db,
+            addr,
+            runtime,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn code(&self, team: &str) -> String {
+        admin::create_enrolment_code(
+            &self.db,
+            team,
+            Some(TeamSpec {
+                name: team.into(),
+                organisation: Organisation::YouthUnion,
+                province_code: "38".into(),
+                commune_code: COMMUNE.into(),
+            }),
+        )
+        .unwrap()
+        .code
+    }
+
+    pub fn stats(&self, team: &str) -> TeamStats {
+        admin::stats(&self.db)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.team_name == team)
+            .expect("team on server")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = self.runtime.block_on(task);
+        }
+    }
+}
+
+/// A volunteer's laptop: its own store file.
+pub struct Laptop {
+    pub store: Store,
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Laptop {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("laptop.sqlite");
+        Self {
+            store: Store::open(&path).unwrap(),
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// A laptop that joins the team on `server` with a fresh code.
+    pub fn enrolled(server: &TestServer, team: &str, volunteer: &str) -> Self {
+        let mut laptop = Self::new();
+        laptop.enroll(&server.url(), &server.code(team), volunteer);
+        laptop
+    }
+
+    pub fn enroll(&mut self, url: &str, code: &str, volunteer: &str) {
+        self.store.enroll(url, code, Some(volunteer)).unwrap();
+    }
+
+    pub fn add_citizens(&mut self, prefix: &str, n: usize) -> Vec<CitizenId> {
+        (0..n)
+            .map(|i| {
+                self.store
+                    .add_citizen(CitizenInput {
+                        full_name: format!("{prefix} Văn Số{i}"),
+                        gender: "nam".into(),
+                        birth: format!("{}", 1930 + i % 90),
+                        village: format!("Thôn {}", i / 90),
+                        consent: true,
+                        ..Default::default()
+                    })
+                    .unwrap()
+                    .citizen
+                    .id
+            })
+            .collect()
+    }
+
+    pub fn add_session(&mut self, attendees: &[CitizenId]) {
+        self.store
+            .add_session(SessionInput {
+                date: "2026-11-20".into(),
+                place: "Nhà văn hóa thôn Đông".into(),
+                skills: vec!["0.1".into(), "VNEID1".into()],
+                attendees: attendees
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &citizen_id)| AttendeeInput {
+                        citizen_id,
+                        achieved: if i.is_multiple_of(2) {
+                            vec!["VNEID1".into()]
+                        } else {
+                            vec![]
+                        },
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+
+    pub fn sync(&mut self) -> sotay_core::CoreResult<sotay_core::sync::SyncSummary> {
+        self.sync_with(&fast_config())
+    }
+
+    pub fn sync_with(
+        &mut self,
+        config: &SyncConfig,
+    ) -> sotay_core::CoreResult<sotay_core::sync::SyncSummary> {
+        self.store.sync(config, &mut |_| {})
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.store.outbox_status().unwrap().pending
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        let conn = rusqlite::Connection::open(&self.path).unwrap();
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+/// Retries quickly so fault tests finish fast; the production defaults are in `SyncConfig`.
+pub fn fast_config() -> SyncConfig {
+    SyncConfig {
+        request_timeout: Duration::from_secs(10),
+        max_attempts: 8,
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        initial_batch: 50,
+        ..Default::default()
+    }
+}
+
+/// What the proxy does to one request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Forward untouched.
+    Pass,
+    /// Answer with this status and an error body; the server never sees the request.
+    Status(u16),
+    /// Forward, let the server answer, then close the connection without passing the answer on:
+    /// the server committed, the client never got the acknowledgement.
+    DropResponse,
+    /// Wait this long before forwarding (longer than the client's timeout).
+    Delay(Duration),
+    /// Forward the same request twice and pass on the second answer.
+    Duplicate,
+}
+
+/// A TCP proxy in front of a server that applies queued faults to the next requests, one each.
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    faults: Arc<Mutex<Vec<Fault>>>,
+    pub seen: Arc<Mutex<u64>>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let faults: Arc<Mutex<Vec<Fault>>> = Arc::default();
+        let seen: Arc<Mutex<u64>> = Arc::default();
+        let (f, s) = (faults.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (f, s) = (f.clone(), s.clone());
+                std::thread::spawn(move || handle(client, upstream, f, s));
+            }
+        });
+        Self { addr, faults, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.faults.lock().unwrap().extend(faults);
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.faults.lock().unwrap().len()
+    }
+}
+
+/// Reads one HTTP/1.1 message (headers and a Content-Length body).
+fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap_or(0));
+    while buf.len() < header_end + length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(buf)
+}
+
+fn forward(request: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {
+    let mut server = TcpStream::connect(upstream).ok()?;
+    server.write_all(request).ok()?;
+    read_message(&mut server)
+}
+
+fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    faults: Arc<Mutex<Vec<Fault>>>,
+    seen: Arc<Mutex<u64>>,
+) {
+    // One request per connection keeps each fault attached to exactly one request.
+    let Some(request) = read_message(&mut client) else {
+        return;
+    };
+    *seen.lock().unwrap() += 1;
+    let fault = {
+        let mut f = faults.lock().unwrap();
+        (!f.is_empty()).then(|| f.remove(0))
+    };
+    let response = match fault {
+        None | Some(Fault::Pass) => forward(&request, upstream),
+        Some(Fault::Status(code)) => {
+            let body = format!(r#"{{"error":{{"kind":"internal","message":"injected {code}"}}}}"#);
+            Some(
+                format!(
+                    "HTTP/1.1 {code} Injected\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes(),
+            )
+        }
+        Some(Fault::DropResponse) => {
+            let _ = forward(&request, upstream);
+            None
+        }
+        Some(Fault::Delay(d)) => {
+            std::thread::sleep(d);
+            forward(&request, upstream)
+        }
+        Some(Fault::Duplicate) => {
+            let _ = forward(&request, upstream);
+            forward(&request, upstream)
+        }
+    };
+    if let Some(mut response) = response {
+        // Tell the client not to reuse this connection: the next request gets a fresh one.
+        if let Some(i) = response.windows(2).position(|w| w == b"\r\n") {
+            response.splice(i + 2..i + 2, b"connection: close\r\n".iter().copied());
+        }
+        let _ = client.write_all(&response);
+    }
+    let _ = client.shutdown(std::net::Shutdown::Both);
+}

@@ -1,0 +1,590 @@
+//! Sync end to end: real laptops (store files), a real server on 127.0.0.1 port 0, on SQLite and
+//! on PostgreSQL, and the fault matrix. Every test ends by checking that the server holds exactly
+//! what the laptops recorded: nothing lost, nothing counted twice.
+
+mod common;
+
+use common::*;
+use sotay_core::CitizenInput;
+use sotay_protocol::sync::PROTOCOL_HEADER;
+use std::process::Command;
+use std::time::Duration;
+
+const TEAM: &str = "Đội TNTN phường Hàm Rồng";
+
+fn assert_server_has(server: &TestServer, citizens: u64, sessions: u64, attendances: u64) {
+    let s = server.stats(TEAM);
+    assert_eq!(
+        (s.citizens, s.sessions, s.attendances),
+        (citizens, sessions, attendances),
+        "server counts"
+    );
+}
+
+#[test]
+fn two_laptops_of_one_team_exchange_everything_exactly_once() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        // Laptop A started offline, before any server existed.
+        let mut a = Laptop::new();
+        a.store
+            .init_team(sotay_core::NewTeam {
+                name: "Đội lập khi chưa có mạng".into(),
+                organisation: sotay_protocol::Organisation::YouthUnion,
+                province_code: "38".into(),
+                commune_code: COMMUNE.into(),
+                volunteer: "Lê Thị Hoa".into(),
+            })
+            .unwrap();
+        let a_citizens = a.add_citizens("Nguyễn", 30);
+        a.add_session(&a_citizens[..20]);
+        a.enroll(&server.url(), &server.code(TEAM), "Lê Thị Hoa");
+        assert_eq!(a.store.team().unwrap().team.name, TEAM);
+        assert_eq!(a.count("citizen"), 30, "nothing recorded offline is lost");
+
+        let mut b = Laptop::enrolled(&server, TEAM, "Trần Văn Nam");
+        let b_citizens = b.add_citizens("Trần", 10);
+        b.add_session(&b_citizens);
+
+        let sa = a.sync().unwrap();
+        let sb = b.sync().unwrap();
+        assert_eq!((a.pending(), b.pending()), (0, 0));
+        assert_eq!(sa.duplicates + sb.duplicates, 0);
+        assert_server_has(&server, 40, 2, 30);
+        let stats = server.stats(TEAM);
+        assert_eq!(stats.achieved, 10 + 5);
+        assert_eq!(stats.devices, 2);
+
+        // A pulls B's work; B already pulled A's.
+        a.sync().unwrap();
+        assert_eq!(a.count("citizen"), 40);
+        assert_eq!(b.count("citizen"), 40);
+        assert_eq!(a.count("session"), 2);
+        assert_eq!(b.count("attendance"), 30);
+        assert_eq!(
+            b.store.search_citizens("nguyen van so1", 50).unwrap().len(),
+            11
+        );
+        assert!(
+            a.store.team().unwrap().volunteers.len() >= 2,
+            "roster pulled"
+        );
+
+        // Syncing again changes nothing anywhere.
+        let again = a.sync().unwrap();
+        assert_eq!((again.pushed, again.pulled), (0, 0));
+        assert_server_has(&server, 40, 2, 30);
+        assert_eq!(
+            server.stats(TEAM).records,
+            a.store.outbox_status().unwrap().last_seq + b.store.outbox_status().unwrap().last_seq
+        );
+    });
+}
+
+#[test]
+fn concurrent_edits_merge_per_field_the_same_everywhere_and_log_the_loser() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let id = a.add_citizens("Phạm", 1)[0];
+        a.sync().unwrap();
+        b.sync().unwrap();
+        let original = b.store.citizen(id).unwrap();
+        let input = |phone: Option<&str>, village: &str| CitizenInput {
+            full_name: original.full_name.clone(),
+            gender: "nam".into(),
+            birth: original.birth_year.to_string(),
+            village: village.into(),
+            phone: phone.map(Into::into),
+            consent: true,
+            ..Default::default()
+        };
+        // Offline: A sets the phone, B moves the person to another village, then B sets a
+        // different phone later than A did.
+        a.store
+            .update_citizen(id, input(Some("0912345678"), &original.village))
+            .unwrap();
+        b.store.update_citizen(id, input(None, "Thôn Mới")).unwrap();
+        b.store
+            .update_citizen(id, input(Some("0987654321"), "Thôn Mới"))
+            .unwrap();
+        a.sync().unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        let (ca, cb) = (a.store.citizen(id).unwrap(), b.store.citizen(id).unwrap());
+        assert_eq!(ca, cb, "both laptops agree");
+        assert_eq!(ca.village, "Thôn Mới");
+        assert_eq!(
+            ca.phone.as_deref(),
+            Some("0987654321"),
+            "the later phone wins"
+        );
+        let lost: Vec<_> = a.store.conflicts().unwrap();
+        assert!(
+            lost.iter()
+                .any(|c| c.field == "phone" && c.lost_value == "0912345678"),
+            "{lost:?}"
+        );
+        assert_server_has(&server, 1, 0, 0);
+    });
+}
+
+#[test]
+fn deletes_travel_as_tombstones() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let ids = a.add_citizens("Vũ", 3);
+        a.sync().unwrap();
+        b.sync().unwrap();
+        b.store.delete_citizen(ids[0]).unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        assert_server_has(&server, 2, 0, 0);
+        assert_eq!(a.store.list_citizens(Default::default()).unwrap().len(), 2);
+        assert!(a.store.citizen(ids[0]).is_err());
+    });
+}
+
+/// Records `n` citizens and one session on an enrolled laptop behind a fault proxy.
+fn laptop_behind(proxy: &FaultProxy, server: &TestServer, n: usize) -> Laptop {
+    let mut laptop = Laptop::new();
+    laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+    let ids = laptop.add_citizens("Đỗ", n);
+    laptop.add_session(&ids[..n.min(40)]);
+    laptop
+}
+
+#[test]
+fn connection_cut_after_the_server_committed_is_resent_without_duplicates() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 120);
+        // Request 1 is the status check; requests 2 and 3 are pushes whose answers are lost.
+        proxy.inject([Fault::Pass, Fault::DropResponse, Fault::DropResponse]);
+        let summary = laptop.sync().unwrap();
+        assert!(
+            summary.duplicates > 0,
+            "the server saw the cut batches again: {summary:?}"
+        );
+        assert_eq!(laptop.pending(), 0);
+        assert_server_has(&server, 120, 1, 40);
+    });
+}
+
+#[test]
+fn error_answers_500_and_503_are_retried() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 60);
+        proxy.inject([Fault::Status(503), Fault::Status(500), Fault::Status(503)]);
+        let summary = laptop.sync().unwrap();
+        assert!(summary.retries >= 3);
+        assert_eq!(proxy.remaining(), 0);
+        assert_server_has(&server, 60, 1, 40);
+    });
+}
+
+#[test]
+fn a_server_too_slow_times_out_and_the_retry_completes() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 60);
+        let mut config = fast_config();
+        config.request_timeout = Duration::from_millis(500);
+        proxy.inject([Fault::Delay(Duration::from_millis(1_500)), Fault::Duplicate]);
+        let summary = laptop.sync_with(&config).unwrap();
+        assert!(summary.retries >= 1);
+        assert_server_has(&server, 60, 1, 40);
+        assert_eq!(laptop.pending(), 0);
+    });
+}
+
+#[test]
+fn the_same_batch_delivered_twice_is_stored_once() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 80);
+        proxy.inject(std::iter::repeat_n(Fault::Duplicate, 10));
+        laptop.sync().unwrap();
+        assert_server_has(&server, 80, 1, 40);
+        assert_eq!(
+            server.stats(TEAM).records,
+            laptop.store.outbox_status().unwrap().last_seq
+        );
+    });
+}
+
+#[test]
+fn a_failed_sync_says_so_and_keeps_everything_pending() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 20);
+        let before = laptop.pending();
+        proxy.inject(std::iter::repeat_n(Fault::Status(503), 50));
+        let err = laptop.sync().unwrap_err();
+        assert_eq!(err.kind(), "server");
+        assert_eq!(laptop.pending(), before);
+        let status = laptop.store.sync_status().unwrap();
+        assert!(status.last_error.unwrap().contains("503"));
+        assert!(status.last_success.is_none());
+    });
+}
+
+#[test]
+fn a_revoked_token_is_refused_clearly_and_records_stay_pending() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Lý", 5);
+        let device = laptop.store.device_id();
+        sotay_server::admin::revoke(&server.db, device).unwrap();
+        let before = laptop.pending();
+        let err = laptop.sync().unwrap_err();
+        assert!(err.to_string().contains("thu hồi"), "{err}");
+        assert_eq!(laptop.pending(), before);
+        assert_eq!(server.stats(TEAM).records, 0);
+    });
+}
+
+/// A raw push with a given token and body, bypassing the client's own checks.
+fn raw_push(
+    server: &TestServer,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent
+        .post(format!("{}/v1/push", server.url()))
+        .header("authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(&body[..]).unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap())
+}
+
+fn token_of(laptop: &Laptop) -> String {
+    let conn = rusqlite::Connection::open(&laptop.path).unwrap();
+    conn.query_row("SELECT value FROM meta WHERE key = 'sync.token'", [], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+fn push_body(laptop: &Laptop) -> Vec<u8> {
+    let records = laptop.store.pending_records(0, 1000).unwrap();
+    let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
+        device_id: laptop.store.device_id(),
+        records,
+    })
+    .unwrap();
+    sotay_core::sync::compress_body(&json)
+}
+
+const V1: (&str, &str) = (PROTOCOL_HEADER, "1");
+const ZSTD: (&str, &str) = ("content-encoding", "zstd");
+
+#[test]
+fn a_device_of_team_a_cannot_write_team_b_records() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, "Đội A", "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        b.add_citizens("Bùi", 3);
+        let mut forged = b.store.pending_records(0, 100).unwrap();
+        b.sync().unwrap();
+        // A forges records claiming B's team, signed with A's own token and device.
+        let team_b = b.store.team().unwrap().team.id;
+        let mut records = a.store.pending_records(0, 100).unwrap();
+        forged.retain(|r| r.entity == sotay_protocol::Entity::Citizen);
+        let next = records.last().unwrap().seq + 1;
+        assert_eq!(forged.len(), 3);
+        for (i, r) in forged.iter_mut().enumerate() {
+            r.device_id = a.store.device_id();
+            r.seq = next + i as u64;
+            r.record_id = sotay_protocol::RecordId::new();
+            assert_eq!(r.payload["team_id"], team_b.to_string());
+        }
+        records.extend(forged);
+        let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
+            device_id: a.store.device_id(),
+            records,
+        })
+        .unwrap();
+        let (status, body) = raw_push(
+            &server,
+            &token_of(&a),
+            &[V1, ZSTD],
+            sotay_core::sync::compress_body(&json),
+        );
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("forbidden"));
+        // Nothing of the batch was written, not even A's own valid records.
+        assert_eq!(server.stats("Đội A").records, 0);
+        assert_server_has(&server, 3, 0, 0);
+        // A's own records still go through afterwards.
+        a.sync().unwrap();
+        assert_eq!(
+            server.stats("Đội A").records,
+            a.store.outbox_status().unwrap().last_seq
+        );
+    });
+}
+
+#[test]
+fn a_protocol_version_mismatch_is_refused_with_a_clear_error() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        for headers in [vec![ZSTD], vec![(PROTOCOL_HEADER, "2"), ZSTD]] {
+            let (status, body) =
+                raw_push(&server, &token_of(&laptop), &headers, push_body(&laptop));
+            assert_eq!(status, 400);
+            assert!(
+                body.contains("protocol_version") && body.contains("phiên bản"),
+                "{body}"
+            );
+        }
+        assert_eq!(server.stats(TEAM).records, 0);
+    });
+}
+
+#[test]
+fn truncated_or_corrupt_bodies_are_refused_and_write_nothing() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Hồ", 20);
+        let body = push_body(&laptop);
+        let token = token_of(&laptop);
+        let truncated = body[..body.len() / 2].to_vec();
+        let mut corrupt = body.clone();
+        let middle = corrupt.len() / 2;
+        corrupt[middle] ^= 0xff;
+        let not_json = sotay_core::sync::compress_body(b"{\"device_id\": 12");
+        let no_checksum = zstd::encode_all(&b"{}"[..], 3).unwrap();
+        for bad in [
+            truncated,
+            corrupt,
+            not_json,
+            no_checksum,
+            b"garbage".to_vec(),
+        ] {
+            let (status, body) = raw_push(&server, &token, &[V1, ZSTD], bad);
+            assert_eq!(status, 400, "{body}");
+            assert!(body.contains("bad_request"), "{body}");
+        }
+        assert_eq!(server.stats(TEAM).records, 0);
+        laptop.sync().unwrap();
+        assert_server_has(&server, 20, 0, 0);
+    });
+}
+
+#[test]
+fn oversized_batches_are_refused_with_a_clear_error() {
+    each_backend(|backend| {
+        let limits = sotay_server::Limits {
+            max_records_per_batch: 10,
+            ..Default::default()
+        };
+        let server = TestServer::start_with(backend, limits);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Ngô", 20);
+        let (status, body) = raw_push(&server, &token_of(&laptop), &[V1, ZSTD], push_body(&laptop));
+        assert_eq!(status, 413, "{body}");
+        assert!(body.contains("too_large"));
+    });
+}
+
+#[test]
+fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        let ids = laptop.add_citizens("Đặng", 25);
+        laptop.add_session(&ids[..10]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("so-tay.bundle");
+        let summary = laptop.store.export_bundle(&path).unwrap();
+        assert_eq!(summary.records, laptop.pending());
+        let bytes = std::fs::read(&path).unwrap();
+
+        let mut tampered = bytes.clone();
+        let last = tampered.len() - 10;
+        tampered[last] ^= 1;
+        for bad in [tampered, bytes[..bytes.len() - 20].to_vec()] {
+            let err = sotay_server::admin::import_bundle(&server.db, &bad).unwrap_err();
+            assert_eq!(err.kind(), "forbidden", "{err}");
+        }
+        // A laptop never enrolled here: a foreign bundle.
+        let other = TestServer::start(match &server.backend {
+            Backend::Sqlite(p) => Backend::Sqlite(p.with_file_name("other.sqlite")),
+            Backend::Postgres(_) => Backend::Postgres(fresh_postgres_database(
+                &std::env::var("SOTAY_TEST_DATABASE_URL").unwrap(),
+            )),
+        });
+        let mut stranger = Laptop::enrolled(&other, "Đội khác", "X");
+        stranger.add_citizens("Lạ", 2);
+        let foreign = dir.path().join("foreign.bundle");
+        stranger.store.export_bundle(&foreign).unwrap();
+        let foreign = std::fs::read(&foreign).unwrap();
+        let err = sotay_server::admin::import_bundle(&server.db, &foreign).unwrap_err();
+        assert_eq!(err.kind(), "forbidden", "{err}");
+        assert!(err.to_string().contains("không thuộc máy chủ này"), "{err}");
+        assert_eq!(server.stats(TEAM).records, 0);
+
+        let applied = sotay_server::admin::import_bundle(&server.db, &bytes).unwrap();
+        assert_eq!(applied.applied, summary.records);
+        let again = sotay_server::admin::import_bundle(&server.db, &bytes).unwrap();
+        assert_eq!((again.applied, again.duplicates), (0, summary.records));
+        assert_server_has(&server, 25, 1, 10);
+        // Still pending on the laptop until the next contact acknowledges them.
+        assert_eq!(laptop.pending(), summary.records);
+        let sync = laptop.sync().unwrap();
+        assert_eq!((sync.pushed, laptop.pending()), (0, 0));
+        assert_server_has(&server, 25, 1, 10);
+    });
+}
+
+fn sotay() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sotay"));
+    cmd.env_remove("SOTAY_DB").env_remove("SOTAY_DATABASE_URL");
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `sotay serve` as its own process, so that a test can kill it with SIGKILL.
+fn spawn_server(backend: &Backend, port: u16) -> std::process::Child {
+    let mut cmd = sotay();
+    cmd.arg("serve");
+    match backend {
+        Backend::Sqlite(path) => cmd.arg("--db").arg(path),
+        Backend::Postgres(url) => cmd.arg("--database-url").arg(url),
+    };
+    let log = std::env::temp_dir().join(format!("sotay-serve-{port}.log"));
+    let mut child = cmd
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "sotay serve did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+#[test]
+fn a_server_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
+    each_backend(|backend| {
+        let port = free_port();
+        let mut process = spawn_server(&backend, port);
+        let db = open_db(&backend);
+        let code = sotay_server::admin::create_enrolment_code(
+            &db,
+            TEAM,
+            Some(sotay_server::admin::TeamSpec {
+                name: TEAM.into(),
+                organisation: sotay_protocol::Organisation::YouthUnion,
+                province_code: "38".into(),
+                commune_code: COMMUNE.into(),
+            }),
+        )
+        .unwrap()
+        .code;
+        let mut laptop = Laptop::new();
+        laptop.enroll(&format!("http://127.0.0.1:{port}"), &code, "Hoa");
+        let ids = laptop.add_citizens("Phan", 1_500);
+        laptop.add_session(&ids[..40]);
+        let total = laptop.store.outbox_status().unwrap().last_seq;
+
+        let killer_backend = backend.clone();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            process.kill().unwrap();
+            process.wait().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            spawn_server(&killer_backend, port)
+        });
+        let mut config = fast_config();
+        config.max_attempts = 30;
+        config.initial_batch = 400;
+        let result = laptop.sync_with(&config);
+        let mut restarted = killer.join().unwrap();
+        if result.is_err() {
+            // The kill came between retries' patience: the next sync picks up where it stopped.
+            laptop.sync_with(&config).unwrap();
+        }
+        assert_eq!(laptop.pending(), 0);
+        let stats = sotay_server::admin::stats(&db).unwrap();
+        let team = stats.iter().find(|t| t.team_name == TEAM).unwrap();
+        assert_eq!(
+            (team.citizens, team.sessions, team.attendances),
+            (1_500, 1, 40)
+        );
+        assert_eq!(team.records, total);
+        restarted.kill().unwrap();
+        restarted.wait().unwrap();
+    });
+}
+
+#[test]
+fn a_client_killed_mid_sync_resumes_where_it_stopped() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        let ids = laptop.add_citizens("Huỳnh", 1_500);
+        laptop.add_session(&ids[..40]);
+        let total = laptop.store.outbox_status().unwrap().last_seq;
+        let path = laptop.path.clone();
+        drop(laptop.store);
+
+        let mut child = sotay().arg("--db").arg(&path).arg("sync").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let out = sotay()
+            .arg("--db")
+            .arg(&path)
+            .args(["sync", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["pending"], 0);
+        assert_server_has(&server, 1_500, 1, 40);
+        assert_eq!(server.stats(TEAM).records, total);
+    });
+}

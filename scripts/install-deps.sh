@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages that building and testing Sổ Tay needs, only those missing.
-# Usage: scripts/install-deps.sh [test]   ("test" adds PostgreSQL for the sync suite)
+# Usage: scripts/install-deps.sh [test]   ("test" adds PostgreSQL for the sync suite and poppler's
+# pdftotext, which the sheet tests read PDFs back with)
 set -euo pipefail
 
 packages=(build-essential pkg-config)
 if [ "${1:-}" = "test" ]; then
-  packages+=(postgresql)
+  packages+=(postgresql poppler-utils)
 fi
 
 missing=()

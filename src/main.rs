@@ -47,6 +47,13 @@ enum Command {
     /// Changes waiting to be synced (hàng đợi đồng bộ).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Print an attendance sheet as PDF (danh sách điểm danh).
+    Sheet(SheetArgs),
+    /// Progress report (báo cáo) as XLSX, CSV or JSON.
+    Report(ReportArgs),
+    /// Commune population and targets for reports (chỉ tiêu).
+    #[command(subcommand)]
+    Target(TargetCommand),
     /// Sync with the central server (đồng bộ); without a subcommand, sync now.
     Sync(SyncArgs),
     /// USB bundles for when there is no network (gói dữ liệu).
@@ -57,6 +64,87 @@ enum Command {
     /// Administer the central server's database.
     #[command(subcommand)]
     Server(ServerCommand),
+}
+
+#[derive(Args)]
+struct SheetArgs {
+    session: SessionId,
+    #[arg(long)]
+    out: PathBuf,
+    /// Numbered empty rows for walk-ins.
+    #[arg(long, default_value_t = 0)]
+    blank_rows: usize,
+    #[arg(long)]
+    landscape: bool,
+    /// The pre-session variant: blank result column, for signing on arrival.
+    #[arg(long)]
+    invite: bool,
+    /// Print full phone numbers (default: last 3 digits only).
+    #[arg(long)]
+    show_phone: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Xlsx,
+    Csv,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ByArg {
+    Skill,
+    Gender,
+    Age,
+    Village,
+    Commune,
+    Province,
+    Team,
+    Month,
+}
+
+#[derive(Args)]
+struct ReportSpec {
+    /// First day, YYYY-MM-DD.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD.
+    #[arg(long)]
+    to: Option<String>,
+    /// Breakdowns to include (repeatable); all when omitted.
+    #[arg(long, value_enum)]
+    by: Vec<ByArg>,
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    spec: ReportSpec,
+}
+
+#[derive(Args)]
+struct TargetSpec {
+    #[arg(long)]
+    commune: String,
+    /// Adult population of the commune.
+    #[arg(long)]
+    adults: u64,
+    /// Target share of adults with basic digital skills, percent.
+    #[arg(long, default_value_t = 100)]
+    basic: u32,
+    /// Target share of adults with a confirmed result, percent.
+    #[arg(long, default_value_t = 80)]
+    confirmed: u32,
+}
+
+#[derive(Subcommand)]
+enum TargetCommand {
+    Set(TargetSpec),
+    List,
 }
 
 #[derive(Args)]
@@ -139,6 +227,26 @@ enum ServerCommand {
         #[command(flatten)]
         target: ServerDb,
     },
+    /// The progress report over everything synced (per team, commune, province).
+    Report {
+        #[command(flatten)]
+        target: ServerDb,
+        /// Only this team (by name).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only this province (2-digit code).
+        #[arg(long)]
+        province: Option<String>,
+        #[command(flatten)]
+        spec: ReportSpec,
+    },
+    /// Set a commune's adult population and targets on the server.
+    Target {
+        #[command(flatten)]
+        target: ServerDb,
+        #[command(flatten)]
+        spec: TargetSpec,
+    },
     /// Apply a USB bundle exported by a laptop.
     ImportBundle {
         #[command(flatten)]
@@ -199,6 +307,21 @@ enum CitizenCommand {
     },
     /// List likely duplicates (trùng lặp).
     Duplicates,
+    /// Export the register as CSV or XLSX (phone and CCCD masked unless --show-personal).
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        show_personal: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Xlsx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -366,7 +489,100 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Sheet(args) => {
+            let data = store.sheet(
+                args.session,
+                &sotay_core::sheet::SheetOptions {
+                    blank_rows: args.blank_rows,
+                    invite: args.invite,
+                    show_phone: args.show_phone,
+                    landscape: args.landscape,
+                },
+            )?;
+            let pdf = sotay_sheets::render_pdf(&data)?;
+            std::fs::write(&args.out, pdf)
+                .with_context(|| format!("không ghi được {}", args.out.display()))?;
+            println!(
+                "Đã in danh sách {} người (+{} dòng trống) vào {}.",
+                data.rows.len(),
+                data.blank_rows.len(),
+                args.out.display()
+            );
+            Ok(())
+        }
+        Command::Report(args) => {
+            let report = store.report(&report_options(&args.spec))?;
+            write_report(&report, &args.spec)
+        }
+        Command::Target(TargetCommand::Set(spec)) => {
+            store.set_target(&commune_target(spec))?;
+            println!("Đã lưu chỉ tiêu.");
+            Ok(())
+        }
+        Command::Target(TargetCommand::List) => {
+            let targets = store.targets()?;
+            if json {
+                print_json(&targets);
+            } else {
+                for t in &targets {
+                    println!(
+                        "{}: {} người trưởng thành; chỉ tiêu {} % kỹ năng cơ bản, {} % xác nhận",
+                        t.commune_code, t.adult_population, t.basic_pct, t.confirmed_pct
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Serve(_) | Command::Server(_) => unreachable!("handled above"),
+    }
+}
+
+fn report_options(spec: &ReportSpec) -> sotay_core::report::ReportOptions {
+    use sotay_core::report::Breakdown;
+    sotay_core::report::ReportOptions {
+        from: spec.from.clone(),
+        to: spec.to.clone(),
+        by: spec
+            .by
+            .iter()
+            .map(|b| match b {
+                ByArg::Skill => Breakdown::Skill,
+                ByArg::Gender => Breakdown::Gender,
+                ByArg::Age => Breakdown::Age,
+                ByArg::Village => Breakdown::Village,
+                ByArg::Commune => Breakdown::Commune,
+                ByArg::Province => Breakdown::Province,
+                ByArg::Team => Breakdown::Team,
+                ByArg::Month => Breakdown::Month,
+            })
+            .collect(),
+    }
+}
+
+fn write_report(report: &sotay_core::report::Report, spec: &ReportSpec) -> anyhow::Result<()> {
+    use sotay_core::report;
+    match spec.format {
+        FormatArg::Xlsx => report::write_xlsx(report, &spec.out)?,
+        FormatArg::Csv => report::write_csv(report, &spec.out)?,
+        FormatArg::Json => report::write_json(report, &spec.out)?,
+    }
+    println!(
+        "Đã ghi báo cáo vào {}: {} buổi, {} người được tiếp cận, {} người có kết quả đạt, {} lượt tham dự.",
+        spec.out.display(),
+        report.sessions,
+        report.totals.people,
+        report.people_confirmed,
+        report.totals.attendances
+    );
+    Ok(())
+}
+
+fn commune_target(spec: TargetSpec) -> sotay_core::report::CommuneTarget {
+    sotay_core::report::CommuneTarget {
+        commune_code: spec.commune,
+        adult_population: spec.adults,
+        basic_pct: spec.basic,
+        confirmed_pct: spec.confirmed,
     }
 }
 
@@ -449,6 +665,24 @@ fn server(db: Option<PathBuf>, cmd: ServerCommand, json: bool) -> anyhow::Result
                     );
                 }
             }
+        }
+        ServerCommand::Report {
+            target,
+            team,
+            province,
+            spec,
+        } => {
+            let scope = sotay_server::admin::ReportScope { team, province };
+            let report = sotay_server::admin::report(
+                &open_server_db(db, &target)?,
+                &scope,
+                &report_options(&spec),
+            )?;
+            write_report(&report, &spec)?;
+        }
+        ServerCommand::Target { target, spec } => {
+            sotay_server::admin::set_target(&open_server_db(db, &target)?, &commune_target(spec))?;
+            println!("Đã lưu chỉ tiêu.");
         }
         ServerCommand::ImportBundle { target, file } => {
             let bytes = std::fs::read(&file)
@@ -716,6 +950,15 @@ fn citizen(store: &mut Store, cmd: CitizenCommand, json: bool) -> anyhow::Result
                 }
                 println!("Tổng: {} người.", citizens.len());
             }
+        }
+        CitizenCommand::Export {
+            format,
+            out,
+            show_personal,
+        } => {
+            let n =
+                store.export_citizens(&out, matches!(format, ExportFormat::Xlsx), show_personal)?;
+            println!("Đã xuất {n} người dân vào {}.", out.display());
         }
         CitizenCommand::Duplicates => {
             let groups = store.duplicates()?;

@@ -277,3 +277,103 @@ fn a_database_from_a_newer_build_is_refused() {
     let err = cli.fails(&["outbox", "status"]);
     assert!(err.contains("mới hơn") && err.contains("999"), "{err}");
 }
+
+#[test]
+fn officials_print_sheets_set_targets_and_export_reports() {
+    let cli = Cli::new();
+    cli.init();
+    let list = cli.dir().join("ds.csv");
+    std::fs::write(&list, LIST).unwrap();
+    cli.ok(&[
+        "citizen",
+        "import",
+        list.to_str().unwrap(),
+        "--skip-invalid",
+    ]);
+    let ids: Vec<String> = cli
+        .json(&["citizen", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let achieved = format!("{}:VNEID1", ids[0]);
+    let session = cli.json(&[
+        "session",
+        "add",
+        "--date",
+        "2026-11-20",
+        "--place",
+        "Nhà văn hóa",
+        "--skills",
+        "0.1,VNEID1",
+        "--attendee",
+        &ids[0],
+        "--attendee",
+        &ids[1],
+        "--achieved",
+        &achieved,
+    ]);
+    let session_id = session["session"]["id"].as_str().unwrap();
+
+    let pdf = cli.dir().join("diem-danh.pdf");
+    let out = cli.ok(&[
+        "sheet",
+        session_id,
+        "--out",
+        pdf.to_str().unwrap(),
+        "--blank-rows",
+        "5",
+    ]);
+    assert!(out.contains("2 người (+5 dòng trống)"), "{out}");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+
+    cli.ok(&["target", "set", "--commune", "14758", "--adults", "4"]);
+    let targets = cli.json(&["target", "list"]);
+    assert_eq!(targets[0]["confirmed_pct"], 80, "default confirmed target");
+    let err = cli.fails(&["target", "set", "--commune", "99999", "--adults", "4"]);
+    assert!(err.contains("99999"), "{err}");
+
+    let json = cli.dir().join("bao-cao.json");
+    let out = cli.ok(&[
+        "report",
+        "--format",
+        "json",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.contains("2 người được tiếp cận"), "{out}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["totals"]["attendances"], 2);
+    assert_eq!(report["people_confirmed"], 1);
+    assert_eq!(report["targets"][0]["reached_pct"], 50.0);
+
+    let xlsx = cli.dir().join("bao-cao.xlsx");
+    cli.ok(&[
+        "report",
+        "--by",
+        "gender",
+        "--by",
+        "skill",
+        "--from",
+        "2026-11-01",
+        "--format",
+        "xlsx",
+        "--out",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
+
+    let export = cli.dir().join("nguoi-dan.csv");
+    cli.ok(&[
+        "citizen",
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert!(text.starts_with("STT,Họ và tên"));
+    assert!(text.contains("*******678") && !text.contains("0912345678"));
+}

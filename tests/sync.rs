@@ -588,3 +588,43 @@ fn a_client_killed_mid_sync_resumes_where_it_stopped() {
         assert_eq!(server.stats(TEAM).records, total);
     });
 }
+
+#[test]
+fn the_server_report_counts_what_every_laptop_recorded() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let ids = a.add_citizens("Mai", 12);
+        a.add_session(&ids[..8]);
+        let ids = b.add_citizens("Lã", 6);
+        b.add_session(&ids);
+        a.sync().unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        let options = sotay_core::report::ReportOptions::default();
+        let laptop = a.store.report(&options).unwrap();
+        let on_server = sotay_server::admin::report(
+            &server.db,
+            &sotay_server::admin::ReportScope::default(),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(on_server.totals, laptop.totals);
+        assert_eq!(
+            (on_server.totals.people, on_server.totals.attendances),
+            (14, 14)
+        );
+        assert_eq!(on_server.people_confirmed, 4 + 3);
+        let scoped = sotay_server::admin::report(
+            &server.db,
+            &sotay_server::admin::ReportScope {
+                team: None,
+                province: Some("01".into()),
+            },
+            &options,
+        )
+        .unwrap();
+        assert_eq!(scoped.totals.people, 0, "no data in Hà Nội");
+    });
+}

@@ -29,6 +29,8 @@ pub struct Skill {
     pub group: String,
     pub kind: SkillKind,
     pub name_vi: String,
+    /// A few words for tight spaces such as the result column of an attendance sheet.
+    pub short_vi: String,
     pub name_en: String,
 }
 

@@ -279,3 +279,115 @@ pub fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> 
         apply::apply_batch(conn, &device, &content.records)
     })
 }
+
+/// Sets (or replaces) a commune's adult population and targets on the server.
+pub fn set_target(db: &Database, target: &sotay_core::report::CommuneTarget) -> ServerResult<()> {
+    if sotay_core::refdata::admin_units()
+        .commune(&target.commune_code)
+        .is_none()
+    {
+        return Err(ServerError::BadRequest(format!(
+            "mã xã “{}” không có trong danh mục",
+            target.commune_code
+        )));
+    }
+    if target.adult_population == 0 || target.basic_pct > 100 || target.confirmed_pct > 100 {
+        return Err(ServerError::BadRequest(
+            "dân số phải lớn hơn 0, chỉ tiêu từ 0 đến 100 %".into(),
+        ));
+    }
+    db.transaction(|conn| {
+        conn.exec(
+            "INSERT INTO commune_targets (commune_code, adult_population, basic_pct,
+                                          confirmed_pct, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (commune_code) DO UPDATE SET
+                 adult_population = excluded.adult_population, basic_pct = excluded.basic_pct,
+                 confirmed_pct = excluded.confirmed_pct, updated_at = excluded.updated_at",
+            &[
+                target.commune_code.clone().into(),
+                target.adult_population.into(),
+                i64::from(target.basic_pct).into(),
+                i64::from(target.confirmed_pct).into(),
+                now().into(),
+            ],
+        )?;
+        Ok(())
+    })
+}
+
+/// Which synced data a server report covers.
+#[derive(Debug, Clone, Default)]
+pub struct ReportScope {
+    /// A team name; None for every team.
+    pub team: Option<String>,
+    /// A province code (2 digits); None for every province.
+    pub province: Option<String>,
+}
+
+/// The same report as a laptop's, over everything synced to this server.
+pub fn report(
+    db: &Database,
+    scope: &ReportScope,
+    options: &sotay_core::report::ReportOptions,
+) -> ServerResult<sotay_core::report::Report> {
+    use sotay_core::report::{build, input_from_states, CommuneTarget};
+    let (states, teams, targets) = db.transaction(|conn| {
+        let teams = conn.query("SELECT id, name FROM teams", &[])?;
+        let team_filter = match &scope.team {
+            Some(name) => Some(
+                teams
+                    .iter()
+                    .find(|t| t[1].text() == *name)
+                    .map(|t| t[0].text())
+                    .ok_or_else(|| ServerError::NotFound(format!("đội “{name}”")))?,
+            ),
+            None => None,
+        };
+        let states = conn.query(
+            "SELECT entity, state, team_id FROM entities
+             WHERE entity IN ('citizen', 'session', 'attendance') AND deleted = 0",
+            &[],
+        )?;
+        let states: Vec<(String, String)> = states
+            .into_iter()
+            .filter(|r| team_filter.as_ref().is_none_or(|t| r[2].text() == *t))
+            .map(|r| (r[0].text(), r[1].text()))
+            .collect();
+        let targets = conn
+            .query(
+                "SELECT commune_code, adult_population, basic_pct, confirmed_pct
+                 FROM commune_targets ORDER BY commune_code",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| CommuneTarget {
+                commune_code: r[0].text(),
+                adult_population: r[1].int() as u64,
+                basic_pct: r[2].int() as u32,
+                confirmed_pct: r[3].int() as u32,
+            })
+            .collect::<Vec<_>>();
+        Ok((states, teams, targets))
+    })?;
+    let team_names = teams
+        .iter()
+        .filter_map(|t| Some((t[0].text().parse().ok()?, t[1].text())))
+        .collect();
+    let mut input = input_from_states(
+        states.iter().map(|(e, s)| (e.as_str(), s.as_str())),
+        team_names,
+        targets,
+    );
+    if let Some(province) = &scope.province {
+        let units = sotay_core::refdata::admin_units();
+        let in_province = |code: &str| {
+            units
+                .commune(code)
+                .is_some_and(|(p, _)| p.code == *province)
+        };
+        input.citizens.retain(|_, c| in_province(&c.commune_code));
+        input.targets.retain(|t| in_province(&t.commune_code));
+    }
+    Ok(build(&input, options))
+}

@@ -85,8 +85,14 @@ pub trait Conn {
     }
 }
 
-const SQLITE_SCHEMA: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql")];
-const POSTGRES_SCHEMA: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+const SQLITE_SCHEMA: &[&str] = &[
+    include_str!("migrations/sqlite/0001_init.sql"),
+    include_str!("migrations/sqlite/0002_targets.sql"),
+];
+const POSTGRES_SCHEMA: &[&str] = &[
+    include_str!("migrations/postgres/0001_init.sql"),
+    include_str!("migrations/postgres/0002_targets.sql"),
+];
 
 #[derive(Clone)]
 pub enum Database {

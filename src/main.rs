@@ -199,6 +199,9 @@ struct ServeArgs {
     target: ServerDb,
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// A newer skill catalogue (JSON, as assets/skills.json) to hand to laptops.
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -456,7 +459,21 @@ fn print_json<T: Serialize>(value: &T) {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
-        Command::Serve(args) => return serve(open_server_db(cli.db, &args.target)?, &args.listen),
+        Command::Serve(args) => {
+            let mut settings = sotay_server::Settings::default();
+            if let Some(path) = &args.catalogue {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("không đọc được {}", path.display()))?;
+                let catalogue: sotay_core::refdata::SkillCatalogue = serde_json::from_str(&text)
+                    .with_context(|| format!("{} không phải danh mục kỹ năng", path.display()))?;
+                settings.catalogue = std::sync::Arc::new(catalogue);
+            }
+            return serve(
+                open_server_db(cli.db, &args.target)?,
+                &args.listen,
+                settings,
+            );
+        }
         Command::Server(cmd) => return server(cli.db, cmd, json),
         _ => {}
     }
@@ -469,7 +486,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => init(&mut store, args, json),
         Command::Citizen(cmd) => citizen(&mut store, cmd, json),
-        Command::Skill(SkillCommand::List) => skill_list(json),
+        Command::Skill(SkillCommand::List) => skill_list(&store, json),
         Command::Session(cmd) => session(&mut store, cmd, json),
         Command::Outbox(OutboxCommand::Status) => outbox_status(&store, json),
         Command::Sync(args) => sync(&mut store, args, json),
@@ -596,7 +613,7 @@ fn open_server_db(db: Option<PathBuf>, target: &ServerDb) -> anyhow::Result<Data
     })
 }
 
-fn serve(db: Database, listen: &str) -> anyhow::Result<()> {
+fn serve(db: Database, listen: &str, settings: sotay_server::Settings) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -615,7 +632,7 @@ fn serve(db: Database, listen: &str) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        sotay_server::serve(listener, db, Default::default(), shutdown).await?;
+        sotay_server::serve(listener, db, settings, shutdown).await?;
         Ok(())
     })
 }
@@ -979,10 +996,10 @@ fn citizen(store: &mut Store, cmd: CitizenCommand, json: bool) -> anyhow::Result
     Ok(())
 }
 
-fn skill_list(json: bool) -> anyhow::Result<()> {
-    let catalogue = sotay_core::refdata::skills();
+fn skill_list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let catalogue = store.catalogue()?;
     if json {
-        print_json(catalogue);
+        print_json(&*catalogue);
         return Ok(());
     }
     println!(

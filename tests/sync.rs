@@ -396,7 +396,7 @@ fn truncated_or_corrupt_bodies_are_refused_and_write_nothing() {
 #[test]
 fn oversized_batches_are_refused_with_a_clear_error() {
     each_backend(|backend| {
-        let limits = sotay_server::Limits {
+        let limits = sotay_server::Settings {
             max_records_per_batch: 10,
             ..Default::default()
         };
@@ -626,5 +626,67 @@ fn the_server_report_counts_what_every_laptop_recorded() {
         )
         .unwrap();
         assert_eq!(scoped.totals.people, 0, "no data in Hà Nội");
+    });
+}
+
+#[test]
+fn laptops_pull_a_newer_skill_catalogue_and_ignore_an_older_one() {
+    each_backend(|backend| {
+        let mut newer = sotay_core::refdata::skills().clone();
+        newer.version = "2099.1".into();
+        let mut zalo = newer.skills[0].clone();
+        zalo.code = "ZALO".into();
+        zalo.name_vi = "Sử dụng Zalo".into();
+        zalo.short_vi = "Zalo".into();
+        newer.skills.push(zalo);
+        let server = TestServer::start_with(
+            backend.clone(),
+            sotay_server::Settings {
+                catalogue: std::sync::Arc::new(newer),
+                ..Default::default()
+            },
+        );
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        assert!(laptop.store.catalogue().unwrap().skill("ZALO").is_none());
+        laptop.sync().unwrap();
+        let catalogue = laptop.store.catalogue().unwrap();
+        assert_eq!(catalogue.version, "2099.1");
+        let ids = laptop.add_citizens("Kiều", 1);
+        laptop
+            .store
+            .add_session(sotay_core::SessionInput {
+                date: "2026-11-20".into(),
+                place: "Nhà văn hóa".into(),
+                skills: vec!["ZALO".into()],
+                attendees: vec![sotay_core::AttendeeInput {
+                    citizen_id: ids[0],
+                    achieved: vec!["ZALO".into()],
+                }],
+                ..Default::default()
+            })
+            .expect("the pulled catalogue's new skill is accepted");
+        drop(server);
+
+        // A server still on an older catalogue does not downgrade the laptop.
+        let mut older = sotay_core::refdata::skills().clone();
+        older.version = "2000.1".into();
+        let old_server = TestServer::start_with(
+            match backend {
+                Backend::Sqlite(p) => Backend::Sqlite(p.with_file_name("old.sqlite")),
+                Backend::Postgres(_) => Backend::Postgres(fresh_postgres_database(
+                    &std::env::var("SOTAY_TEST_DATABASE_URL").unwrap(),
+                )),
+            },
+            sotay_server::Settings {
+                catalogue: std::sync::Arc::new(older),
+                ..Default::default()
+            },
+        );
+        let mut other = Laptop::enrolled(&old_server, TEAM, "Nam");
+        other.sync().unwrap();
+        assert_eq!(
+            other.store.catalogue().unwrap().version,
+            sotay_core::refdata::skills().version
+        );
     });
 }

@@ -67,10 +67,10 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(backend: Backend) -> Self {
-        Self::start_with(backend, sotay_server::Limits::default())
+        Self::start_with(backend, sotay_server::Settings::default())
     }
 
-    pub fn start_with(backend: Backend, limits: sotay_server::Limits) -> Self {
+    pub fn start_with(backend: Backend, limits: sotay_server::Settings) -> Self {
         let db = open_db(&backend);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -1,5 +1,6 @@
-//! Benchmarks named by the foundation issue: search over 200,000 citizens, recording a session of
-//! 40 attendees with outcomes, importing 10,000 rows. Results go in docs/benchmarks.md.
+//! Benchmarks of the store: search over 200,000 citizens, recording a session of 40 attendees
+//! with outcomes, importing 10,000 rows, a report over 200,000 attendances. Results go in
+//! docs/benchmarks.md.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use sotay_core::{AttendeeInput, ImportOptions, NewTeam, SessionInput, Store};
@@ -181,5 +182,53 @@ fn import_10k(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, search_200k, session_40, import_10k);
+/// 8,000 sessions of 25 attendees: 200,000 attendances over 20,000 people.
+fn report_200k(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("20k.csv");
+    write_list(&list, 20_000);
+    let mut store = team_store(&dir.path().join("report.sqlite"));
+    store
+        .import_citizens(&list, ImportOptions::default())
+        .unwrap();
+    let ids: Vec<_> = store
+        .list_citizens(Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    for s in 0..8_000 {
+        let attendees = (0..25)
+            .map(|k| AttendeeInput {
+                citizen_id: ids[(s * 25 + k) % ids.len()],
+                achieved: if k.is_multiple_of(4) {
+                    vec!["VNEID1".into()]
+                } else {
+                    vec![]
+                },
+            })
+            .collect();
+        store
+            .add_session(SessionInput {
+                date: format!("2026-{:02}-{:02}", 1 + s % 12, 1 + s % 28),
+                place: "Nhà văn hóa".into(),
+                skills: vec!["0.1".into(), "VNEID1".into()],
+                attendees,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let mut group = c.benchmark_group("report");
+    group.sample_size(10);
+    group.bench_function("report_200000_attendances", |b| {
+        b.iter(|| {
+            let r = store.report(&Default::default()).unwrap();
+            assert_eq!(r.totals.attendances, 200_000);
+            black_box(r)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, search_200k, session_40, import_10k, report_200k);
 criterion_main!(benches);

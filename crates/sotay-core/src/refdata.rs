@@ -46,6 +46,14 @@ impl SkillCatalogue {
     pub fn skill(&self, code: &str) -> Option<&Skill> {
         self.skills.iter().find(|s| s.code == code)
     }
+
+    /// Whether this catalogue's version is later than `other` ("2025.10" > "2025.9"): versions
+    /// compare as dot-separated numbers.
+    pub fn is_newer_than(&self, other: &str) -> bool {
+        let parts =
+            |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+        parts(&self.version) > parts(other)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -93,6 +93,8 @@ pub struct ReportInput {
     pub attendances: Vec<AttendanceV1>,
     pub team_names: HashMap<TeamId, String>,
     pub targets: Vec<CommuneTarget>,
+    /// Skill names; the compiled-in catalogue when None.
+    pub catalogue: Option<crate::refdata::SkillCatalogue>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -238,7 +240,10 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
             let table = tables.entry(b).or_default();
             if b == Breakdown::Skill {
                 for o in &a.outcomes {
-                    let name = skills()
+                    let name = input
+                        .catalogue
+                        .as_ref()
+                        .unwrap_or_else(|| skills())
                         .skill(&o.skill)
                         .map_or_else(|| o.skill.clone(), |s| format!("{} {}", s.code, s.name_vi));
                     let (t, ach) = match o.outcome {
@@ -647,11 +652,12 @@ impl crate::Store {
         let rows: Vec<(String, String)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        let input = input_from_states(
+        let mut input = input_from_states(
             rows.iter().map(|(e, s)| (e.as_str(), s.as_str())),
             HashMap::new(),
             self.targets()?,
         );
+        input.catalogue = Some(self.catalogue()?.into_owned());
         Ok(build(&input, options))
     }
 

@@ -5,7 +5,7 @@
 use crate::changes::record_local;
 use crate::citizens::{citizen_at, sort_by_given_name, CITIZEN_COLUMNS};
 use crate::error::{CoreError, CoreResult, FieldError};
-use crate::refdata::skills;
+use crate::refdata::SkillCatalogue;
 use crate::store::{enum_col, json_col, parse_col, Store};
 use crate::text;
 use crate::validate::{self, Field};
@@ -73,8 +73,8 @@ pub struct SessionSummary {
     pub achieved: u64,
 }
 
-fn skill_ref(code: &str) -> SkillRef {
-    match skills().skill(code) {
+fn skill_ref(catalogue: &SkillCatalogue, code: &str) -> SkillRef {
+    match catalogue.skill(code) {
         Some(s) => SkillRef {
             code: s.code.clone(),
             name_vi: s.name_vi.clone(),
@@ -98,9 +98,10 @@ impl Store {
         let time = input.time.as_deref().map(validate::clock_time).transpose();
         let place = validate::required(&input.place, Field::Place);
         let mut skill_codes: Vec<String> = Vec::new();
+        let catalogue = self.catalogue()?;
         for code in &input.skills {
             let code = code.trim();
-            if skills().skill(code).is_none() {
+            if catalogue.skill(code).is_none() {
                 fail(
                     Field::Skills,
                     format!("mã kỹ năng “{code}” không có trong danh mục (xem `sotay skill list`)"),
@@ -307,7 +308,14 @@ impl Store {
             })
             .collect();
         Ok(SessionDetail {
-            skills: session.skills.iter().map(|c| skill_ref(c)).collect(),
+            skills: {
+                let catalogue = self.catalogue()?;
+                session
+                    .skills
+                    .iter()
+                    .map(|c| skill_ref(&catalogue, c))
+                    .collect()
+            },
             session,
             volunteer_names,
             attendees,

@@ -5,7 +5,7 @@
 //! receives it as data, never as markup.
 
 use crate::error::CoreResult;
-use crate::refdata::{admin_units, skills};
+use crate::refdata::{admin_units, SkillCatalogue};
 use crate::store::Store;
 use crate::validate::gender_vi;
 use serde::Serialize;
@@ -79,8 +79,8 @@ fn place_name(full: &str) -> &str {
         .unwrap_or(full)
 }
 
-fn short_skill(code: &str) -> String {
-    skills()
+fn short_skill(catalogue: &SkillCatalogue, code: &str) -> String {
+    catalogue
         .skill(code)
         .map_or_else(|| code.to_owned(), |s| s.short_vi.clone())
 }
@@ -88,6 +88,7 @@ fn short_skill(code: &str) -> String {
 impl Store {
     pub fn sheet(&self, id: SessionId, options: &SheetOptions) -> CoreResult<SheetData> {
         let detail = self.session(id)?;
+        let catalogue = self.catalogue()?;
         let team = self.team()?;
         let session = &detail.session;
         let commune = admin_units()
@@ -109,7 +110,7 @@ impl Store {
                         .outcomes
                         .iter()
                         .filter(|o| o.outcome == Outcome::Achieved)
-                        .map(|o| short_skill(&o.skill))
+                        .map(|o| short_skill(&catalogue, &o.skill))
                         .collect();
                     // The skills taught are in the sheet's header; a row says what this person
                     // achieved, which is what the commune counts.

@@ -6,6 +6,7 @@ use crate::changes::record_local;
 use crate::error::{CoreError, CoreResult};
 use crate::outbox::{self, OutboxStatus};
 use crate::refdata::admin_units;
+use crate::refdata::SkillCatalogue;
 use crate::validate::{self, Field};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use sotay_protocol::{
     DeviceId, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerId,
     VolunteerV1,
 };
+use std::borrow::Cow;
 use std::path::Path;
 
 pub struct Store {
@@ -197,6 +199,19 @@ impl Store {
             commune_name,
             volunteers,
             current_volunteer,
+        })
+    }
+
+    /// The skill catalogue in force: the newest one pulled from the server, else the one
+    /// compiled into this build.
+    pub fn catalogue(&self) -> CoreResult<Cow<'static, SkillCatalogue>> {
+        let compiled = crate::refdata::skills();
+        Ok(match self.meta("catalogue")? {
+            Some(json) => match serde_json::from_str::<SkillCatalogue>(&json) {
+                Ok(pulled) if pulled.is_newer_than(&compiled.version) => Cow::Owned(pulled),
+                _ => Cow::Borrowed(compiled),
+            },
+            None => Cow::Borrowed(compiled),
         })
     }
 

@@ -581,7 +581,11 @@ impl Store {
                 .meta(META_CURSOR)?
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(0);
-            let path = format!("/v1/pull?cursor={cursor}&limit={}", config.pull_page);
+            let catalogue = self.catalogue()?.version.clone();
+            let path = format!(
+                "/v1/pull?cursor={cursor}&limit={}&catalogue={catalogue}",
+                config.pull_page
+            );
             let page: PullResponse = Self::with_retries(
                 client,
                 config,
@@ -619,6 +623,21 @@ impl Store {
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![META_CURSOR, page.next_cursor.to_string()],
             )?;
+            // A newer catalogue from the server replaces ours; an older one (a server not yet
+            // upgraded) is ignored.
+            if let Some(value) = &page.catalogue {
+                if let Ok(pulled) =
+                    serde_json::from_value::<crate::refdata::SkillCatalogue>(value.clone())
+                {
+                    if pulled.is_newer_than(&catalogue) {
+                        tx.execute(
+                            "INSERT INTO meta (key, value) VALUES ('catalogue', ?1)
+                             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            [value.to_string()],
+                        )?;
+                    }
+                }
+            }
             tx.commit()?;
             summary.pulled += page.records.len() as u64;
             if !page.more {

@@ -56,6 +56,10 @@ pub struct PullResponse {
     /// The team as the server knows it, and its roster.
     pub team: TeamV1,
     pub volunteers: Vec<VolunteerV1>,
+    /// The server's skill catalogue (JSON, as in `assets/skills.json`) when the client asked
+    /// with another version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<serde_json::Value>,
 }
 
 /// Body of every refusal.

@@ -316,6 +316,7 @@ pub(crate) fn pull(
     device: &DeviceRow,
     cursor: u64,
     limit: u64,
+    catalogue: Option<serde_json::Value>,
 ) -> ServerResult<PullResponse> {
     let rows = conn.query(
         "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields, payload_version,
@@ -350,5 +351,6 @@ pub(crate) fn pull(
         next_cursor,
         team: team(conn, device.team_id)?,
         volunteers,
+        catalogue,
     })
 }

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use sotay_core::refdata::SkillCatalogue;
 use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse,
     PROTOCOL_HEADER,
@@ -23,22 +24,26 @@ use sotay_protocol::sync::{
 use sotay_protocol::PROTOCOL_VERSION;
 use std::future::Future;
 use std::io::Read;
+use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
+#[derive(Debug, Clone)]
+pub struct Settings {
     /// Largest request body as sent (compressed).
     pub max_body_bytes: usize,
     /// Largest body after decompression: guards against a small body that inflates hugely.
     pub max_json_bytes: u64,
     pub max_records_per_batch: usize,
+    /// The skill catalogue laptops receive when theirs is another version.
+    pub catalogue: Arc<SkillCatalogue>,
 }
 
-impl Default for Limits {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             max_body_bytes: 16 * 1024 * 1024,
             max_json_bytes: 128 * 1024 * 1024,
             max_records_per_batch: 5_000,
+            catalogue: Arc::new(sotay_core::refdata::skills().clone()),
         }
     }
 }
@@ -46,10 +51,10 @@ impl Default for Limits {
 #[derive(Clone)]
 struct AppState {
     db: Database,
-    limits: Limits,
+    limits: Settings,
 }
 
-pub fn router(db: Database, limits: Limits) -> Router {
+pub fn router(db: Database, limits: Settings) -> Router {
     let v1 = Router::new()
         .route("/v1/enroll", post(enroll))
         .route("/v1/status", get(status))
@@ -67,7 +72,7 @@ pub fn router(db: Database, limits: Limits) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     db: Database,
-    limits: Limits,
+    limits: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(db, limits))
@@ -98,7 +103,7 @@ async fn protocol_version(request: Request, next: Next) -> Response {
 fn decode_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
-    limits: &Limits,
+    limits: &Settings,
 ) -> ServerResult<T> {
     let zstd = headers
         .get("content-encoding")
@@ -220,6 +225,8 @@ struct PullQuery {
     #[serde(default)]
     cursor: u64,
     limit: Option<u64>,
+    /// The catalogue version the client has.
+    catalogue: Option<String>,
 }
 
 async fn pull(
@@ -230,10 +237,12 @@ async fn pull(
     let token_hash = bearer_hash(&headers)?;
     let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
     let db = state.db.clone();
+    let catalogue = (query.catalogue.as_deref() != Some(state.limits.catalogue.version.as_str()))
+        .then(|| serde_json::to_value(&*state.limits.catalogue).expect("catalogue serialises"));
     let page = blocking(move || {
         db.transaction(|conn| {
             let device = apply::authenticate(conn, &token_hash)?;
-            apply::pull(conn, &device, query.cursor, limit)
+            apply::pull(conn, &device, query.cursor, limit, catalogue)
         })
     })
     .await?;

@@ -16,4 +16,4 @@ mod http;
 
 pub use db::Database;
 pub use error::{ServerError, ServerResult};
-pub use http::{router, serve, Limits};
+pub use http::{router, serve, Settings};

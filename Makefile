@@ -1,27 +1,52 @@
 # The two commands of the README's quick start, and the checks CI runs.
-#   make run                     — Sổ Tay on its embedded default: a local SQLite file, no server
-#   make run ARGS='citizen list' — any CLI command
-#   make test                    — every check and test (starts PostgreSQL for the sync suite)
-.PHONY: run test deps lint bench
-
-ARGS ?= --help
+#   make run    — the Sổ Tay desktop app on its embedded default: a local SQLite file, no server
+#   make test   — every check and test
+#   make cli ARGS='citizen list'  — the admin command line
+.PHONY: run test cli deps ui lint unit e2e windows deb bench
 
 deps:
 	@scripts/install-deps.sh
 
-run: deps
+# The desktop shell embeds ui/dist, so the UI is built before any build of src-tauri.
+ui: deps
+	npm --prefix ui run build --silent
+
+run: ui
+	cargo run --release -p sotay-app
+
+cli: deps
 	cargo run --quiet --release --bin sotay -- $(ARGS)
 
-lint: deps
+lint: ui
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The sync suite runs on SQLite and, through SOTAY_TEST_DATABASE_URL, on PostgreSQL; with
 # SOTAY_REQUIRE_POSTGRES set a missing PostgreSQL fails the run instead of being skipped.
-test: lint
+unit: lint
 	@scripts/install-deps.sh test
+	npm --prefix ui test --silent
 	SOTAY_TEST_DATABASE_URL="$$(scripts/test-postgres.sh)" SOTAY_REQUIRE_POSTGRES=1 \
 		cargo test --workspace --locked
 
+# The real app under Xvfb, driven over WebDriver; screenshots land in docs/screenshots.
+e2e: ui
+	@scripts/install-deps.sh test
+	cargo build --locked -p sotay-app -p sotay
+	python3 tests/e2e/ui_scenario.py "$${CARGO_TARGET_DIR:-target}/debug"
+
+# Most volunteers' laptops run Windows: every crate must compile for it.
+windows: ui
+	@scripts/install-deps.sh test
+	cargo check --locked --workspace --target x86_64-pc-windows-gnu
+
+test: unit e2e windows
+
+# A Debian package of the desktop app (works offline); the UI is built first by `ui`.
+deb: ui
+	cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb
+
 bench: deps
 	cargo bench -p sotay-core --bench store
+	cargo bench -p sotay-sheets --bench sheet
+	cargo bench --bench sync_push

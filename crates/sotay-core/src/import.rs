@@ -291,8 +291,7 @@ fn number_text(cell: &calamine::Data) -> String {
     }
 }
 
-fn read_rows(path: &Path) -> CoreResult<Vec<RawRow>> {
-    let bytes = std::fs::read(path).map_err(|e| file_error(path, e.to_string()))?;
+fn read_rows(path: &Path, bytes: Vec<u8>) -> CoreResult<Vec<RawRow>> {
     let is_zip = bytes.starts_with(b"PK\x03\x04");
     let ext = path
         .extension()
@@ -317,8 +316,20 @@ impl Store {
         path: &Path,
         options: ImportOptions,
     ) -> CoreResult<ImportReport> {
+        let bytes = std::fs::read(path).map_err(|e| file_error(path, e.to_string()))?;
+        self.import_citizens_from(&path.display().to_string(), bytes, options)
+    }
+
+    /// Imports a commune list already read into memory (the desktop app's file picker);
+    /// `name` is the file's name, for its extension and for messages.
+    pub fn import_citizens_from(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        options: ImportOptions,
+    ) -> CoreResult<ImportReport> {
         let team = self.team()?;
-        let rows = read_rows(path)?;
+        let rows = read_rows(Path::new(name), bytes)?;
         let mut report = ImportReport {
             rows: rows.len(),
             ..ImportReport::default()

@@ -1,0 +1,23 @@
+// Declares the app's own commands so that capabilities can grant them one by one.
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "app_state",
+            "admin_units",
+            "init_team",
+            "enroll",
+            "search_citizens",
+            "list_citizens",
+            "add_citizen",
+            "import_citizens",
+            "skills",
+            "add_session",
+            "sessions",
+            "session_detail",
+            "sync_now",
+            "print_sheet",
+            "export_report",
+        ]),
+    ))
+    .expect("tauri-build failed");
+}

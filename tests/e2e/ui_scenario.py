@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""End-to-end test of the real desktop app: the built `sotay-app` binary in a WebKitGTK window
+under Xvfb, driven over WebDriver (tauri-driver + Debian's WebKitWebDriver), against a real sync
+server on 127.0.0.1. Standard library only: WebDriver is plain JSON over HTTP.
+
+Scenario: first run → import 30 citizens from a CSV (one bad row shown in the preview) → a
+session with 25 attendees and one walk-in, outcomes ticked → the numbers on the home screen →
+sync to the server → the server's stats show them. Saves a screenshot of each main screen to
+docs/screenshots/ and measures start-up time and resident memory (docs/benchmarks.md).
+
+Usage: tests/e2e/ui_scenario.py TARGET_DIR   (where sotay and sotay-app were built)
+"""
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHOTS = os.path.join(ROOT, "docs", "screenshots")
+TEAM = "Đội TNTN phường Hàm Rồng"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class WebDriver:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+        self.session = None
+
+    def call(self, method, path, body=None, timeout=120):
+        if os.environ.get("SOTAY_E2E_TRACE"):
+            print(f"  webdriver {method} {path}", file=sys.stderr)
+        url = self.base + (f"/session/{self.session}" if self.session else "") + path
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        # tauri-driver reuses its connection to WebKitWebDriver, which sometimes has closed it;
+        # the request then never reached the browser ("SendRequest" error), so sending it again
+        # is safe.
+        for attempt in range(4):
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    return json.loads(resp.read() or b"{}").get("value")
+            except urllib.error.HTTPError as e:
+                body = e.read().decode()
+                if "SendRequest" in body and attempt < 3:
+                    time.sleep(0.3)
+                    continue
+                raise RuntimeError(f"{method} {path}: {body[:500]}") from None
+            except (ConnectionError, http.client.RemoteDisconnected):
+                if attempt == 3:
+                    raise
+                time.sleep(0.3)
+
+    def start(self, app, args, direct=False):
+        options = ({"webkitgtk:browserOptions": {"binary": app, "args": args}} if direct
+                   else {"tauri:options": {"application": app, "args": args}})
+        caps = {"capabilities": {"alwaysMatch": options if direct else {"browserName": "wry", **options}}}
+        value = self.call("POST", "/session", caps)
+        self.session = value["sessionId"]
+
+    def quit(self):
+        if self.session:
+            try:
+                self.call("DELETE", "")
+            except Exception:
+                pass
+            self.session = None
+
+    def js(self, script, *args):
+        return self.call("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def find(self, css, timeout=20):
+        end = time.time() + timeout
+        while True:
+            try:
+                value = self.call("POST", "/element", {"using": "css selector", "value": css})
+                return list(value.values())[0]
+            except RuntimeError:
+                if time.time() > end:
+                    raise RuntimeError(f"no element {css}") from None
+                time.sleep(0.2)
+
+    def click(self, css):
+        self.call("POST", f"/element/{self.find(css)}/click", {})
+
+    def type(self, css, text):
+        el = self.find(css)
+        self.call("POST", f"/element/{el}/clear", {})
+        self.call("POST", f"/element/{el}/value", {"text": text})
+
+    def text(self, css):
+        return self.call("GET", f"/element/{self.find(css)}/text")
+
+    def wait_text(self, css, needle, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if needle in self.text(css):
+                    return
+            except RuntimeError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{css} never showed {needle!r}")
+
+    def select(self, css, value):
+        # Sets a <select> the way a user's choice does, firing the change the page listens to.
+        self.js("const e = document.querySelector(arguments[0]); e.value = arguments[1];"
+                "e.dispatchEvent(new Event('change', {bubbles: true}));", css, value)
+
+    def screenshot(self, name):
+        # A screenshot documents the screen; WebKit sometimes never answers one, and that is no
+        # reason to fail what the assertions proved.
+        try:
+            png = base64.b64decode(self.call("GET", "/screenshot", timeout=20))
+        except (RuntimeError, OSError) as e:
+            print(f"screenshot {name} skipped: {e}", file=sys.stderr)
+            return
+        os.makedirs(SHOTS, exist_ok=True)
+        with open(os.path.join(SHOTS, name), "wb") as f:
+            f.write(png)
+
+
+def csv_with_one_bad_row():
+    lines = ["STT,Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại"]
+    families = ["Nguyễn", "Trần", "Lê", "Phạm", "Đặng", "Bùi"]
+    for i in range(1, 31):
+        gender = "Nữ" if i % 2 else "Nam"
+        phone = f"09{i:08d}"
+        if i == 17:
+            phone = "0212345"  # the bad row: a landline, too short
+        lines.append(f"{i},{families[i % 6]} Thị Người{i:02d},{gender},{1940 + i},Thôn Đông,{phone}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def main():
+    target = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "debug"))
+    app = os.path.join(target, "sotay-app")
+    cli = os.path.join(target, "sotay")
+    work = tempfile.mkdtemp(prefix="sotay-e2e-")
+    procs = []
+    driver = WebDriver(free_port())
+    results = {"passed": 0, "failed": 0}
+    try:
+        env = dict(os.environ)
+        # What tauri-driver sets for the app it starts: allow WebKit's automation session.
+        env["TAURI_WEBVIEW_AUTOMATION"] = "true"
+        if not env.get("DISPLAY"):
+            display = ":97"
+            procs.append(subprocess.Popen(["Xvfb", display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            env["DISPLAY"] = display
+            time.sleep(1)
+
+        server_port = free_port()
+        central = os.path.join(work, "central.sqlite")
+        code = json.loads(subprocess.check_output(
+            [cli, "--db", central, "server", "enroll", "--team", TEAM, "--org", "youth",
+             "--province", "38", "--commune", "14758", "--json"]))["code"]
+        procs.append(subprocess.Popen([cli, "--db", central, "serve", "--listen", f"127.0.0.1:{server_port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(server_port)
+
+        driver_port = int(driver.base.rsplit(":", 1)[1])
+        tauri_driver = shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver")
+        log = open(os.path.join(work, "tauri-driver.log"), "w")
+        direct = bool(os.environ.get("SOTAY_E2E_DIRECT"))
+        command = (["/usr/bin/WebKitWebDriver", f"--port={driver_port}"] if direct else
+                   [tauri_driver, "--port", str(driver_port), "--native-driver", "/usr/bin/WebKitWebDriver"])
+        procs.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+        wait_port(driver_port)
+
+        laptop = os.path.join(work, "laptop.sqlite")
+        out_dir = os.path.join(work, "out")
+        started = time.time()
+        driver.start(app, ["--db", laptop, "--out-dir", out_dir], direct)
+        driver.find("#team-name")
+        startup = time.time() - started
+        try:
+            driver.call("POST", "/window/rect", {"width": 1366, "height": 768})
+        except RuntimeError:
+            pass
+
+        # First run: create the team.
+        driver.type("#team-name", TEAM)
+        driver.select("#team-province", "38")
+        driver.select("#team-commune", "14758")
+        driver.type("#volunteer-name", "Lê Thị Hoa")
+        driver.screenshot("01-first-run.png")
+        driver.click("#first-submit")
+        driver.find("#nav-citizens")
+
+        # Import: the preview shows the bad row before anything is stored.
+        driver.click("#nav-citizens")
+        driver.js("const dt = new DataTransfer();"
+                  "dt.items.add(new File([arguments[0]], 'danh-sach.csv', {type: 'text/csv'}));"
+                  "const input = document.querySelector('#import-file'); input.files = dt.files;"
+                  "input.dispatchEvent(new Event('change', {bubbles: true}));", csv_with_one_bad_row())
+        driver.wait_text("#import-preview", "30 dòng")
+        errors = driver.text("#import-errors")
+        assert "18" in errors and "Số điện thoại" in errors, errors
+        driver.screenshot("02-import-preview.png")
+        driver.click("#import-commit")
+        driver.wait_text("#citizens-message", "Đã nhập 29 người")
+        driver.type("#citizen-search", "nguoi07")
+        driver.wait_text("#citizen-list", "Người07")
+        driver.screenshot("03-citizens.png")
+
+        # A session: 25 attendees found by search, one walk-in, outcomes ticked.
+        driver.click("#nav-sessions")
+        driver.type("#session-place", "Nhà văn hóa thôn Đông")
+        driver.click("#skill-0\\.1")
+        driver.click("#skill-VNEID1")
+        for n, i in enumerate([n for n in range(1, 31) if n != 17][:25]):
+            # Typing as a volunteer does fires an input event per key; setting the value with one
+            # input event is the same to the page and far faster over WebDriver.
+            driver.js("const e = document.querySelector('#attendee-search'); e.value = arguments[0];"
+                      "e.dispatchEvent(new Event('input', {bubbles: true}));", f"nguoi{i:02d}")
+            driver.wait_text("#attendee-results", f"Người{i:02d}")
+            driver.click("#attendee-results button")
+            driver.wait_text("#attendee-list", f"Người{i:02d}")
+        driver.type("#walkin-name", "Hà Văn Mới")
+        driver.select("#walkin-gender", "nam")
+        driver.type("#walkin-birth", "1955")
+        driver.type("#walkin-village", "Thôn Tây")
+        driver.click("#walkin-consent")
+        driver.click("#walkin-add")
+        driver.wait_text("#attendee-list", "Hà Văn Mới")
+        boxes = driver.call("POST", "/elements", {"using": "css selector",
+                                                  "value": "#attendee-list input.achieved[data-skill='VNEID1']"})
+        assert len(boxes) == 26, len(boxes)
+        for box in boxes[:5]:
+            driver.call("POST", f"/element/{list(box.values())[0]}/click", {})
+        driver.screenshot("04-session.png")
+        driver.click("#session-save")
+        driver.wait_text("#sessions-message", "26 người")
+
+        # The home screen counts them.
+        driver.click("#nav-home")
+        driver.wait_text("#stat-citizens", "30")
+        assert driver.text("#stat-sessions") == "1"
+        assert driver.text("#stat-reached") == "26"
+        assert driver.text("#stat-achieved") == "5", driver.text("#stat-achieved")
+        driver.screenshot("05-home.png")
+
+        # Sync to the server the test started.
+        driver.click("#nav-sync")
+        driver.type("#sync-server", f"http://127.0.0.1:{server_port}")
+        driver.type("#sync-code", code)
+        driver.type("#sync-volunteer", "Lê Thị Hoa")
+        driver.click("#sync-enroll")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        driver.wait_text("#pending-count", "Chờ đồng bộ: 0")
+        driver.screenshot("06-sync.png")
+        stats = json.loads(subprocess.check_output([cli, "--db", central, "server", "stats", "--json"]))
+        team = next(t for t in stats if t["team_name"] == TEAM)
+        assert (team["citizens"], team["sessions"], team["attendances"], team["achieved"]) == (30, 1, 26, 5), team
+
+        driver.click("#nav-reports")
+        driver.click("#report-export")
+        driver.wait_text("#report-message", ".xlsx")
+        driver.screenshot("07-reports.png")
+
+        pid = subprocess.check_output(["pgrep", "-n", "-f", app]).decode().split()[0]
+        with open(f"/proc/{pid}/status") as f:
+            rss = next(l for l in f if l.startswith("VmRSS")).split()[1]
+        web = subprocess.run(["pgrep", "-f", "WebKitWebProcess"], capture_output=True, text=True).stdout.split()
+        web_rss = 0
+        for p in web:
+            try:
+                with open(f"/proc/{p}/status") as f:
+                    web_rss += int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+            except (OSError, StopIteration):
+                pass
+        print(f"measure: launch to interactive first screen {startup:.2f} s; "
+              f"resident memory after the scenario: app {int(rss) // 1024} MiB, "
+              f"web processes {web_rss // 1024} MiB")
+        results["passed"] += 1
+    except Exception as e:  # noqa: BLE001 - the runner reports any failure as one failed scenario
+        print(f"e2e scenario failed: {e}", file=sys.stderr)
+        try:
+            with open(os.path.join(work, "tauri-driver.log")) as f:
+                print("tauri-driver and app output (last lines):\n" + "".join(f.readlines()[-30:]), file=sys.stderr)
+        except OSError:
+            pass
+        try:
+            driver.screenshot("failure.png")
+        except Exception:
+            pass
+        results["failed"] += 1
+    finally:
+        driver.quit()
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)  # tauri-driver must get SIGTERM to stop WebKitWebDriver
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"e2e: {results['passed']} passed, {results['failed']} failed")
+    sys.exit(1 if results["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ fn main() {
             "search_citizens",
             "list_citizens",
             "add_citizen",
+            "update_citizen",
             "import_citizens",
             "skills",
             "add_session",

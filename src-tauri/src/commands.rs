@@ -82,6 +82,15 @@ pub fn add_citizen(state: State<'_, AppState>, form: CitizenForm) -> CommandResu
 }
 
 #[tauri::command(async)]
+pub fn update_citizen(
+    state: State<'_, AppState>,
+    id: sotay_protocol::CitizenId,
+    form: CitizenForm,
+) -> CommandResult<CitizenV1> {
+    state.update_citizen(id, form)
+}
+
+#[tauri::command(async)]
 pub fn import_citizens(
     state: State<'_, AppState>,
     name: String,

@@ -83,6 +83,7 @@ pub fn run() {
             commands::search_citizens,
             commands::list_citizens,
             commands::add_citizen,
+            commands::update_citizen,
             commands::import_citizens,
             commands::skills,
             commands::add_session,

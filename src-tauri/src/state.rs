@@ -158,6 +158,23 @@ impl AppState {
         })?)
     }
 
+    pub fn update_citizen(&self, id: CitizenId, form: CitizenForm) -> CommandResult<CitizenV1> {
+        Ok(self.store()?.update_citizen(
+            id,
+            CitizenInput {
+                full_name: form.full_name,
+                gender: form.gender,
+                birth: form.birth,
+                village: form.village,
+                phone: non_empty(form.phone),
+                cccd: non_empty(form.cccd),
+                note: non_empty(form.note),
+                consent: form.consent,
+                ..Default::default()
+            },
+        )?)
+    }
+
     /// With `commit` false, a preview: every row checked, nothing stored.
     pub fn import_citizens(
         &self,
@@ -355,6 +372,22 @@ mod tests {
             .unwrap();
         assert!(done.committed);
         let an = state.search_citizens("an").unwrap()[0].id;
+        let edited = state
+            .update_citizen(
+                an,
+                CitizenForm {
+                    full_name: "Lê Văn Ân".into(),
+                    gender: "nam".into(),
+                    birth: "1950".into(),
+                    village: "Thôn Đông".into(),
+                    phone: Some("0912345678".into()),
+                    cccd: None,
+                    note: None,
+                    consent: true,
+                },
+            )
+            .unwrap();
+        assert_eq!(edited.full_name, "Lê Văn Ân");
         let detail = state
             .add_session(SessionForm {
                 date: "2026-11-20".into(),

@@ -230,6 +230,11 @@ def main():
         driver.type("#citizen-search", "nguoi07")
         driver.wait_text("#citizen-list", "Người07")
         driver.screenshot("03-citizens.png")
+        # Edit: correct the village of the person found.
+        driver.click("#citizen-list button")
+        driver.type("#citizen-village", "Thôn Bắc")
+        driver.click("#citizen-save")
+        driver.wait_text("#citizen-list", "Thôn Bắc")
 
         # A session: 25 attendees found by search, one walk-in, outcomes ticked.
         driver.click("#nav-sessions")

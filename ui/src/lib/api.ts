@@ -30,8 +30,10 @@ export interface Citizen {
   full_name: string;
   gender: "male" | "female" | "other";
   birth_year: number;
+  birth_date: string | null;
   village: string;
   phone: string | null;
+  cccd: string | null;
 }
 
 export interface Skill {
@@ -103,6 +105,8 @@ export const api = {
     invoke<{ citizen: Citizen; likely_duplicates: { full_name: string }[] }>("add_citizen", {
       form,
     }),
+  updateCitizen: (id: string, form: Record<string, unknown>) =>
+    invoke<Citizen>("update_citizen", { id, form }),
   importCitizens: (name: string, bytes: number[], commit: boolean) =>
     invoke<ImportReport>("import_citizens", { name, bytes, commit }),
   skills: () => invoke<{ version: string; skills: Skill[] }>("skills"),

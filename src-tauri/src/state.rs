@@ -93,6 +93,22 @@ fn non_empty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
+impl From<CitizenForm> for CitizenInput {
+    fn from(form: CitizenForm) -> Self {
+        CitizenInput {
+            full_name: form.full_name,
+            gender: form.gender,
+            birth: form.birth,
+            village: form.village,
+            phone: non_empty(form.phone),
+            cccd: non_empty(form.cccd),
+            note: non_empty(form.note),
+            consent: form.consent,
+            ..Default::default()
+        }
+    }
+}
+
 impl AppState {
     pub fn open(db: &Path, out_dir: PathBuf) -> CommandResult<Self> {
         Ok(Self {
@@ -145,34 +161,11 @@ impl AppState {
     }
 
     pub fn add_citizen(&self, form: CitizenForm) -> CommandResult<AddedCitizen> {
-        Ok(self.store()?.add_citizen(CitizenInput {
-            full_name: form.full_name,
-            gender: form.gender,
-            birth: form.birth,
-            village: form.village,
-            phone: non_empty(form.phone),
-            cccd: non_empty(form.cccd),
-            note: non_empty(form.note),
-            consent: form.consent,
-            ..Default::default()
-        })?)
+        Ok(self.store()?.add_citizen(form.into())?)
     }
 
     pub fn update_citizen(&self, id: CitizenId, form: CitizenForm) -> CommandResult<CitizenV1> {
-        Ok(self.store()?.update_citizen(
-            id,
-            CitizenInput {
-                full_name: form.full_name,
-                gender: form.gender,
-                birth: form.birth,
-                village: form.village,
-                phone: non_empty(form.phone),
-                cccd: non_empty(form.cccd),
-                note: non_empty(form.note),
-                consent: form.consent,
-                ..Default::default()
-            },
-        )?)
+        Ok(self.store()?.update_citizen(id, form.into())?)
     }
 
     /// With `commit` false, a preview: every row checked, nothing stored.

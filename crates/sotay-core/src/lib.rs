@@ -8,6 +8,7 @@ mod changes;
 pub mod citizens;
 mod db;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod outbox;
 pub mod refdata;

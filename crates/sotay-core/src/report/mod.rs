@@ -1,0 +1,371 @@
+//! Progress reports: counts by skill and outcome, gender, age band, village, commune, province,
+//! team and month; distinct people reached against attendances; progress of each commune against
+//! its targets. This module owns the report's types and `build`, a pure function of decoded
+//! records, so the laptop (its own and pulled records) and the server (everything synced) produce
+//! the same report from the same data. Decoding stored states into input is in `states`, commune
+//! targets and the store's report in `targets`, and the JSON, CSV and XLSX files in `writers`.
+
+mod states;
+mod targets;
+mod writers;
+
+pub use states::input_from_states;
+pub(crate) use writers::file_error;
+pub use writers::{csv_safe, write_csv, write_json, write_xlsx};
+
+use crate::refdata::{admin_units, skills};
+use crate::validate::gender_vi;
+use serde::Serialize;
+use sotay_protocol::{AttendanceV1, CitizenId, CitizenV1, Outcome, SessionId, SessionV1, TeamId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakdown {
+    Skill,
+    Gender,
+    Age,
+    Village,
+    Commune,
+    Province,
+    Team,
+    Month,
+}
+
+impl Breakdown {
+    pub const ALL: [Breakdown; 8] = [
+        Breakdown::Skill,
+        Breakdown::Gender,
+        Breakdown::Age,
+        Breakdown::Village,
+        Breakdown::Commune,
+        Breakdown::Province,
+        Breakdown::Team,
+        Breakdown::Month,
+    ];
+
+    pub fn title_vi(self) -> &'static str {
+        match self {
+            Breakdown::Skill => "Theo kỹ năng",
+            Breakdown::Gender => "Theo giới tính",
+            Breakdown::Age => "Theo độ tuổi",
+            Breakdown::Village => "Theo thôn, xóm",
+            Breakdown::Commune => "Theo xã, phường",
+            Breakdown::Province => "Theo tỉnh, thành phố",
+            Breakdown::Team => "Theo đội",
+            Breakdown::Month => "Theo tháng",
+        }
+    }
+
+    fn group_header_vi(self) -> &'static str {
+        match self {
+            Breakdown::Skill => "Kỹ năng",
+            Breakdown::Gender => "Giới tính",
+            Breakdown::Age => "Độ tuổi",
+            Breakdown::Village => "Thôn/Xóm",
+            Breakdown::Commune => "Xã/Phường",
+            Breakdown::Province => "Tỉnh/Thành phố",
+            Breakdown::Team => "Đội",
+            Breakdown::Month => "Tháng",
+        }
+    }
+}
+
+/// A commune's adult population and targets, entered by an official.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommuneTarget {
+    pub commune_code: String,
+    pub adult_population: u64,
+    /// Share of adults with basic digital skills (reached), in percent; default 100.
+    pub basic_pct: u32,
+    /// Share of adults with a confirmed achievement, in percent; default 80.
+    pub confirmed_pct: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Empty: every breakdown.
+    pub by: Vec<Breakdown>,
+}
+
+/// Everything a report is computed from.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInput {
+    pub citizens: HashMap<CitizenId, CitizenV1>,
+    pub sessions: HashMap<SessionId, SessionV1>,
+    pub attendances: Vec<AttendanceV1>,
+    pub team_names: HashMap<TeamId, String>,
+    pub targets: Vec<CommuneTarget>,
+    /// Skill names; the compiled-in catalogue when None.
+    pub catalogue: Option<crate::refdata::SkillCatalogue>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Distinct people.
+    pub people: u64,
+    pub attendances: u64,
+    /// Skill outcomes "taught" (shown how).
+    pub taught: u64,
+    /// Skill outcomes "achieved" (done on their own, e.g. VNeID activated).
+    pub achieved: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakdownRow {
+    pub group: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakdownTable {
+    pub breakdown: Breakdown,
+    pub title: String,
+    pub rows: Vec<BreakdownRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetProgress {
+    pub commune_code: String,
+    pub commune_name: String,
+    pub adult_population: u64,
+    pub reached: u64,
+    pub reached_pct: f64,
+    pub basic_target_pct: u32,
+    pub basic_met: bool,
+    pub confirmed: u64,
+    pub confirmed_pct: f64,
+    pub confirmed_target_pct: u32,
+    pub confirmed_met: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub sessions: u64,
+    /// People reached (distinct), attendances and outcomes over the whole period.
+    pub totals: Counts,
+    /// Distinct people with at least one achieved outcome.
+    pub people_confirmed: u64,
+    pub breakdowns: Vec<BreakdownTable>,
+    pub targets: Vec<TargetProgress>,
+}
+
+fn age_band(age: i32) -> &'static str {
+    match age {
+        i32::MIN..=17 => "Dưới 18",
+        18..=35 => "18–35",
+        36..=59 => "36–59",
+        _ => "60 trở lên",
+    }
+}
+
+pub(crate) fn commune_name(code: &str) -> String {
+    admin_units()
+        .commune(code)
+        .map_or_else(|| code.to_owned(), |(_, c)| c.name.clone())
+}
+
+fn province_name(commune_code: &str) -> String {
+    admin_units()
+        .commune(commune_code)
+        .map_or_else(|| "?".to_owned(), |(p, _)| p.name.clone())
+}
+
+#[derive(Default)]
+struct Acc {
+    people: HashSet<CitizenId>,
+    counts: Counts,
+}
+
+/// Builds the report. Attendances whose session is outside the period, deleted, or unknown are
+/// left out; so are attendances of unknown citizens.
+pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
+    let in_period = |s: &SessionV1| {
+        options.from.as_deref().is_none_or(|f| s.date.as_str() >= f)
+            && options.to.as_deref().is_none_or(|t| s.date.as_str() <= t)
+    };
+    let by: Vec<Breakdown> = if options.by.is_empty() {
+        Breakdown::ALL.to_vec()
+    } else {
+        options.by.clone()
+    };
+    let mut tables: BTreeMap<Breakdown, BTreeMap<String, Acc>> = BTreeMap::new();
+    let mut total = Acc::default();
+    let mut confirmed: HashSet<CitizenId> = HashSet::new();
+    let mut reached_by_commune: HashMap<String, HashSet<CitizenId>> = HashMap::new();
+    let mut confirmed_by_commune: HashMap<String, HashSet<CitizenId>> = HashMap::new();
+    let mut sessions_seen: HashSet<SessionId> = HashSet::new();
+
+    for a in input.attendances.iter().filter(|a| a.present) {
+        let (Some(session), Some(citizen)) = (
+            input.sessions.get(&a.session_id),
+            input.citizens.get(&a.citizen_id),
+        ) else {
+            continue;
+        };
+        if !in_period(session) {
+            continue;
+        }
+        sessions_seen.insert(session.id);
+        let taught = a
+            .outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Taught)
+            .count() as u64;
+        let achieved = a
+            .outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Achieved)
+            .count() as u64;
+        let add = |acc: &mut Acc, taught: u64, achieved: u64| {
+            acc.people.insert(citizen.id);
+            acc.counts.attendances += 1;
+            acc.counts.taught += taught;
+            acc.counts.achieved += achieved;
+        };
+        add(&mut total, taught, achieved);
+        reached_by_commune
+            .entry(citizen.commune_code.clone())
+            .or_default()
+            .insert(citizen.id);
+        if achieved > 0 {
+            confirmed.insert(citizen.id);
+            confirmed_by_commune
+                .entry(citizen.commune_code.clone())
+                .or_default()
+                .insert(citizen.id);
+        }
+        let session_year: i32 = session.date[..4].parse().unwrap_or(citizen.birth_year);
+        for &b in &by {
+            let table = tables.entry(b).or_default();
+            if b == Breakdown::Skill {
+                for o in &a.outcomes {
+                    let name = input
+                        .catalogue
+                        .as_ref()
+                        .unwrap_or_else(|| skills())
+                        .skill(&o.skill)
+                        .map_or_else(|| o.skill.clone(), |s| format!("{} {}", s.code, s.name_vi));
+                    let (t, ach) = match o.outcome {
+                        Outcome::Taught => (1, 0),
+                        Outcome::Achieved => (0, 1),
+                    };
+                    add(table.entry(name).or_default(), t, ach);
+                }
+                continue;
+            }
+            let group = match b {
+                Breakdown::Gender => gender_vi(citizen.gender).to_owned(),
+                Breakdown::Age => age_band(session_year - citizen.birth_year).to_owned(),
+                Breakdown::Village => citizen.village.clone(),
+                Breakdown::Commune => commune_name(&citizen.commune_code),
+                Breakdown::Province => province_name(&citizen.commune_code),
+                Breakdown::Team => input
+                    .team_names
+                    .get(&session.team_id)
+                    .cloned()
+                    .unwrap_or_else(|| session.team_id.to_string()),
+                Breakdown::Month => session.date[..7].to_owned(),
+                Breakdown::Skill => unreachable!("handled above"),
+            };
+            add(table.entry(group).or_default(), taught, achieved);
+        }
+    }
+
+    let finish = |acc: &Acc| Counts {
+        people: acc.people.len() as u64,
+        ..acc.counts.clone()
+    };
+    let breakdowns = by
+        .iter()
+        .map(|b| {
+            let mut rows: Vec<BreakdownRow> = tables
+                .get(b)
+                .map(|t| {
+                    t.iter()
+                        .map(|(group, acc)| BreakdownRow {
+                            group: group.clone(),
+                            counts: finish(acc),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if matches!(
+                b,
+                Breakdown::Village | Breakdown::Commune | Breakdown::Team | Breakdown::Province
+            ) {
+                rows.sort_by(|x, y| crate::text::compare_vi(&x.group, &y.group));
+            }
+            BreakdownTable {
+                breakdown: *b,
+                title: b.title_vi().to_owned(),
+                rows,
+            }
+        })
+        .collect();
+    let pct = |n: u64, of: u64| {
+        if of == 0 {
+            0.0
+        } else {
+            (n as f64 * 1000.0 / of as f64).round() / 10.0
+        }
+    };
+    let targets = input
+        .targets
+        .iter()
+        .map(|t| {
+            let reached = reached_by_commune
+                .get(&t.commune_code)
+                .map_or(0, |s| s.len() as u64);
+            let conf = confirmed_by_commune
+                .get(&t.commune_code)
+                .map_or(0, |s| s.len() as u64);
+            let (reached_pct, confirmed_pct) = (
+                pct(reached, t.adult_population),
+                pct(conf, t.adult_population),
+            );
+            TargetProgress {
+                commune_code: t.commune_code.clone(),
+                commune_name: commune_name(&t.commune_code),
+                adult_population: t.adult_population,
+                reached,
+                reached_pct,
+                basic_target_pct: t.basic_pct,
+                basic_met: reached_pct >= f64::from(t.basic_pct),
+                confirmed: conf,
+                confirmed_pct,
+                confirmed_target_pct: t.confirmed_pct,
+                confirmed_met: confirmed_pct >= f64::from(t.confirmed_pct),
+            }
+        })
+        .collect();
+    Report {
+        from: options.from.clone(),
+        to: options.to.clone(),
+        sessions: sessions_seen.len() as u64,
+        totals: finish(&total),
+        people_confirmed: confirmed.len() as u64,
+        breakdowns,
+        targets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_bands_follow_the_report_convention() {
+        assert_eq!(age_band(17), "Dưới 18");
+        assert_eq!(age_band(18), "18–35");
+        assert_eq!(age_band(35), "18–35");
+        assert_eq!(age_band(36), "36–59");
+        assert_eq!(age_band(60), "60 trở lên");
+    }
+}

@@ -333,4 +333,59 @@ mod tests {
         assert!(birth("2030", today).is_err());
         assert!(birth("abc", today).is_err());
     }
+
+    #[test]
+    fn birth_errors_tell_a_bad_date_from_one_out_of_range() {
+        let today = time::macros::date!(2026 - 11 - 28);
+        let b = birth("1/2/1990", today).unwrap();
+        assert_eq!(b.date_iso().unwrap(), "1990-02-01");
+        assert!(birth("28/11/2026", today).is_ok());
+        for bad in ["01/13/1990", "01/01/12345", "1/2/3/4", "01/01/"] {
+            assert!(
+                birth(bad, today)
+                    .unwrap_err()
+                    .reason
+                    .contains("không phải năm"),
+                "{bad}"
+            );
+        }
+        assert!(birth("29/11/2026", today)
+            .unwrap_err()
+            .reason
+            .contains("nằm ngoài khoảng"));
+    }
+
+    #[test]
+    fn dates_and_clock_times_are_fixed_width() {
+        let date = |raw: &str| iso_date(raw, Field::Date).map(|d| d.to_string());
+        assert_eq!(date(" 2026-11-15 ").unwrap(), "2026-11-15");
+        assert_eq!(date("+2026-11-15").unwrap(), "2026-11-15");
+        assert_eq!(date("2024-02-29").unwrap(), "2024-02-29");
+        for bad in [
+            "2026-1-15",
+            "2026-11-5",
+            "26-11-15",
+            "12026-11-15",
+            "2026-02-29",
+            "2026-11-15x",
+            "2026/11/15",
+            "20261115",
+            "2026-11-15T07:00",
+            "",
+        ] {
+            let e = iso_date(bad, Field::Date).unwrap_err();
+            assert_eq!(e.field, Field::Date);
+            assert_eq!(e.reason, format!("“{bad}” không phải ngày dạng YYYY-MM-DD"));
+        }
+        assert_eq!(clock_time(" 07:30 ").unwrap(), "07:30");
+        assert_eq!(clock_time("00:00").unwrap(), "00:00");
+        assert_eq!(clock_time("23:59").unwrap(), "23:59");
+        for bad in [
+            "7:30", "07:3", "24:00", "07:60", "07:30:00", "0730", "07.30", "",
+        ] {
+            let e = clock_time(bad).unwrap_err();
+            assert_eq!(e.field, Field::Time);
+            assert_eq!(e.reason, format!("“{bad}” không phải giờ dạng HH:MM"));
+        }
+    }
 }

@@ -16,9 +16,7 @@ fn now_millis() -> u64 {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("a current UTC time always formats")
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn last_hlc(tx: &Transaction<'_>, device: DeviceId) -> CoreResult<Hlc> {
@@ -196,4 +194,14 @@ pub(crate) fn pending(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339_in_utc() {
+        let now = super::now_rfc3339();
+        assert!(now.ends_with('Z'), "{now}");
+        assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok(), "{now}");
+    }
 }

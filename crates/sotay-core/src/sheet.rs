@@ -8,6 +8,7 @@ use crate::error::CoreResult;
 use crate::refdata::{admin_units, SkillCatalogue};
 use crate::store::Store;
 use crate::validate::gender_vi;
+use chrono::Datelike;
 use serde::Serialize;
 use sotay_protocol::{Organisation, Outcome, SessionId};
 
@@ -96,7 +97,7 @@ impl Store {
             .map(|(_, c)| c.name.clone())
             .unwrap_or_else(|| team.commune_name.clone());
         let date = crate::validate::iso_date(&session.date, crate::validate::Field::Date)?;
-        let (d, m, y) = (date.day(), u8::from(date.month()), date.year());
+        let (d, m, y) = (date.day(), date.month(), date.year());
         let rows = detail
             .attendees
             .iter()

@@ -265,6 +265,8 @@ pub(crate) fn json_col<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&s).map_err(|e| conversion_error(i, e))
 }
 
-pub(crate) fn today_vn() -> time::Date {
-    (time::OffsetDateTime::now_utc() + time::Duration::hours(7)).date()
+/// Today's date in Vietnam (UTC+7, no daylight saving), whatever zone the laptop is set to.
+pub(crate) fn today_vn() -> chrono::NaiveDate {
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset");
+    chrono::Utc::now().with_timezone(&vietnam).date_naive()
 }

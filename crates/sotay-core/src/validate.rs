@@ -3,6 +3,7 @@
 //! why in Vietnamese, because these messages go straight to a volunteer.
 
 use crate::error::FieldError;
+use chrono::{Datelike, NaiveDate, NaiveTime};
 use sotay_protocol::Gender;
 
 /// The field a validation error is about; displayed with the Vietnamese column name.
@@ -184,17 +185,17 @@ pub fn gender(raw: &str) -> Result<Gender, FieldError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Birth {
     pub year: i32,
-    pub date: Option<time::Date>,
+    pub date: Option<NaiveDate>,
 }
 
 impl Birth {
     pub fn date_iso(&self) -> Option<String> {
         self.date
-            .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
     }
 }
 
-pub fn birth(raw: &str, today: time::Date) -> Result<Birth, FieldError> {
+pub fn birth(raw: &str, today: NaiveDate) -> Result<Birth, FieldError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err(err(Field::BirthYear, "bị bỏ trống"));
@@ -211,8 +212,11 @@ pub fn birth(raw: &str, today: time::Date) -> Result<Birth, FieldError> {
                 month.parse::<u8>().ok()?,
                 year.parse::<i32>().ok()?,
             );
-            let month = time::Month::try_from(month).ok()?;
-            let date = time::Date::from_calendar_date(year, month, day).ok()?;
+            // A longer year is a typo, so it reads as "not a date", not as "in the future".
+            if year > 9999 {
+                return None;
+            }
+            let date = NaiveDate::from_ymd_opt(year, month.into(), day.into())?;
             Some(Birth {
                 year,
                 date: Some(date),
@@ -235,28 +239,41 @@ pub fn birth(raw: &str, today: time::Date) -> Result<Birth, FieldError> {
     Ok(birth)
 }
 
-/// `YYYY-MM-DD`.
-pub fn iso_date(raw: &str, field: Field) -> Result<time::Date, FieldError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(raw.trim(), format).map_err(|_| {
-        err(
-            field,
-            format!("“{}” không phải ngày dạng YYYY-MM-DD", raw.trim()),
-        )
-    })
+/// `YYYY-MM-DD`, every field at its full width; the year may carry an ISO 8601 sign.
+pub fn iso_date(raw: &str, field: Field) -> Result<NaiveDate, FieldError> {
+    let raw = raw.trim();
+    let (sign, unsigned) = match raw.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, raw.strip_prefix('+').unwrap_or(raw)),
+    };
+    digit_fields(unsigned, '-', [4, 2, 2])
+        .and_then(|[y, m, d]| NaiveDate::from_ymd_opt(sign * y as i32, m, d))
+        .ok_or_else(|| err(field, format!("“{raw}” không phải ngày dạng YYYY-MM-DD")))
 }
 
-/// `HH:MM`.
+/// `HH:MM`, on the 24-hour clock.
 pub fn clock_time(raw: &str) -> Result<String, FieldError> {
-    let format = time::macros::format_description!("[hour]:[minute]");
-    time::Time::parse(raw.trim(), format)
-        .map(|_| raw.trim().to_owned())
-        .map_err(|_| {
-            err(
-                Field::Time,
-                format!("“{}” không phải giờ dạng HH:MM", raw.trim()),
-            )
-        })
+    let raw = raw.trim();
+    digit_fields(raw, ':', [2, 2])
+        .and_then(|[h, m]| NaiveTime::from_hms_opt(h, m, 0))
+        .map(|_| raw.to_owned())
+        .ok_or_else(|| err(Field::Time, format!("“{raw}” không phải giờ dạng HH:MM")))
+}
+
+/// Fields of ASCII digits of exactly the given widths, separated by `sep`. Fixed widths, as the
+/// messages promise: a clock time is stored as typed and sorted as text, so `7:30` must not pass,
+/// and chrono's `%H:%M` and `%Y-%m-%d` would take `7:30` and `2026-1-5`.
+fn digit_fields<const N: usize>(raw: &str, sep: char, widths: [usize; N]) -> Option<[u32; N]> {
+    let mut parts = raw.split(sep);
+    let mut fields = [0; N];
+    for (field, width) in fields.iter_mut().zip(widths) {
+        let part = parts.next()?;
+        if part.len() != width || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *field = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(fields)
 }
 
 pub fn required(raw: &str, field: Field) -> Result<String, FieldError> {
@@ -324,7 +341,7 @@ mod tests {
 
     #[test]
     fn births_as_year_or_date() {
-        let today = time::macros::date!(2026 - 11 - 28);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         assert_eq!(birth("1957", today).unwrap().year, 1957);
         let b = birth("05/03/1962", today).unwrap();
         assert_eq!((b.year, b.date_iso().unwrap()), (1962, "1962-03-05".into()));
@@ -336,7 +353,7 @@ mod tests {
 
     #[test]
     fn birth_errors_tell_a_bad_date_from_one_out_of_range() {
-        let today = time::macros::date!(2026 - 11 - 28);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
         let b = birth("1/2/1990", today).unwrap();
         assert_eq!(b.date_iso().unwrap(), "1990-02-01");
         assert!(birth("28/11/2026", today).is_ok());

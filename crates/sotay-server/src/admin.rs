@@ -282,20 +282,17 @@ pub fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> 
 
 /// Sets (or replaces) a commune's adult population and targets on the server.
 pub fn set_target(db: &Database, target: &sotay_core::report::CommuneTarget) -> ServerResult<()> {
-    if sotay_core::refdata::admin_units()
-        .commune(&target.commune_code)
-        .is_none()
-    {
-        return Err(ServerError::BadRequest(format!(
-            "mã xã “{}” không có trong danh mục",
-            target.commune_code
-        )));
-    }
-    if target.adult_population == 0 || target.basic_pct > 100 || target.confirmed_pct > 100 {
-        return Err(ServerError::BadRequest(
-            "dân số phải lớn hơn 0, chỉ tiêu từ 0 đến 100 %".into(),
-        ));
-    }
+    target.validate().map_err(|e| match e {
+        // The server's message is the bare reason, without the core's field label in front.
+        sotay_core::CoreError::Invalid(fields) => ServerError::BadRequest(
+            fields
+                .iter()
+                .map(|f| f.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        other => ServerError::BadRequest(other.to_string()),
+    })?;
     db.transaction(|conn| {
         conn.exec(
             "INSERT INTO commune_targets (commune_code, adult_population, basic_pct,

@@ -7,9 +7,9 @@
 //! 1 % of segments held back for a retransmission timeout (what 1 % packet loss costs a TCP
 //! stream). Where netem exists, `scripts/bench-netem.sh` runs the same benchmark on a real one.
 
-use sotay_core::sync::SyncConfig;
-use sotay_core::{AttendeeInput, ImportOptions, NewTeam, SessionInput, Store};
+use sotay_core::{AttendeeInput, ImportOptions, NewTeam, SessionInput, SharedStore, Store};
 use sotay_protocol::Organisation;
+use sotay_sync::SyncConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
@@ -132,8 +132,8 @@ fn village_link(upstream: SocketAddr) -> SocketAddr {
 fn run(label: &str, village: bool) {
     let dir = tempfile::tempdir().unwrap();
     let setup = Instant::now();
-    let mut store = laptop(dir.path());
-    let records = store.outbox_status().unwrap().pending;
+    let store = SharedStore::new(laptop(dir.path()));
+    let records = store.with(|s| s.outbox_status()).unwrap().pending;
     eprintln!(
         "{label}: {records} records prepared in {:.1?}",
         setup.elapsed()
@@ -174,13 +174,22 @@ fn run(label: &str, village: bool) {
     } else {
         server_addr
     };
-    store
-        .enroll(&format!("http://{addr}"), &code, None)
+    runtime
+        .block_on(sotay_sync::enroll(
+            &store,
+            &format!("http://{addr}"),
+            &code,
+            None,
+        ))
         .unwrap();
 
     let started = Instant::now();
-    let summary = store
-        .sync(&SyncConfig::default(), &mut |_| {})
+    let summary = runtime
+        .block_on(sotay_sync::sync(
+            &store,
+            &SyncConfig::default(),
+            &mut |_| {},
+        ))
         .expect("sync completes");
     let took = started.elapsed();
     let stats = sotay_server::admin::stats(&db).unwrap();

@@ -18,6 +18,7 @@ fn main() {
             "sync_now",
             "print_sheet",
             "export_report",
+            "backup",
         ]),
     ))
     .expect("tauri-build failed");

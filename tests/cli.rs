@@ -377,3 +377,85 @@ fn officials_print_sheets_set_targets_and_export_reports() {
     assert!(text.starts_with("STT,Họ và tên"));
     assert!(text.contains("*******678") && !text.contains("0912345678"));
 }
+
+#[test]
+fn editing_a_citizen_changes_only_the_fields_given() {
+    let cli = Cli::new();
+    cli.init();
+    let added = cli.json(&[
+        "citizen",
+        "add",
+        "--name",
+        "Lò Thị Xuân",
+        "--gender",
+        "nu",
+        "--birth",
+        "12/03/1950",
+        "--village",
+        "Bản Lầu",
+        "--phone",
+        "0912345678",
+        "--group",
+        "elderly",
+        "--group",
+        "ethnic-minority",
+        "--note",
+        "Nghe kém",
+        "--consent",
+    ]);
+    let id = added["citizen"]["id"].as_str().unwrap().to_owned();
+    let edited = cli.json(&[
+        "citizen",
+        "edit",
+        &id,
+        "--village",
+        "Bản Lầu Trên",
+        "--phone",
+        "",
+    ]);
+    assert_eq!(edited["village"], "Bản Lầu Trên");
+    assert_eq!(edited["phone"], Value::Null);
+    assert_eq!(
+        edited["groups"],
+        serde_json::json!(["elderly", "ethnic_minority"])
+    );
+    assert_eq!(edited["note"], "Nghe kém");
+    assert_eq!(edited["birth_date"], "1950-03-12");
+    let shown = cli.ok(&["citizen", "show", &id]);
+    assert!(
+        shown.contains("Bản Lầu Trên") && shown.contains("Ghi chú: Nghe kém"),
+        "{shown}"
+    );
+    let regrouped = cli.json(&["citizen", "edit", &id, "--no-groups"]);
+    assert_eq!(regrouped["groups"], serde_json::json!([]));
+    assert_eq!(regrouped["note"], "Nghe kém");
+}
+
+#[test]
+fn a_backup_is_a_working_copy_of_the_database() {
+    let cli = Cli::new();
+    cli.init();
+    cli.ok(&[
+        "citizen",
+        "add",
+        "--name",
+        "Đinh Văn Lộc",
+        "--gender",
+        "nam",
+        "--birth",
+        "1961",
+        "--village",
+        "Thôn Đông",
+        "--consent",
+    ]);
+    let copy = cli.dir().join("usb").join("sao-luu.sqlite");
+    let written = cli.json(&["backup", "--out", copy.to_str().unwrap()]);
+    assert!(written["bytes"].as_u64().unwrap() > 0);
+    let restored = Command::new(env!("CARGO_BIN_EXE_sotay"))
+        .arg("--db")
+        .arg(&copy)
+        .args(["citizen", "search", "dinh van loc"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("Đinh Văn Lộc"));
+}

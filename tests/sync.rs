@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use sotay_core::CitizenInput;
+use sotay_core::CitizenPatch;
 use sotay_protocol::sync::PROTOCOL_HEADER;
 use std::process::Command;
 use std::time::Duration;
@@ -27,7 +27,7 @@ fn two_laptops_of_one_team_exchange_everything_exactly_once() {
         let server = TestServer::start(backend);
         // Laptop A started offline, before any server existed.
         let mut a = Laptop::new();
-        a.store
+        a.store()
             .init_team(sotay_core::NewTeam {
                 name: "Đội lập khi chưa có mạng".into(),
                 organisation: sotay_protocol::Organisation::YouthUnion,
@@ -39,7 +39,7 @@ fn two_laptops_of_one_team_exchange_everything_exactly_once() {
         let a_citizens = a.add_citizens("Nguyễn", 30);
         a.add_session(&a_citizens[..20]);
         a.enroll(&server.url(), &server.code(TEAM), "Lê Thị Hoa");
-        assert_eq!(a.store.team().unwrap().team.name, TEAM);
+        assert_eq!(a.store().team().unwrap().team.name, TEAM);
         assert_eq!(a.count("citizen"), 30, "nothing recorded offline is lost");
 
         let mut b = Laptop::enrolled(&server, TEAM, "Trần Văn Nam");
@@ -62,11 +62,14 @@ fn two_laptops_of_one_team_exchange_everything_exactly_once() {
         assert_eq!(a.count("session"), 2);
         assert_eq!(b.count("attendance"), 30);
         assert_eq!(
-            b.store.search_citizens("nguyen van so1", 50).unwrap().len(),
+            b.store()
+                .search_citizens("nguyen van so1", 50)
+                .unwrap()
+                .len(),
             11
         );
         assert!(
-            a.store.team().unwrap().volunteers.len() >= 2,
+            a.store().team().unwrap().volunteers.len() >= 2,
             "roster pulled"
         );
 
@@ -76,7 +79,8 @@ fn two_laptops_of_one_team_exchange_everything_exactly_once() {
         assert_server_has(&server, 40, 2, 30);
         assert_eq!(
             server.stats(TEAM).records,
-            a.store.outbox_status().unwrap().last_seq + b.store.outbox_status().unwrap().last_seq
+            a.store().outbox_status().unwrap().last_seq
+                + b.store().outbox_status().unwrap().last_seq
         );
     });
 }
@@ -90,29 +94,30 @@ fn concurrent_edits_merge_per_field_the_same_everywhere_and_log_the_loser() {
         let id = a.add_citizens("Phạm", 1)[0];
         a.sync().unwrap();
         b.sync().unwrap();
-        let original = b.store.citizen(id).unwrap();
-        let input = |phone: Option<&str>, village: &str| CitizenInput {
-            full_name: original.full_name.clone(),
-            gender: "nam".into(),
-            birth: original.birth_year.to_string(),
-            village: village.into(),
+        let original = b.store().citizen(id).unwrap();
+        let input = |phone: Option<&str>, village: &str| CitizenPatch {
+            village: Some(village.into()),
             phone: phone.map(Into::into),
-            consent: true,
             ..Default::default()
         };
         // Offline: A sets the phone, B moves the person to another village, then B sets a
         // different phone later than A did.
-        a.store
+        a.store()
             .update_citizen(id, input(Some("0912345678"), &original.village))
             .unwrap();
-        b.store.update_citizen(id, input(None, "Thôn Mới")).unwrap();
-        b.store
+        b.store()
+            .update_citizen(id, input(None, "Thôn Mới"))
+            .unwrap();
+        b.store()
             .update_citizen(id, input(Some("0987654321"), "Thôn Mới"))
             .unwrap();
         a.sync().unwrap();
         b.sync().unwrap();
         a.sync().unwrap();
-        let (ca, cb) = (a.store.citizen(id).unwrap(), b.store.citizen(id).unwrap());
+        let (ca, cb) = (
+            a.store().citizen(id).unwrap(),
+            b.store().citizen(id).unwrap(),
+        );
         assert_eq!(ca, cb, "both laptops agree");
         assert_eq!(ca.village, "Thôn Mới");
         assert_eq!(
@@ -120,7 +125,7 @@ fn concurrent_edits_merge_per_field_the_same_everywhere_and_log_the_loser() {
             Some("0987654321"),
             "the later phone wins"
         );
-        let lost: Vec<_> = a.store.conflicts().unwrap();
+        let lost: Vec<_> = a.store().conflicts().unwrap();
         assert!(
             lost.iter()
                 .any(|c| c.field == "phone" && c.lost_value == "0912345678"),
@@ -139,12 +144,15 @@ fn deletes_travel_as_tombstones() {
         let ids = a.add_citizens("Vũ", 3);
         a.sync().unwrap();
         b.sync().unwrap();
-        b.store.delete_citizen(ids[0]).unwrap();
+        b.store().delete_citizen(ids[0]).unwrap();
         b.sync().unwrap();
         a.sync().unwrap();
         assert_server_has(&server, 2, 0, 0);
-        assert_eq!(a.store.list_citizens(Default::default()).unwrap().len(), 2);
-        assert!(a.store.citizen(ids[0]).is_err());
+        assert_eq!(
+            a.store().list_citizens(Default::default()).unwrap().len(),
+            2
+        );
+        assert!(a.store().citizen(ids[0]).is_err());
     });
 }
 
@@ -216,7 +224,7 @@ fn the_same_batch_delivered_twice_is_stored_once() {
         assert_server_has(&server, 80, 1, 40);
         assert_eq!(
             server.stats(TEAM).records,
-            laptop.store.outbox_status().unwrap().last_seq
+            laptop.store().outbox_status().unwrap().last_seq
         );
     });
 }
@@ -232,7 +240,7 @@ fn a_failed_sync_says_so_and_keeps_everything_pending() {
         let err = laptop.sync().unwrap_err();
         assert_eq!(err.kind(), "server");
         assert_eq!(laptop.pending(), before);
-        let status = laptop.store.sync_status().unwrap();
+        let status = laptop.store().sync_status().unwrap();
         assert!(status.last_error.unwrap().contains("503"));
         assert!(status.last_success.is_none());
     });
@@ -244,7 +252,7 @@ fn a_revoked_token_is_refused_clearly_and_records_stay_pending() {
         let server = TestServer::start(backend);
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
         laptop.add_citizens("Lý", 5);
-        let device = laptop.store.device_id();
+        let device = laptop.store().device_id();
         sotay_server::admin::revoke(&server.db, device).unwrap();
         let before = laptop.pending();
         let err = laptop.sync().unwrap_err();
@@ -261,19 +269,22 @@ fn raw_push(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut req = agent
+    let client = reqwest::Client::new();
+    let mut req = client
         .post(format!("{}/v1/push", server.url()))
         .header("authorization", format!("Bearer {token}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut resp = req.send(&body[..]).unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.body_mut().read_to_string().unwrap())
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let resp = req.body(body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    })
 }
 
 fn token_of(laptop: &Laptop) -> String {
@@ -285,13 +296,13 @@ fn token_of(laptop: &Laptop) -> String {
 }
 
 fn push_body(laptop: &Laptop) -> Vec<u8> {
-    let records = laptop.store.pending_records(0, 1000).unwrap();
+    let records = laptop.store().pending_records(0, 1000).unwrap();
     let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-        device_id: laptop.store.device_id(),
+        device_id: laptop.store().device_id(),
         records,
     })
     .unwrap();
-    sotay_core::sync::compress_body(&json)
+    sotay_protocol::wire::compress_body(&json)
 }
 
 const V1: (&str, &str) = (PROTOCOL_HEADER, "1");
@@ -304,23 +315,23 @@ fn a_device_of_team_a_cannot_write_team_b_records() {
         let mut a = Laptop::enrolled(&server, "Đội A", "Hoa");
         let mut b = Laptop::enrolled(&server, TEAM, "Nam");
         b.add_citizens("Bùi", 3);
-        let mut forged = b.store.pending_records(0, 100).unwrap();
+        let mut forged = b.store().pending_records(0, 100).unwrap();
         b.sync().unwrap();
         // A forges records claiming B's team, signed with A's own token and device.
-        let team_b = b.store.team().unwrap().team.id;
-        let mut records = a.store.pending_records(0, 100).unwrap();
+        let team_b = b.store().team().unwrap().team.id;
+        let mut records = a.store().pending_records(0, 100).unwrap();
         forged.retain(|r| r.entity == sotay_protocol::Entity::Citizen);
         let next = records.last().unwrap().seq + 1;
         assert_eq!(forged.len(), 3);
         for (i, r) in forged.iter_mut().enumerate() {
-            r.device_id = a.store.device_id();
+            r.device_id = a.store().device_id();
             r.seq = next + i as u64;
             r.record_id = sotay_protocol::RecordId::new();
             assert_eq!(r.payload["team_id"], team_b.to_string());
         }
         records.extend(forged);
         let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-            device_id: a.store.device_id(),
+            device_id: a.store().device_id(),
             records,
         })
         .unwrap();
@@ -328,7 +339,7 @@ fn a_device_of_team_a_cannot_write_team_b_records() {
             &server,
             &token_of(&a),
             &[V1, ZSTD],
-            sotay_core::sync::compress_body(&json),
+            sotay_protocol::wire::compress_body(&json),
         );
         assert_eq!(status, 403, "{body}");
         assert!(body.contains("forbidden"));
@@ -339,7 +350,7 @@ fn a_device_of_team_a_cannot_write_team_b_records() {
         a.sync().unwrap();
         assert_eq!(
             server.stats("Đội A").records,
-            a.store.outbox_status().unwrap().last_seq
+            a.store().outbox_status().unwrap().last_seq
         );
     });
 }
@@ -374,7 +385,7 @@ fn truncated_or_corrupt_bodies_are_refused_and_write_nothing() {
         let mut corrupt = body.clone();
         let middle = corrupt.len() / 2;
         corrupt[middle] ^= 0xff;
-        let not_json = sotay_core::sync::compress_body(b"{\"device_id\": 12");
+        let not_json = sotay_protocol::wire::compress_body(b"{\"device_id\": 12");
         let no_checksum = zstd::encode_all(&b"{}"[..], 3).unwrap();
         for bad in [
             truncated,
@@ -418,7 +429,7 @@ fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
         laptop.add_session(&ids[..10]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("so-tay.bundle");
-        let summary = laptop.store.export_bundle(&path).unwrap();
+        let summary = laptop.store().export_bundle(&path).unwrap();
         assert_eq!(summary.records, laptop.pending());
         let bytes = std::fs::read(&path).unwrap();
 
@@ -439,7 +450,7 @@ fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
         let mut stranger = Laptop::enrolled(&other, "Đội khác", "X");
         stranger.add_citizens("Lạ", 2);
         let foreign = dir.path().join("foreign.bundle");
-        stranger.store.export_bundle(&foreign).unwrap();
+        stranger.store().export_bundle(&foreign).unwrap();
         let foreign = std::fs::read(&foreign).unwrap();
         let err = sotay_server::admin::import_bundle(&server.db, &foreign).unwrap_err();
         assert_eq!(err.kind(), "forbidden", "{err}");
@@ -523,7 +534,7 @@ fn a_server_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
         laptop.enroll(&format!("http://127.0.0.1:{port}"), &code, "Hoa");
         let ids = laptop.add_citizens("Phan", 1_500);
         laptop.add_session(&ids[..40]);
-        let total = laptop.store.outbox_status().unwrap().last_seq;
+        let total = laptop.store().outbox_status().unwrap().last_seq;
 
         let killer_backend = backend.clone();
         let killer = std::thread::spawn(move || {
@@ -562,9 +573,9 @@ fn a_client_killed_mid_sync_resumes_where_it_stopped() {
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
         let ids = laptop.add_citizens("Huỳnh", 1_500);
         laptop.add_session(&ids[..40]);
-        let total = laptop.store.outbox_status().unwrap().last_seq;
+        let total = laptop.store().outbox_status().unwrap().last_seq;
         let path = laptop.path.clone();
-        drop(laptop.store);
+        laptop.release();
 
         let mut child = sotay().arg("--db").arg(&path).arg("sync").spawn().unwrap();
         std::thread::sleep(Duration::from_millis(200));
@@ -603,7 +614,7 @@ fn the_server_report_counts_what_every_laptop_recorded() {
         b.sync().unwrap();
         a.sync().unwrap();
         let options = sotay_core::report::ReportOptions::default();
-        let laptop = a.store.report(&options).unwrap();
+        let laptop = a.store().report(&options).unwrap();
         let on_server = sotay_server::admin::report(
             &server.db,
             &sotay_server::admin::ReportScope::default(),
@@ -647,13 +658,13 @@ fn laptops_pull_a_newer_skill_catalogue_and_ignore_an_older_one() {
             },
         );
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
-        assert!(laptop.store.catalogue().unwrap().skill("ZALO").is_none());
+        assert!(laptop.store().catalogue().unwrap().skill("ZALO").is_none());
         laptop.sync().unwrap();
-        let catalogue = laptop.store.catalogue().unwrap();
+        let catalogue = laptop.store().catalogue().unwrap();
         assert_eq!(catalogue.version, "2099.1");
         let ids = laptop.add_citizens("Kiều", 1);
         laptop
-            .store
+            .store()
             .add_session(sotay_core::SessionInput {
                 date: "2026-11-20".into(),
                 place: "Nhà văn hóa".into(),
@@ -685,7 +696,7 @@ fn laptops_pull_a_newer_skill_catalogue_and_ignore_an_older_one() {
         let mut other = Laptop::enrolled(&old_server, TEAM, "Nam");
         other.sync().unwrap();
         assert_eq!(
-            other.store.catalogue().unwrap().version,
+            other.store().catalogue().unwrap().version,
             sotay_core::refdata::skills().version
         );
     });

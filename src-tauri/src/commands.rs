@@ -1,147 +1,174 @@
-//! The commands the web view may call (each granted in `capabilities/main.json`). They unpack
-//! arguments, call the plain functions of `state.rs`, and return `{kind, message}` on error. None
-//! of them takes SQL or a file path from the page: files come in as bytes and go out to the
-//! app's own output folder.
+//! The commands the web view may call (each granted in `capabilities/main.json`). Each unpacks
+//! its arguments, calls one use case of the application layer and returns its result or
+//! `{kind, message}`. None of them takes SQL or a file path from the page: files come in as
+//! bytes and go out to the app's own output folder.
 
 use crate::error::CommandResult;
-use crate::state::{AppState, CitizenForm, Overview, SessionForm, SheetForm, TeamForm};
-use serde::Serialize;
-use sotay_core::refdata::SkillCatalogue;
-use sotay_core::sync::SyncSummary;
-use sotay_core::{AddedCitizen, ImportReport, SessionDetail, SessionSummary, TeamInfo};
-use sotay_protocol::{CitizenV1, SessionId};
-use tauri::{AppHandle, Emitter, State};
+use sotay_application::{
+    App, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
+};
+use sotay_core::refdata::{Province, SkillCatalogue};
+use sotay_core::sheet::SheetOptions;
+use sotay_core::{
+    AddedCitizen, CitizenInput, CitizenPatch, ImportOptions, ImportReport, NewTeam, SessionDetail,
+    SessionInput, SessionSummary, TeamInfo,
+};
+use sotay_protocol::{CitizenId, CitizenV1, SessionId};
+use sotay_sync::{SyncConfig, SyncProgress, SyncSummary};
+use tauri::ipc::Channel;
+use tauri::State;
+
+/// How many matches a search shows.
+const SEARCH_LIMIT: usize = 30;
+
+/// Every command, for the real app and for tests on Tauri's mock runtime alike.
+pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
+{
+    tauri::generate_handler![
+        app_state,
+        admin_units,
+        init_team,
+        enroll,
+        search_citizens,
+        list_citizens,
+        add_citizen,
+        update_citizen,
+        import_citizens,
+        skills,
+        add_session,
+        sessions,
+        session_detail,
+        sync_now,
+        print_sheet,
+        export_report,
+        backup,
+    ]
+}
 
 #[tauri::command(async)]
-pub fn app_state(state: State<'_, AppState>) -> CommandResult<Overview> {
-    state.overview()
-}
-
-#[derive(Serialize)]
-pub struct Place {
-    code: String,
-    name: String,
-}
-
-#[derive(Serialize)]
-pub struct ProvinceOption {
-    code: String,
-    name: String,
-    communes: Vec<Place>,
+fn app_state(app: State<'_, App>) -> CommandResult<Overview> {
+    Ok(app.overview()?)
 }
 
 /// Provinces and their communes, for the first-run form's choices.
 #[tauri::command(async)]
-pub fn admin_units() -> Vec<ProvinceOption> {
-    sotay_core::refdata::admin_units()
-        .provinces
-        .iter()
-        .map(|p| ProvinceOption {
-            code: p.code.clone(),
-            name: p.name.clone(),
-            communes: p
-                .communes
-                .iter()
-                .map(|c| Place {
-                    code: c.code.clone(),
-                    name: c.name.clone(),
-                })
-                .collect(),
-        })
-        .collect()
+fn admin_units(app: State<'_, App>) -> Vec<Province> {
+    app.admin_units()
 }
 
 #[tauri::command(async)]
-pub fn init_team(state: State<'_, AppState>, form: TeamForm) -> CommandResult<TeamInfo> {
-    state.init_team(form)
+fn init_team(app: State<'_, App>, team: NewTeam) -> CommandResult<TeamInfo> {
+    Ok(app.init_team(team)?)
 }
 
-#[tauri::command(async)]
-pub fn enroll(
-    state: State<'_, AppState>,
+#[tauri::command]
+async fn enroll(
+    app: State<'_, App>,
     server: String,
     code: String,
     volunteer: String,
 ) -> CommandResult<TeamInfo> {
-    state.enroll(&server, &code, &volunteer)
+    Ok(app.enroll(&server, &code, Some(&volunteer)).await?)
 }
 
 #[tauri::command(async)]
-pub fn search_citizens(state: State<'_, AppState>, query: String) -> CommandResult<Vec<CitizenV1>> {
-    state.search_citizens(&query)
+fn search_citizens(app: State<'_, App>, query: String) -> CommandResult<Vec<CitizenV1>> {
+    Ok(app.search_citizens(&query, SEARCH_LIMIT)?)
 }
 
 #[tauri::command(async)]
-pub fn list_citizens(state: State<'_, AppState>) -> CommandResult<Vec<CitizenV1>> {
-    state.list_citizens()
+fn list_citizens(app: State<'_, App>) -> CommandResult<Vec<CitizenV1>> {
+    Ok(app.list_citizens(Default::default())?)
 }
 
 #[tauri::command(async)]
-pub fn add_citizen(state: State<'_, AppState>, form: CitizenForm) -> CommandResult<AddedCitizen> {
-    state.add_citizen(form)
+fn add_citizen(app: State<'_, App>, citizen: CitizenInput) -> CommandResult<AddedCitizen> {
+    Ok(app.add_citizen(citizen)?)
 }
 
+/// Changes only the fields the page sends.
 #[tauri::command(async)]
-pub fn update_citizen(
-    state: State<'_, AppState>,
-    id: sotay_protocol::CitizenId,
-    form: CitizenForm,
+fn update_citizen(
+    app: State<'_, App>,
+    id: CitizenId,
+    patch: CitizenPatch,
 ) -> CommandResult<CitizenV1> {
-    state.update_citizen(id, form)
+    Ok(app.update_citizen(id, patch)?)
 }
 
+/// With `commit` false, a preview: every row checked, nothing stored.
 #[tauri::command(async)]
-pub fn import_citizens(
-    state: State<'_, AppState>,
+fn import_citizens(
+    app: State<'_, App>,
     name: String,
     bytes: Vec<u8>,
     commit: bool,
 ) -> CommandResult<ImportReport> {
-    state.import_citizens(&name, bytes, commit)
+    let options = ImportOptions {
+        skip_invalid: true,
+        dry_run: !commit,
+    };
+    Ok(app.import_citizens_bytes(&name, bytes, options)?)
 }
 
 #[tauri::command(async)]
-pub fn skills(state: State<'_, AppState>) -> CommandResult<SkillCatalogue> {
-    state.skills()
+fn skills(app: State<'_, App>) -> CommandResult<SkillCatalogue> {
+    Ok(app.skills()?)
 }
 
 #[tauri::command(async)]
-pub fn add_session(state: State<'_, AppState>, form: SessionForm) -> CommandResult<SessionDetail> {
-    state.add_session(form)
+fn add_session(app: State<'_, App>, session: SessionInput) -> CommandResult<SessionDetail> {
+    Ok(app.record_session(session)?)
 }
 
 #[tauri::command(async)]
-pub fn sessions(state: State<'_, AppState>) -> CommandResult<Vec<SessionSummary>> {
-    state.sessions()
+fn sessions(app: State<'_, App>) -> CommandResult<Vec<SessionSummary>> {
+    Ok(app.sessions()?)
 }
 
 #[tauri::command(async)]
-pub fn session_detail(state: State<'_, AppState>, id: SessionId) -> CommandResult<SessionDetail> {
-    state.session_detail(id)
+fn session_detail(app: State<'_, App>, id: SessionId) -> CommandResult<SessionDetail> {
+    Ok(app.session(id)?)
 }
 
-/// Syncs now, reporting "records X of Y" as `sync-progress` events.
-#[tauri::command(async)]
-pub fn sync_now(app: AppHandle, state: State<'_, AppState>) -> CommandResult<SyncSummary> {
-    state.sync_now(&mut |p| {
-        let _ = app.emit("sync-progress", p);
-    })
+/// Syncs now, streaming "records X of Y" to the page through `on_progress`.
+#[tauri::command]
+async fn sync_now(
+    app: State<'_, App>,
+    on_progress: Channel<SyncProgress>,
+) -> CommandResult<SyncSummary> {
+    let mut progress = |p: SyncProgress| {
+        let _ = on_progress.send(p);
+    };
+    Ok(app.sync(&SyncConfig::default(), &mut progress).await?)
 }
 
 #[tauri::command(async)]
-pub fn print_sheet(
-    state: State<'_, AppState>,
+fn print_sheet(
+    app: State<'_, App>,
     id: SessionId,
-    form: SheetForm,
-) -> CommandResult<String> {
-    Ok(state.print_sheet(id, form)?.display().to_string())
+    options: SheetOptions,
+) -> CommandResult<PrintedSheet> {
+    Ok(app.print_sheet(id, &options, None)?)
 }
 
 #[tauri::command(async)]
-pub fn export_report(
-    state: State<'_, AppState>,
+fn export_report(
+    app: State<'_, App>,
     from: Option<String>,
     to: Option<String>,
-) -> CommandResult<String> {
-    Ok(state.export_report(from, to)?.display().to_string())
+) -> CommandResult<WrittenReport> {
+    let request = ReportRequest {
+        from,
+        to,
+        by: Vec::new(),
+        format: ReportFormat::Xlsx,
+    };
+    Ok(app.write_report(&request, None)?)
+}
+
+/// A copy of all data into the output folder (for a USB stick).
+#[tauri::command(async)]
+fn backup(app: State<'_, App>) -> CommandResult<WrittenFile> {
+    Ok(app.backup(None)?)
 }

@@ -1,48 +1,17 @@
-//! The one error type crossing into the web view: `{kind, message}`, where `kind` is stable for
-//! the UI to react to and `message` is the core's Vietnamese text, shown as is.
+//! The one error type crossing into the web view: the application layer's `{kind, message}`
+//! (with the fields of a refused form, or the report of a refused import), where `kind` is stable
+//! for the UI to react to and `message` is Vietnamese text shown as is.
 
 use serde::Serialize;
-use sotay_core::CoreError;
+use sotay_application::{AppError, ErrorPayload};
 
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
-#[error("{message}")]
-pub struct CommandError {
-    pub kind: String,
-    pub message: String,
-    /// Per-field problems of a form, for showing beside each field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<sotay_core::FieldError>,
-    /// A refused import's report (every bad row), for the preview.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<Box<sotay_core::ImportReport>>,
-}
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct CommandError(pub ErrorPayload);
 
-impl CommandError {
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        Self {
-            kind: kind.into(),
-            message: message.into(),
-            fields: Vec::new(),
-            report: None,
-        }
-    }
-}
-
-impl From<CoreError> for CommandError {
-    fn from(e: CoreError) -> Self {
-        let mut error = CommandError::new(e.kind(), e.to_string());
-        match e {
-            CoreError::Invalid(fields) => error.fields = fields,
-            CoreError::ImportRejected(report) => error.report = Some(report),
-            _ => {}
-        }
-        error
-    }
-}
-
-impl From<sotay_sheets::SheetError> for CommandError {
-    fn from(e: sotay_sheets::SheetError) -> Self {
-        CommandError::new("sheet", e.to_string())
+impl From<AppError> for CommandError {
+    fn from(e: AppError) -> Self {
+        CommandError(e.into())
     }
 }
 

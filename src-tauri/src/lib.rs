@@ -1,17 +1,17 @@
-//! Sổ Tay's desktop shell (Tauri 2): opens the local store, registers the commands, and runs a
-//! background sync whenever the server becomes reachable. All logic lives in `sotay-core`; this
-//! crate only adapts it to the web view.
+//! Sổ Tay's desktop shell (Tauri 2): opens the application layer on the local store, registers
+//! the commands, and runs a background sync whenever the server becomes reachable. All logic lives
+//! below, in `sotay-application`; this crate only adapts it to the web view.
 
 #![forbid(unsafe_code)]
 
-mod commands;
+pub mod commands;
 pub mod error;
-pub mod state;
 
-use state::AppState;
+use sotay_application::{App, DataPaths};
+use sotay_sync::{SyncConfig, SyncProgress};
 use std::path::PathBuf;
 use std::time::Duration;
-use tauri::{Emitter, Manager};
+use tauri::Emitter;
 
 /// `--db PATH` (or `SOTAY_DB`) and `--out-dir PATH` from the command line; tests pass them as
 /// arguments because a WebDriver session does not pass its environment to the app.
@@ -23,76 +23,46 @@ fn arg(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-fn project_dirs() -> Option<directories::ProjectDirs> {
-    directories::ProjectDirs::from("vn", "Binh dan hoc vu so", "sotay")
-}
-
-fn database_path() -> PathBuf {
-    arg("--db")
-        .or_else(|| std::env::var_os("SOTAY_DB").map(PathBuf::from))
-        .or_else(|| project_dirs().map(|d| d.data_dir().join("sotay.sqlite")))
-        .unwrap_or_else(|| PathBuf::from("sotay.sqlite"))
-}
-
-fn output_dir() -> PathBuf {
-    arg("--out-dir")
-        .or_else(|| {
-            directories::UserDirs::new().and_then(|u| u.document_dir().map(|d| d.join("So Tay")))
-        })
-        .or_else(|| project_dirs().map(|d| d.data_dir().join("out")))
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Every 30 s: when records wait and the server answers, sync and tell the page.
-fn background_sync(app: tauri::AppHandle) {
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_secs(30));
-        let state = app.state::<AppState>();
-        if !state.should_sync_in_background() {
-            continue;
+/// Every 30 s: when records wait and the server answers, sync and tell the page. The store is
+/// taken only between requests, so the screens stay responsive meanwhile.
+fn background_sync(handle: tauri::AppHandle, app: App) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            if !app.should_sync_in_background().await {
+                continue;
+            }
+            let mut progress = |p: SyncProgress| {
+                let _ = handle.emit("sync-progress", p);
+            };
+            let _ = match app.sync(&SyncConfig::default(), &mut progress).await {
+                Ok(summary) => handle.emit("sync-finished", summary),
+                Err(e) => handle.emit("sync-failed", error::CommandError::from(e)),
+            };
         }
-        let result = state.sync_now(&mut |p| {
-            let _ = app.emit("sync-progress", p);
-        });
-        let _ = match result {
-            Ok(summary) => app.emit("sync-finished", summary),
-            Err(e) => app.emit("sync-failed", e),
-        };
     });
 }
 
 pub fn run() {
-    let state = match AppState::open(&database_path(), output_dir()) {
-        Ok(state) => state,
+    let paths = DataPaths::resolve(
+        arg("--db").or_else(|| std::env::var_os("SOTAY_DB").map(PathBuf::from)),
+        arg("--out-dir"),
+    );
+    let app = match App::open(paths) {
+        Ok(app) => app,
         Err(e) => {
-            eprintln!("Sổ Tay: {}", e.message);
+            eprintln!("Sổ Tay: {e}");
             std::process::exit(1);
         }
     };
+    let background = app.clone();
     tauri::Builder::default()
-        .manage(state)
-        .setup(|app| {
-            background_sync(app.handle().clone());
+        .manage(app)
+        .setup(move |tauri_app| {
+            background_sync(tauri_app.handle().clone(), background);
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_state,
-            commands::admin_units,
-            commands::init_team,
-            commands::enroll,
-            commands::search_citizens,
-            commands::list_citizens,
-            commands::add_citizen,
-            commands::update_citizen,
-            commands::import_citizens,
-            commands::skills,
-            commands::add_session,
-            commands::sessions,
-            commands::session_detail,
-            commands::sync_now,
-            commands::print_sheet,
-            commands::export_report,
-        ])
+        .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("Sổ Tay could not start its window");
 }

@@ -3,11 +3,11 @@
 //! store files, and a fault-injecting TCP proxy between them.
 #![allow(dead_code)]
 
-use sotay_core::sync::SyncConfig;
-use sotay_core::{AttendeeInput, CitizenInput, SessionInput, Store};
+use sotay_core::{AttendeeInput, CitizenInput, SessionInput, SharedStore, Store};
 use sotay_protocol::{CitizenId, Organisation};
 use sotay_server::admin::{self, TeamSpec, TeamStats};
 use sotay_server::Database;
+use sotay_sync::{SyncConfig, SyncSummary};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -136,9 +136,18 @@ impl Drop for TestServer {
 
 /// A volunteer's laptop: its own store file.
 pub struct Laptop {
-    pub store: Store,
+    shared: SharedStore,
     pub path: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+/// Runs one async step of the sync engine to completion, as the CLI does.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
 }
 
 impl Laptop {
@@ -146,10 +155,20 @@ impl Laptop {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("laptop.sqlite");
         Self {
-            store: Store::open(&path).unwrap(),
+            shared: SharedStore::new(Store::open(&path).unwrap()),
             path,
             _dir: dir,
         }
+    }
+
+    /// The laptop's store, for one step.
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.shared.lock().unwrap()
+    }
+
+    /// Closes the store file (as quitting the app would) but keeps it on disk.
+    pub fn release(&mut self) {
+        self.shared = SharedStore::new(Store::open_in_memory().unwrap());
     }
 
     /// A laptop that joins the team on `server` with a fresh code.
@@ -160,13 +179,13 @@ impl Laptop {
     }
 
     pub fn enroll(&mut self, url: &str, code: &str, volunteer: &str) {
-        self.store.enroll(url, code, Some(volunteer)).unwrap();
+        block_on(sotay_sync::enroll(&self.shared, url, code, Some(volunteer))).unwrap();
     }
 
     pub fn add_citizens(&mut self, prefix: &str, n: usize) -> Vec<CitizenId> {
         (0..n)
             .map(|i| {
-                self.store
+                self.store()
                     .add_citizen(CitizenInput {
                         full_name: format!("{prefix} Văn Số{i}"),
                         gender: "nam".into(),
@@ -183,7 +202,7 @@ impl Laptop {
     }
 
     pub fn add_session(&mut self, attendees: &[CitizenId]) {
-        self.store
+        self.store()
             .add_session(SessionInput {
                 date: "2026-11-20".into(),
                 place: "Nhà văn hóa thôn Đông".into(),
@@ -205,19 +224,16 @@ impl Laptop {
             .unwrap();
     }
 
-    pub fn sync(&mut self) -> sotay_core::CoreResult<sotay_core::sync::SyncSummary> {
+    pub fn sync(&mut self) -> sotay_sync::SyncResult<SyncSummary> {
         self.sync_with(&fast_config())
     }
 
-    pub fn sync_with(
-        &mut self,
-        config: &SyncConfig,
-    ) -> sotay_core::CoreResult<sotay_core::sync::SyncSummary> {
-        self.store.sync(config, &mut |_| {})
+    pub fn sync_with(&mut self, config: &SyncConfig) -> sotay_sync::SyncResult<SyncSummary> {
+        block_on(sotay_sync::sync(&self.shared, config, &mut |_| {}))
     }
 
     pub fn pending(&self) -> u64 {
-        self.store.outbox_status().unwrap().pending
+        self.store().outbox_status().unwrap().pending
     }
 
     pub fn count(&self, table: &str) -> i64 {

@@ -1,8 +1,11 @@
-//! The one path by which anything changes in the store. A change, local or pulled from another
-//! device, is merged into the entity's field-level state (`entity_state`, with
-//! `sotay_protocol::merge`), values that lost are logged in `conflict`, and the typed tables are
-//! rewritten from the merged state. Local changes are also appended to the outbox. Callers run
-//! this inside their own transaction, so a change and its outbox record commit together.
+//! Every change to the domain tables (team, volunteer, citizen, session, attendance) goes through
+//! here. A change, local or pulled from another device, is merged into the entity's field-level
+//! state (`entity_state`, with `sotay_protocol::merge`), values that lost are logged in
+//! `conflict`, and the typed tables are rewritten from the merged state. Local changes are also
+//! appended to the outbox. The server's view of the team and its roster, which the server sends
+//! with every pulled page rather than as records, is written by [`apply_roster`]. Callers run
+//! these inside their own transaction, so a change and its outbox record commit together.
+//! Bookkeeping that is not domain data (`meta`: clock, cursor, server) is written by `store.rs`.
 
 use crate::error::CoreResult;
 use crate::outbox::{self, now_rfc3339};
@@ -29,6 +32,38 @@ pub(crate) fn record_local(
 pub(crate) fn apply_remote(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
     outbox::observe(tx, record.hlc)?;
     merge_and_project(tx, record)
+}
+
+/// Writes the team and its roster as the server knows them. These are not records of any
+/// device, so nothing goes to the outbox and no merged state changes; the team's own records,
+/// when they arrive, merge as usual.
+pub(crate) fn apply_roster(
+    tx: &Transaction<'_>,
+    team: &sotay_protocol::TeamV1,
+    volunteers: &[sotay_protocol::VolunteerV1],
+) -> CoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO team (id, name, organisation, province_code, commune_code, updated_hlc)
+         VALUES (?1, ?2, ?3, ?4, ?5, '')
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+             organisation = excluded.organisation, province_code = excluded.province_code,
+             commune_code = excluded.commune_code",
+    )?
+    .execute(params![
+        team.id.to_string(),
+        team.name,
+        enum_str(&team.organisation),
+        team.province_code,
+        team.commune_code
+    ])?;
+    for v in volunteers {
+        tx.prepare_cached(
+            "INSERT INTO volunteer (id, team_id, name, updated_hlc) VALUES (?1, ?2, ?3, '')
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )?
+        .execute(params![v.id.to_string(), v.team_id.to_string(), v.name])?;
+    }
+    Ok(())
 }
 
 fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {

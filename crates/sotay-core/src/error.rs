@@ -6,7 +6,7 @@ use crate::validate::Field;
 use std::fmt;
 
 /// One field of one input that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct FieldError {
     pub field: Field,
     pub reason: String,
@@ -53,18 +53,11 @@ pub enum CoreError {
     #[error("máy này đã đăng ký với máy chủ {server}")]
     AlreadyEnrolled { server: String },
 
-    #[error("máy chủ từ chối ({kind}, HTTP {status}): {message}")]
-    Server {
-        status: u16,
-        kind: String,
-        message: String,
-    },
+    #[error("kho dữ liệu đang bị lỗi sau một sự cố trước đó; hãy mở lại Sổ Tay")]
+    StoreUnavailable,
 
-    #[error("không kết nối được máy chủ: {0}")]
-    Network(String),
-
-    #[error("gói dữ liệu không hợp lệ: {0}")]
-    Bundle(String),
+    #[error("không sao lưu được vào {path}: {reason}")]
+    Backup { path: String, reason: String },
 }
 
 fn join_fields(errors: &[FieldError]) -> String {
@@ -96,9 +89,8 @@ impl CoreError {
             CoreError::ImportRejected(_) => "import_rejected",
             CoreError::NotEnrolled => "not_enrolled",
             CoreError::AlreadyEnrolled { .. } => "already_enrolled",
-            CoreError::Server { .. } => "server",
-            CoreError::Network(_) => "network",
-            CoreError::Bundle(_) => "bundle",
+            CoreError::StoreUnavailable => "store_unavailable",
+            CoreError::Backup { .. } => "backup",
         }
     }
 }

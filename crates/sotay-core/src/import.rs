@@ -75,20 +75,20 @@ impl Column {
 }
 
 /// One bad cell (or a bad row when `column` is empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RowError {
     pub row: usize,
     pub column: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RowRef {
     pub row: usize,
     pub full_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct FlaggedRow {
     pub row: usize,
     pub full_name: String,
@@ -104,7 +104,7 @@ pub struct ImportOptions {
 }
 
 /// What an import did (or, for a rejected file or a dry run, would do).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct ImportReport {
     pub rows: usize,
     /// Rows that are (or would be) stored as new citizens.

@@ -1,9 +1,12 @@
-//! Sổ Tay core: everything a laptop does without a network. The [`Store`] owns the local SQLite
+//! Sổ Tay core: everything a laptop does with its own data. The [`Store`] owns the local SQLite
 //! file and every write to it; each write is one transaction that also appends to the outbox the
-//! records that sync later sends. No Tauri or GTK here: the CLI and the desktop shell both call in.
+//! records that sync later sends. No network, no Tauri, no GTK: the sync engine (`sotay-sync`)
+//! does the talking and calls the store's local steps, and the application layer
+//! (`sotay-application`) is what the CLI and the desktop shell call.
 
 #![forbid(unsafe_code)]
 
+mod backup;
 mod changes;
 pub mod citizens;
 mod db;
@@ -14,16 +17,21 @@ pub mod outbox;
 pub mod refdata;
 pub mod report;
 pub mod sessions;
+mod shared;
 pub mod sheet;
 mod store;
-pub mod sync;
+pub mod sync_state;
 pub mod text;
 pub mod validate;
 
-pub use citizens::{AddedCitizen, CitizenInput, CitizenSort, DuplicateGroup, DuplicateReason};
-pub use db::SCHEMA_VERSION;
+pub use citizens::{
+    AddedCitizen, CitizenInput, CitizenPatch, CitizenSort, DuplicateGroup, DuplicateReason,
+};
+pub use db::{migrate_sqlite, SCHEMA_VERSION};
 pub use error::{CoreError, CoreResult, FieldError};
 pub use import::{ImportOptions, ImportReport};
 pub use outbox::OutboxStatus;
 pub use sessions::{AttendeeInput, SessionDetail, SessionInput, SessionSummary};
+pub use shared::SharedStore;
 pub use store::{NewTeam, Store, TeamInfo};
+pub use sync_state::{BundleSummary, ConflictEntry, SyncStatus};

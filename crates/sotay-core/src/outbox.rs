@@ -106,13 +106,13 @@ pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<usize> {
     )?)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct EntityCount {
     pub entity: String,
     pub pending: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct OutboxStatus {
     pub device_id: DeviceId,
     /// Highest sequence number written (0 when nothing was ever recorded).

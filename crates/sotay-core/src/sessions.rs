@@ -17,14 +17,17 @@ use sotay_protocol::{
 };
 use std::collections::HashMap;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
 pub struct AttendeeInput {
     pub citizen_id: CitizenId,
     /// Skill codes this person achieved; every other skill of the session counts as taught.
+    #[serde(default)]
     pub achieved: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
+#[ts(optional_fields)]
 pub struct SessionInput {
     /// `YYYY-MM-DD`.
     pub date: String,
@@ -39,21 +42,21 @@ pub struct SessionInput {
     pub attendees: Vec<AttendeeInput>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SkillRef {
     pub code: String,
     pub name_vi: String,
     pub name_en: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Attendee {
     pub citizen: CitizenV1,
     pub present: bool,
     pub outcomes: Vec<SkillOutcomeV1>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SessionDetail {
     pub session: SessionV1,
     pub volunteer_names: Vec<String>,
@@ -62,7 +65,7 @@ pub struct SessionDetail {
     pub attendees: Vec<Attendee>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SessionSummary {
     pub id: SessionId,
     pub date: String,

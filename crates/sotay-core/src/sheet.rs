@@ -12,7 +12,8 @@ use chrono::Datelike;
 use serde::Serialize;
 use sotay_protocol::{Organisation, Outcome, SessionId};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
 pub struct SheetOptions {
     /// Numbered empty rows after the list, for walk-ins.
     pub blank_rows: usize,

@@ -23,7 +23,7 @@ pub struct Store {
 }
 
 /// What `sotay init` asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
 pub struct NewTeam {
     pub name: String,
     pub organisation: Organisation,
@@ -34,7 +34,7 @@ pub struct NewTeam {
 }
 
 /// The team this laptop belongs to, with the names of its place for display.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct TeamInfo {
     #[serde(flatten)]
     pub team: TeamV1,
@@ -85,6 +85,10 @@ impl Store {
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    pub(crate) fn set_meta(&self, key: &str, value: Option<&str>) -> CoreResult<()> {
+        set_meta_in(&self.conn, key, value)
     }
 
     /// Sets up the team on a fresh laptop.
@@ -146,10 +150,7 @@ impl Store {
         record_local(&tx, self.device, Operation::Upsert, &team_payload, &[])?;
         let volunteer_payload = Payload::Volunteer(volunteer.clone());
         record_local(&tx, self.device, Operation::Upsert, &volunteer_payload, &[])?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('current_volunteer', ?1)",
-            [volunteer.id.to_string()],
-        )?;
+        set_meta_in(&tx, "current_volunteer", Some(&volunteer.id.to_string()))?;
         tx.commit()?;
         self.team()
     }
@@ -223,6 +224,22 @@ impl Store {
     pub fn pending_records(&self, after_seq: u64, limit: usize) -> CoreResult<Vec<OutboxRecord>> {
         outbox::pending(&self.conn, after_seq, limit)
     }
+}
+
+/// Writes (or with None, removes) one `meta` entry on a connection or inside a transaction.
+pub(crate) fn set_meta_in(conn: &Connection, key: &str, value: Option<&str>) -> CoreResult<()> {
+    match value {
+        Some(v) => conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(rusqlite::params![key, v])?,
+        None => conn
+            .prepare_cached("DELETE FROM meta WHERE key = ?1")?
+            .execute([key])?,
+    };
+    Ok(())
 }
 
 /// A serde enum's snake_case name, as stored in the tables.

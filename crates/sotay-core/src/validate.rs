@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use sotay_protocol::Gender;
 
 /// The field a validation error is about; displayed with the Vietnamese column name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     FullName,
@@ -164,6 +164,16 @@ pub fn gender_vi(gender: Gender) -> &'static str {
         Gender::Male => "Nam",
         Gender::Female => "Nữ",
         Gender::Other => "Khác",
+    }
+}
+
+/// The plain word that [`gender`] reads back as `gender`: how a stored value goes back into a
+/// form's input.
+pub fn gender_word(gender: Gender) -> &'static str {
+    match gender {
+        Gender::Male => "nam",
+        Gender::Female => "nu",
+        Gender::Other => "khac",
     }
 }
 

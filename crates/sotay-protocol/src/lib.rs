@@ -1,17 +1,21 @@
-//! Types shared by the Sổ Tay client (laptop) and the central server: typed IDs, the hybrid logical
-//! clock, the domain enums, and the change record that a device appends to its outbox and later
-//! syncs. Nothing here does I/O, so both sides agree on the wire format by construction.
+//! Types and rules shared by the Sổ Tay client (laptop) and the central server: typed IDs, the
+//! hybrid logical clock, the domain enums, the change record that a device appends to its outbox
+//! and later syncs, the sync messages, the wire codec (compressed, checksummed bodies; token
+//! hashes) and the USB bundle format. Nothing here does I/O, so both sides agree on the bytes by
+//! construction.
 //!
 //! Compatibility rule: a payload struct that has been released is frozen. A change of shape gets a
 //! new `*V2` struct and a new `payload_version`; decoders keep accepting every older version.
 
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 mod hlc;
 mod ids;
 pub mod merge;
 mod record;
 pub mod sync;
+pub mod wire;
 
 pub use hlc::{Hlc, HlcParseError};
 pub use ids::{CitizenId, DeviceId, RecordId, SessionId, TeamId, VolunteerId};

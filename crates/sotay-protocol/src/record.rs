@@ -3,9 +3,10 @@
 
 use crate::{CitizenId, DeviceId, Hlc, RecordId, SessionId, TeamId, VolunteerId};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// What kind of thing a record changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Team,
@@ -39,7 +40,7 @@ impl Entity {
 }
 
 /// Deletes are tombstones: an `Delete` record keeps the entity's ID so every peer can apply it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Upsert,
@@ -83,26 +84,34 @@ pub struct OutboxRecord {
     pub payload: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Organisation {
+    #[cfg_attr(feature = "clap", value(name = "youth"))]
     YouthUnion,
+    #[cfg_attr(feature = "clap", value(name = "women"))]
     WomensUnion,
     University,
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Gender {
+    #[cfg_attr(feature = "clap", value(name = "nam", alias = "male"))]
     Male,
+    #[cfg_attr(feature = "clap", value(name = "nu", alias = "female"))]
     Female,
+    #[cfg_attr(feature = "clap", value(name = "khac", alias = "other"))]
     Other,
 }
 
 /// Groups the movement reports on separately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Group {
     Elderly,
     Woman,
@@ -112,7 +121,7 @@ pub enum Group {
 }
 
 /// What a citizen got out of a session for one skill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Shown how; not yet done on their own.
@@ -121,7 +130,7 @@ pub enum Outcome {
     Achieved,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct TeamV1 {
     pub id: TeamId,
     pub name: String,
@@ -130,14 +139,14 @@ pub struct TeamV1 {
     pub commune_code: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct VolunteerV1 {
     pub id: VolunteerId,
     pub team_id: TeamId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ConsentV1 {
     pub given: bool,
     /// `YYYY-MM-DD`.
@@ -146,7 +155,7 @@ pub struct ConsentV1 {
     pub recorded_by: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CitizenV1 {
     pub id: CitizenId,
     pub team_id: TeamId,
@@ -164,7 +173,7 @@ pub struct CitizenV1 {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SessionV1 {
     pub id: SessionId,
     pub team_id: TeamId,
@@ -180,13 +189,13 @@ pub struct SessionV1 {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SkillOutcomeV1 {
     pub skill: String,
     pub outcome: Outcome,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AttendanceV1 {
     pub session_id: SessionId,
     pub citizen_id: CitizenId,

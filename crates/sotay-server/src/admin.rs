@@ -5,7 +5,6 @@ use crate::apply::{self, now, DeviceRow};
 use crate::db::{Database, Val};
 use crate::error::{ServerError, ServerResult};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sotay_protocol::sync::PushResponse;
 use sotay_protocol::{DeviceId, Organisation, TeamId};
 
@@ -24,10 +23,6 @@ pub struct EnrolmentCode {
     pub team_id: TeamId,
     pub team_name: String,
     pub expires_at: String,
-}
-
-pub(crate) fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.trim().as_bytes()))
 }
 
 /// A random secret of `len` characters from an alphabet without look-alikes (no 0/O, 1/I/L),
@@ -53,10 +48,7 @@ pub fn create_enrolment_code(
     spec: Option<TeamSpec>,
 ) -> ServerResult<EnrolmentCode> {
     let code = random_secret(10);
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(14);
-    let expires_at = expires
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("formats");
+    let expires_at = apply::rfc3339(chrono::Utc::now() + chrono::Duration::days(14));
     db.transaction(|conn| {
         let existing = conn.query_one(
             "SELECT id, name FROM teams WHERE name = $1",
@@ -105,7 +97,7 @@ pub fn create_enrolment_code(
             "INSERT INTO enrolment_codes (code_hash, team_id, created_at, expires_at)
              VALUES ($1, $2, $3, $4)",
             &[
-                hash(&code).into(),
+                sotay_protocol::wire::token_hash(&code).into(),
                 team_id.clone().into(),
                 now().into(),
                 expires_at.clone().into(),
@@ -133,7 +125,7 @@ pub(crate) fn enroll(
         let row = conn
             .query_one(
                 "SELECT team_id, expires_at, used_by FROM enrolment_codes WHERE code_hash = $1",
-                &[hash(&code.to_uppercase()).into()],
+                &[sotay_protocol::wire::token_hash(&code.trim().to_uppercase()).into()],
             )?
             .ok_or(ServerError::BadEnrolmentCode)?;
         if row[2] != Val::Null || row[1].text() < now() {
@@ -150,14 +142,17 @@ pub(crate) fn enroll(
         }
         conn.exec(
             "UPDATE enrolment_codes SET used_by = $1 WHERE code_hash = $2",
-            &[device.to_string().into(), hash(&code.to_uppercase()).into()],
+            &[
+                device.to_string().into(),
+                sotay_protocol::wire::token_hash(&code.trim().to_uppercase()).into(),
+            ],
         )?;
         conn.exec(
             "INSERT INTO devices (id, team_id, token_hash, enrolled_at) VALUES ($1, $2, $3, $4)",
             &[
                 device.to_string().into(),
                 row[0].clone(),
-                sotay_core::sync::token_hash(&token).into(),
+                sotay_protocol::wire::token_hash(&token).into(),
                 now().into(),
             ],
         )?;
@@ -273,8 +268,8 @@ pub fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> 
                 });
             }
         }
-        let content = sotay_core::sync::open_bundle(bytes, |_| key)
-            .map_err(|e| ServerError::Forbidden(e.to_string()))?;
+        let content = sotay_protocol::bundle::open(bytes, |_| key)
+            .map_err(|e| ServerError::Forbidden(format!("gói dữ liệu không hợp lệ: {e}")))?;
         let device = device_row.ok_or(ServerError::Unauthorized)?;
         apply::apply_batch(conn, &device, &content.records)
     })

@@ -11,9 +11,13 @@ use sotay_protocol::{
 use std::collections::HashMap;
 
 pub(crate) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("a current UTC time always formats")
+    rfc3339(chrono::Utc::now())
+}
+
+/// The one timestamp format the server stores: RFC 3339, UTC, microseconds, so that stored
+/// times also compare correctly as text.
+pub(crate) fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 #[derive(Debug, Clone)]

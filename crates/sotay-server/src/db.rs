@@ -110,19 +110,10 @@ impl Database {
             .map_err(ServerError::db)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(ServerError::db)?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
-            .map_err(ServerError::db)?;
-        let found: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(ServerError::db)?;
-        check_version(found, SQLITE_SCHEMA.len())?;
-        for sql in &SQLITE_SCHEMA[found as usize..] {
-            tx.execute_batch(sql).map_err(ServerError::db)?;
-        }
-        tx.pragma_update(None, "user_version", SQLITE_SCHEMA.len() as i64)
-            .map_err(ServerError::db)?;
-        tx.commit().map_err(ServerError::db)?;
+        sotay_core::migrate_sqlite(&mut conn, SQLITE_SCHEMA).map_err(|e| match e {
+            sotay_core::CoreError::Database(e) => ServerError::db(e),
+            e => ServerError::Internal(e.to_string()),
+        })?;
         Ok(Database::Sqlite(Arc::new(Mutex::new(conn))))
     }
 

@@ -21,9 +21,9 @@ use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse,
     PROTOCOL_HEADER,
 };
+use sotay_protocol::wire::{decompress_body, token_hash, WireError};
 use sotay_protocol::PROTOCOL_VERSION;
 use std::future::Future;
-use std::io::Read;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -109,25 +109,12 @@ fn decode_body<T: DeserializeOwned>(
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"zstd"));
     let json = if zstd {
-        if !sotay_core::sync::has_checksum(body) {
-            return Err(ServerError::BadRequest(
-                "nội dung nén thiếu mã kiểm tra (zstd content checksum)".into(),
-            ));
-        }
-        let decoder = zstd::stream::read::Decoder::new(body)
-            .map_err(|e| ServerError::BadRequest(format!("nội dung nén hỏng: {e}")))?;
-        let mut out = Vec::new();
-        decoder
-            .take(limits.max_json_bytes + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| ServerError::BadRequest(format!("nội dung nén hỏng hoặc bị cắt: {e}")))?;
-        if out.len() as u64 > limits.max_json_bytes {
-            return Err(ServerError::TooLarge(format!(
-                "quá {} byte sau khi giải nén",
-                limits.max_json_bytes
-            )));
-        }
-        out
+        decompress_body(body, limits.max_json_bytes).map_err(|e| match e {
+            WireError::TooLarge { .. } => ServerError::TooLarge(e.to_string()),
+            WireError::MissingChecksum | WireError::Corrupt(_) => {
+                ServerError::BadRequest(e.to_string())
+            }
+        })?
     } else {
         body.to_vec()
     };
@@ -140,7 +127,7 @@ fn bearer_hash(headers: &HeaderMap) -> ServerResult<String> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ServerError::Unauthorized)?;
-    Ok(sotay_core::sync::token_hash(value.trim()))
+    Ok(token_hash(value.trim()))
 }
 
 async fn blocking<T: Send + 'static>(

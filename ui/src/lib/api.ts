@@ -1,122 +1,64 @@
 // Calls into the desktop shell. The page never sends SQL or paths to read: only commands with
-// typed arguments, answered with data or `{kind, message}`.
-import { invoke } from "@tauri-apps/api/core";
+// typed arguments, answered with data or `{kind, message}`. Every type that crosses the boundary
+// is generated from the Rust types (bindings.ts), so the page cannot drift from the core.
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  AddedCitizen,
+  CitizenInput,
+  CitizenPatch,
+  CitizenV1,
+  ErrorPayload,
+  ImportReport,
+  NewTeam,
+  Overview,
+  PrintedSheet,
+  Province,
+  SessionDetail,
+  SessionInput,
+  SessionSummary,
+  SheetOptions,
+  SkillCatalogue,
+  SyncProgress,
+  SyncSummary,
+  TeamInfo,
+  WrittenFile,
+  WrittenReport,
+} from "./bindings";
 
-export interface CommandError {
-  kind: string;
-  message: string;
-  fields?: { field: string; reason: string }[];
-  report?: ImportReport;
-}
-
-export interface RowError {
-  row: number;
-  column: string;
-  reason: string;
-}
-
-export interface ImportReport {
-  rows: number;
-  added: number;
-  committed: boolean;
-  already_registered: { row: number; full_name: string }[];
-  invalid: RowError[];
-  flagged: { row: number; full_name: string }[];
-}
-
-export interface Citizen {
-  id: string;
-  full_name: string;
-  gender: "male" | "female" | "other";
-  birth_year: number;
-  birth_date: string | null;
-  village: string;
-  phone: string | null;
-  cccd: string | null;
-}
-
-export interface Skill {
-  code: string;
-  group: string;
-  kind: "skill" | "service";
-  name_vi: string;
-  short_vi: string;
-  name_en: string;
-}
-
-export interface Team {
-  name: string;
-  province_name: string;
-  commune_name: string;
-}
-
-export interface Overview {
-  team: Team | null;
-  citizens: number;
-  sessions: number;
-  people_reached: number;
-  achieved: number;
-  outbox: { pending: number; last_seq: number };
-  sync: {
-    server: string | null;
-    enrolled: boolean;
-    pending: number;
-    last_success: string | null;
-    last_error: string | null;
-  };
-}
-
-export interface SessionSummary {
-  id: string;
-  date: string;
-  time: string | null;
-  place: string;
-  skills: string[];
-  attendees: number;
-  achieved: number;
-}
-
-export interface SyncProgress {
-  sent: number;
-  total: number;
-  bytes_sent: number;
-}
-
-export interface SyncSummary {
-  pushed: number;
-  pulled: number;
-  duplicates: number;
-  pending: number;
-}
+export type * from "./bindings";
+export type Citizen = CitizenV1;
+export type CommandError = ErrorPayload;
 
 export const api = {
   overview: () => invoke<Overview>("app_state"),
-  adminUnits: () =>
-    invoke<{ code: string; name: string; communes: { code: string; name: string }[] }[]>(
-      "admin_units",
-    ),
-  initTeam: (form: Record<string, string>) => invoke<Team>("init_team", { form }),
+  adminUnits: () => invoke<Province[]>("admin_units"),
+  initTeam: (team: NewTeam) => invoke<TeamInfo>("init_team", { team }),
   enroll: (server: string, code: string, volunteer: string) =>
-    invoke<Team>("enroll", { server, code, volunteer }),
-  searchCitizens: (query: string) => invoke<Citizen[]>("search_citizens", { query }),
-  listCitizens: () => invoke<Citizen[]>("list_citizens"),
-  addCitizen: (form: Record<string, unknown>) =>
-    invoke<{ citizen: Citizen; likely_duplicates: { full_name: string }[] }>("add_citizen", {
-      form,
-    }),
-  updateCitizen: (id: string, form: Record<string, unknown>) =>
-    invoke<Citizen>("update_citizen", { id, form }),
+    invoke<TeamInfo>("enroll", { server, code, volunteer }),
+  searchCitizens: (query: string) => invoke<CitizenV1[]>("search_citizens", { query }),
+  listCitizens: () => invoke<CitizenV1[]>("list_citizens"),
+  addCitizen: (citizen: CitizenInput) => invoke<AddedCitizen>("add_citizen", { citizen }),
+  /** Changes only the fields in `patch`; every other field (groups, note…) stays as it is. */
+  updateCitizen: (id: string, patch: CitizenPatch) =>
+    invoke<CitizenV1>("update_citizen", { id, patch }),
   importCitizens: (name: string, bytes: number[], commit: boolean) =>
     invoke<ImportReport>("import_citizens", { name, bytes, commit }),
-  skills: () => invoke<{ version: string; skills: Skill[] }>("skills"),
-  addSession: (form: Record<string, unknown>) =>
-    invoke<{ session: { id: string } }>("add_session", { form }),
+  skills: () => invoke<SkillCatalogue>("skills"),
+  addSession: (session: SessionInput) => invoke<SessionDetail>("add_session", { session }),
   sessions: () => invoke<SessionSummary[]>("sessions"),
-  syncNow: () => invoke<SyncSummary>("sync_now"),
-  printSheet: (id: string, form: Record<string, unknown>) =>
-    invoke<string>("print_sheet", { id, form }),
-  exportReport: (from: string, to: string) => invoke<string>("export_report", { from, to }),
+  /** Syncs now; `onProgress` hears "X of Y" after each batch. */
+  syncNow: (onProgress: (p: SyncProgress) => void) => {
+    const channel = new Channel<SyncProgress>();
+    channel.onmessage = onProgress;
+    return invoke<SyncSummary>("sync_now", { onProgress: channel });
+  },
+  printSheet: (id: string, options: Partial<SheetOptions>) =>
+    invoke<PrintedSheet>("print_sheet", { id, options }),
+  exportReport: (from: string, to: string) =>
+    invoke<WrittenReport>("export_report", { from, to }),
+  backup: () => invoke<WrittenFile>("backup"),
+  /** Progress of the background sync (a sync started here reports through its own channel). */
   onSyncProgress: (f: (p: SyncProgress) => void): Promise<UnlistenFn> =>
     listen<SyncProgress>("sync-progress", (e) => f(e.payload)),
   onSyncFinished: (f: () => void): Promise<UnlistenFn> => listen("sync-finished", () => f()),

@@ -1,0 +1,58 @@
+//! The application layer: every use case of Sổ Tay, once, for both front ends. The CLI
+//! (`src/cli/`) and the desktop shell (`src-tauri/`) only unpack their arguments, call an [`App`]
+//! method and print or serialise the result. No Tauri and no clap here (clap's `ValueEnum` only
+//! behind the CLI's feature).
+//!
+//! An [`App`] holds the store as a [`SharedStore`]: each use case locks it for its own short
+//! step, and sync locks it only between network requests, so every screen answers during a sync.
+
+#![forbid(unsafe_code)]
+
+mod backup;
+pub mod bindings;
+mod citizens;
+mod error;
+mod files;
+mod paths;
+mod reports;
+mod sessions;
+mod sync;
+mod team;
+
+pub use citizens::ExportFormat;
+pub use error::{AppError, AppResult, ErrorPayload};
+pub use files::WrittenFile;
+pub use paths::DataPaths;
+pub use reports::{write_report_file, ReportFormat, ReportRequest, WrittenReport};
+pub use sessions::PrintedSheet;
+pub use sync::SyncOptions;
+pub use team::Overview;
+
+use sotay_core::{SharedStore, Store};
+
+/// A running Sổ Tay: its store and where it writes files.
+#[derive(Clone)]
+pub struct App {
+    store: SharedStore,
+    paths: DataPaths,
+}
+
+impl App {
+    /// Opens (creating and migrating if needed) the store at `paths.database`.
+    pub fn open(paths: DataPaths) -> AppResult<Self> {
+        let store = Store::open(&paths.database)?;
+        Ok(Self {
+            store: SharedStore::new(store),
+            paths,
+        })
+    }
+
+    pub fn paths(&self) -> &DataPaths {
+        &self.paths
+    }
+
+    /// The shared store, for a caller that needs a step no use case offers (tests, benchmarks).
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+}

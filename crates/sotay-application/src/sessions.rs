@@ -1,0 +1,54 @@
+//! Sessions: record one with its attendance and outcomes, list and read them, print the
+//! attendance sheet to a PDF file.
+
+use crate::error::AppResult;
+use crate::files::write_file;
+use crate::App;
+use serde::Serialize;
+use sotay_core::sheet::SheetOptions;
+use sotay_core::{SessionDetail, SessionInput, SessionSummary};
+use sotay_protocol::SessionId;
+use std::path::PathBuf;
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PrintedSheet {
+    pub path: String,
+    pub rows: u64,
+    pub blank_rows: u64,
+}
+
+impl App {
+    pub fn record_session(&self, input: SessionInput) -> AppResult<SessionDetail> {
+        Ok(self.store.with(|s| s.add_session(input))?)
+    }
+
+    pub fn sessions(&self) -> AppResult<Vec<SessionSummary>> {
+        Ok(self.store.with(|s| s.sessions())?)
+    }
+
+    pub fn session(&self, id: SessionId) -> AppResult<SessionDetail> {
+        Ok(self.store.with(|s| s.session(id))?)
+    }
+
+    /// Lays out the session's attendance sheet and writes the PDF to `out`, or into the output
+    /// folder under a name with the session's date. The store is free again while typst renders.
+    pub fn print_sheet(
+        &self,
+        id: SessionId,
+        options: &SheetOptions,
+        out: Option<PathBuf>,
+    ) -> AppResult<PrintedSheet> {
+        let (data, date) = self
+            .store
+            .with(|s| Ok((s.sheet(id, options)?, s.session(id)?.session.date)))?;
+        let pdf = sotay_sheets::render_pdf(&data)?;
+        let path = self.output_path(out, &format!("diem-danh-{date}-{id}.pdf"))?;
+        let file = write_file(&path, &pdf)?;
+        Ok(PrintedSheet {
+            path: file.path,
+            rows: data.rows.len() as u64,
+            blank_rows: data.blank_rows.len() as u64,
+        })
+    }
+}

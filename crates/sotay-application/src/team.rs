@@ -1,0 +1,60 @@
+//! The team on this laptop, the reference data its forms offer, and the home screen's numbers.
+
+use crate::error::AppResult;
+use crate::App;
+use serde::Serialize;
+use sotay_core::outbox::OutboxStatus;
+use sotay_core::refdata::{Province, SkillCatalogue};
+use sotay_core::{NewTeam, SyncStatus, TeamInfo};
+use ts_rs::TS;
+
+/// The home screen's numbers.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Overview {
+    pub team: Option<TeamInfo>,
+    pub citizens: u64,
+    pub sessions: u64,
+    pub people_reached: u64,
+    pub achieved: u64,
+    pub outbox: OutboxStatus,
+    pub sync: SyncStatus,
+}
+
+impl App {
+    pub fn init_team(&self, team: NewTeam) -> AppResult<TeamInfo> {
+        Ok(self.store.with(|s| s.init_team(team))?)
+    }
+
+    pub fn team(&self) -> AppResult<TeamInfo> {
+        Ok(self.store.with(|s| s.team())?)
+    }
+
+    pub fn overview(&self) -> AppResult<Overview> {
+        Ok(self.store.with(|s| {
+            let report = s.report(&Default::default())?;
+            Ok(Overview {
+                team: s.team().ok(),
+                citizens: s.list_citizens(Default::default())?.len() as u64,
+                sessions: s.sessions()?.len() as u64,
+                people_reached: report.totals.people,
+                achieved: report.totals.achieved,
+                outbox: s.outbox_status()?,
+                sync: s.sync_status()?,
+            })
+        })?)
+    }
+
+    /// Provinces and their communes (2025 codes), for the first-run form's choices.
+    pub fn admin_units(&self) -> Vec<Province> {
+        sotay_core::refdata::admin_units().provinces.clone()
+    }
+
+    /// The skill catalogue in force (the newest pulled from the server, else the built-in one).
+    pub fn skills(&self) -> AppResult<SkillCatalogue> {
+        Ok(self.store.with(|s| Ok(s.catalogue()?.into_owned()))?)
+    }
+
+    pub fn outbox_status(&self) -> AppResult<OutboxStatus> {
+        Ok(self.store.with(|s| s.outbox_status())?)
+    }
+}

@@ -1,0 +1,309 @@
+//! The laptop's half of sync, without the network: which server and token it uses, how far it
+//! has pulled, the status the user sees, acknowledgements, applying a pulled page, the local half
+//! of enrolment (joining or adopting the server's team) and USB bundles. The sync engine
+//! (`sotay-sync`) calls these between requests, each one a short transaction, so the store is
+//! never held across network I/O.
+
+use crate::changes::{apply_remote, apply_roster, record_local};
+use crate::error::{CoreError, CoreResult};
+use crate::outbox::{self, now_rfc3339};
+use crate::store::{Store, TeamInfo};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sotay_protocol::bundle::{self, BundleContent};
+use sotay_protocol::sync::{EnrollResponse, PullResponse};
+use sotay_protocol::{
+    DeviceId, Operation, OutboxRecord, Payload, TeamV1, VolunteerId, VolunteerV1, PROTOCOL_VERSION,
+};
+use std::path::Path;
+use ts_rs::TS;
+
+const META_SERVER: &str = "sync.server";
+const META_TOKEN: &str = "sync.token";
+const META_CURSOR: &str = "sync.pull_cursor";
+const META_LAST_SUCCESS: &str = "sync.last_success";
+const META_LAST_ERROR: &str = "sync.last_error";
+const META_LAST_ATTEMPT: &str = "sync.last_attempt";
+
+/// Where this laptop syncs to.
+#[derive(Debug, Clone)]
+pub struct SyncEndpoint {
+    pub server: String,
+    pub token: String,
+    pub device: DeviceId,
+}
+
+/// What the next pull asks for.
+#[derive(Debug, Clone)]
+pub struct PullPosition {
+    pub cursor: u64,
+    pub catalogue_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncStatus {
+    pub server: Option<String>,
+    pub enrolled: bool,
+    pub pending: u64,
+    pub last_success: Option<String>,
+    pub last_attempt: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ConflictEntry {
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    pub lost_value: serde_json::Value,
+    pub lost_hlc: String,
+    pub winner_hlc: String,
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BundleSummary {
+    pub records: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub bytes: u64,
+}
+
+impl Store {
+    /// The server and token to sync with; `NotEnrolled` before enrolment.
+    pub fn sync_endpoint(&self) -> CoreResult<SyncEndpoint> {
+        Ok(SyncEndpoint {
+            server: self.meta(META_SERVER)?.ok_or(CoreError::NotEnrolled)?,
+            token: self.meta(META_TOKEN)?.ok_or(CoreError::NotEnrolled)?,
+            device: self.device,
+        })
+    }
+
+    /// Refuses a second enrolment before any network traffic.
+    pub fn ensure_not_enrolled(&self) -> CoreResult<()> {
+        match self.meta(META_SERVER)? {
+            Some(server) => Err(CoreError::AlreadyEnrolled { server }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn note_sync_attempt(&self) -> CoreResult<()> {
+        self.set_meta(META_LAST_ATTEMPT, Some(&now_rfc3339()))
+    }
+
+    /// Records how a sync ended, for the status the user sees.
+    pub fn note_sync_result(&self, error: Option<&str>) -> CoreResult<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        if error.is_none() {
+            self.set_meta(META_LAST_SUCCESS, Some(&now_rfc3339()))?;
+        }
+        self.set_meta(META_LAST_ERROR, error)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks every record up to `seq` as held by the server.
+    pub fn mark_acked(&self, seq: u64) -> CoreResult<()> {
+        outbox::mark_acked(&self.conn, seq)?;
+        Ok(())
+    }
+
+    pub fn pull_position(&self) -> CoreResult<PullPosition> {
+        Ok(PullPosition {
+            cursor: self
+                .meta(META_CURSOR)?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+            catalogue_version: self.catalogue()?.version.clone(),
+        })
+    }
+
+    /// Applies one pulled page in one transaction: the records, the roster, the cursor and a
+    /// newer skill catalogue commit together, so an interrupted pull resumes where it stopped.
+    pub fn apply_pulled_page(&mut self, page: &PullResponse) -> CoreResult<()> {
+        let catalogue = self.catalogue()?.version.clone();
+        let tx = self.conn.transaction()?;
+        // Records of one page may refer to each other in any order (an attendance before
+        // its session arrives later in the same page); checked at commit.
+        tx.pragma_update(None, "defer_foreign_keys", true)?;
+        for record in &page.records {
+            apply_remote(&tx, record)?;
+        }
+        apply_roster(&tx, &page.team, &page.volunteers)?;
+        crate::store::set_meta_in(&tx, META_CURSOR, Some(&page.next_cursor.to_string()))?;
+        // A newer catalogue from the server replaces ours; an older one (a server not yet
+        // upgraded) is ignored.
+        if let Some(value) = &page.catalogue {
+            if let Ok(pulled) =
+                serde_json::from_value::<crate::refdata::SkillCatalogue>(value.clone())
+            {
+                if pulled.is_newer_than(&catalogue) {
+                    crate::store::set_meta_in(&tx, "catalogue", Some(&value.to_string()))?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The local half of enrolment, after the server accepted the code: the laptop joins the
+    /// server's team; a laptop set up offline with `init_team` keeps all its records, moved to
+    /// that team.
+    pub fn complete_enrolment(
+        &mut self,
+        server: &str,
+        response: &EnrollResponse,
+        volunteer: Option<&str>,
+    ) -> CoreResult<TeamInfo> {
+        self.ensure_not_enrolled()?;
+        let team = &response.team;
+        let local_team = self.team().ok().map(|t| t.team);
+        let tx = self.conn.transaction()?;
+        match local_team {
+            Some(local) if local.id != team.id => adopt_team(&tx, &local, team)?,
+            Some(_) => {}
+            None => apply_roster(&tx, team, &[])?,
+        }
+        if let Some(name) = volunteer {
+            let name = crate::validate::required(name, crate::validate::Field::Volunteer)?;
+            let v = VolunteerV1 {
+                id: VolunteerId::new(),
+                team_id: team.id,
+                name,
+            };
+            record_local(
+                &tx,
+                self.device,
+                Operation::Upsert,
+                &Payload::Volunteer(v.clone()),
+                &[],
+            )?;
+            crate::store::set_meta_in(&tx, "current_volunteer", Some(&v.id.to_string()))?;
+        }
+        crate::store::set_meta_in(&tx, META_SERVER, Some(server))?;
+        crate::store::set_meta_in(&tx, META_TOKEN, Some(&response.device_token))?;
+        tx.commit()?;
+        self.team()
+    }
+
+    pub fn sync_status(&self) -> CoreResult<SyncStatus> {
+        Ok(SyncStatus {
+            server: self.meta(META_SERVER)?,
+            enrolled: self.meta(META_TOKEN)?.is_some(),
+            pending: self.outbox_status()?.pending,
+            last_success: self.meta(META_LAST_SUCCESS)?,
+            last_attempt: self.meta(META_LAST_ATTEMPT)?,
+            last_error: self.meta(META_LAST_ERROR)?,
+        })
+    }
+
+    /// Values that lost a merge, newest first.
+    pub fn conflicts(&self) -> CoreResult<Vec<ConflictEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT entity, entity_id, field, lost_value, lost_hlc, winner_hlc, recorded_at
+             FROM conflict ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ConflictEntry {
+                entity: r.get(0)?,
+                entity_id: r.get(1)?,
+                field: r.get(2)?,
+                lost_value: serde_json::from_str(&r.get::<_, String>(3)?)
+                    .unwrap_or(serde_json::Value::Null),
+                lost_hlc: r.get(4)?,
+                winner_hlc: r.get(5)?,
+                recorded_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes every pending record to a signed, compressed file for a USB stick. The records
+    /// stay pending until the server acknowledges them (on the next contact after the import).
+    pub fn export_bundle(&self, out: &Path) -> CoreResult<BundleSummary> {
+        let token = self.meta(META_TOKEN)?.ok_or(CoreError::NotEnrolled)?;
+        let records: Vec<OutboxRecord> = outbox::pending(&self.conn, 0, usize::MAX >> 1)?;
+        let content = BundleContent {
+            protocol_version: PROTOCOL_VERSION,
+            device_id: self.device,
+            created_at: now_rfc3339(),
+            records,
+        };
+        let file = bundle::seal(&token, &content);
+        std::fs::write(out, &file).map_err(|e| CoreError::File {
+            path: out.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(BundleSummary {
+            records: content.records.len() as u64,
+            first_seq: content.records.first().map_or(0, |r| r.seq),
+            last_seq: content.records.last().map_or(0, |r| r.seq),
+            bytes: file.len() as u64,
+        })
+    }
+}
+
+/// Moves a laptop's offline team onto the server's team: rows, merged state and the records
+/// still waiting in the outbox (none was ever sent, so rewriting them loses nothing).
+fn adopt_team(tx: &rusqlite::Transaction<'_>, local: &TeamV1, server: &TeamV1) -> CoreResult<()> {
+    let (old, new) = (local.id.to_string(), server.id.to_string());
+    let already_sent: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE acked_at IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    if already_sent > 0 {
+        return Err(CoreError::AlreadyEnrolled {
+            server: "(máy chủ trước)".into(),
+        });
+    }
+    let server_json =
+        serde_json::to_string(&Payload::Team(server.clone()).to_json()).expect("team serialises");
+    // ON UPDATE CASCADE moves volunteers, citizens and sessions with the team row.
+    tx.execute(
+        "UPDATE team SET id = ?2, name = ?3, organisation = ?4, province_code = ?5,
+             commune_code = ?6 WHERE id = ?1",
+        params![
+            old,
+            new,
+            server.name,
+            crate::store::enum_str(&server.organisation),
+            server.province_code,
+            server.commune_code
+        ],
+    )?;
+    tx.execute(
+        "UPDATE outbox SET payload = json_set(payload, '$.team_id', ?1)
+         WHERE entity IN ('volunteer', 'citizen', 'session') AND json_extract(payload, '$.team_id') = ?2",
+        params![new, old],
+    )?;
+    tx.execute(
+        "UPDATE outbox SET entity_id = ?1, payload = ?2 WHERE entity = 'team' AND entity_id = ?3",
+        params![new, server_json, old],
+    )?;
+    tx.execute(
+        "UPDATE entity_state SET state = json_set(state, '$.fields.team_id', ?1)
+         WHERE entity IN ('volunteer', 'citizen', 'session')
+           AND json_extract(state, '$.fields.team_id') = ?2",
+        params![new, old],
+    )?;
+    let team_state: Option<String> = tx
+        .query_row(
+            "SELECT state FROM entity_state WHERE entity = 'team' AND entity_id = ?1",
+            [&old],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(state) = team_state {
+        let mut state: sotay_protocol::merge::EntityState =
+            serde_json::from_str(&state).unwrap_or_default();
+        if let serde_json::Value::Object(fields) = Payload::Team(server.clone()).to_json() {
+            state.fields.extend(fields);
+        }
+        tx.execute(
+            "UPDATE entity_state SET entity_id = ?1, state = ?2 WHERE entity = 'team' AND entity_id = ?3",
+            params![new, serde_json::to_string(&state).expect("state serialises"), old],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! The HTTP transport of sync: one method per endpoint of the protocol, over reqwest (rustls, on
+//! tokio). It knows nothing of the store; each call either returns the decoded answer or says
+//! whether the failure is worth a retry.
+
+use crate::decide::retryable_status;
+use crate::error::SyncError;
+use serde::de::DeserializeOwned;
+use sotay_protocol::sync::{
+    DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest,
+    PushResponse, PROTOCOL_HEADER,
+};
+use sotay_protocol::wire::compress_body;
+use sotay_protocol::PROTOCOL_VERSION;
+use std::time::Duration;
+
+/// A response larger than this is refused: a pull page is a few MB at most.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+pub(crate) enum Failure {
+    /// Worth retrying: network error, timeout, 5xx.
+    Transient(SyncError),
+    Final(SyncError),
+}
+
+impl Failure {
+    pub(crate) fn into_error(self) -> SyncError {
+        match self {
+            Failure::Transient(e) | Failure::Final(e) => e,
+        }
+    }
+}
+
+pub(crate) struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    pub requests: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, SyncError> {
+        let base = base.trim().trim_end_matches('/').to_owned();
+        let parsed =
+            reqwest::Url::parse(&base).map_err(|_| SyncError::BadServerAddress(base.clone()))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(SyncError::BadServerAddress(base));
+        }
+        // reqwest is built without a default crypto provider (its default, aws-lc, needs cmake
+        // and does not cross-build for Windows here); ring is the one rustls uses in this build.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(15)))
+            .build()
+            .map_err(|e| network(&base, e))?;
+        Ok(Self {
+            http,
+            base,
+            token,
+            requests: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+        })
+    }
+
+    pub async fn enroll(&mut self, request: &EnrollRequest) -> Result<EnrollResponse, Failure> {
+        self.post(
+            "/v1/enroll",
+            serde_json::to_vec(request).expect("serialises"),
+        )
+        .await
+    }
+
+    pub async fn status(&mut self) -> Result<DeviceStatus, Failure> {
+        self.get("/v1/status").await
+    }
+
+    pub async fn push(&mut self, request: &PushRequest) -> Result<PushResponse, Failure> {
+        self.post("/v1/push", serde_json::to_vec(request).expect("serialises"))
+            .await
+    }
+
+    pub async fn pull(
+        &mut self,
+        cursor: u64,
+        limit: usize,
+        catalogue: &str,
+    ) -> Result<PullResponse, Failure> {
+        let path = format!("/v1/pull?cursor={cursor}&limit={limit}&catalogue={catalogue}");
+        self.get(&path).await
+    }
+
+    async fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, Failure> {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    async fn post<T: DeserializeOwned>(&mut self, path: &str, json: Vec<u8>) -> Result<T, Failure> {
+        let compressed = compress_body(&json);
+        self.bytes_sent += compressed.len() as u64;
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("content-encoding", "zstd")
+            .body(compressed);
+        self.send(request).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &mut self,
+        mut request: reqwest::RequestBuilder,
+    ) -> Result<T, Failure> {
+        request = request.header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        self.requests += 1;
+        let transient = |e: reqwest::Error, base: &str| Failure::Transient(network(base, e));
+        let mut response = request.send().await.map_err(|e| transient(e, &self.base))?;
+        let status = response.status().as_u16();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transient(e, &self.base))?
+        {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_RESPONSE_BYTES {
+                return Err(Failure::Final(SyncError::Network {
+                    server: self.base.clone(),
+                    reason: "câu trả lời quá lớn".into(),
+                }));
+            }
+        }
+        self.bytes_received += bytes.len() as u64;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::Transient(SyncError::Network {
+                    server: self.base.clone(),
+                    reason: format!("câu trả lời hỏng: {e}"),
+                })
+            });
+        }
+        let (kind, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(b) => (b.error.kind, b.error.message),
+            Err(_) => (
+                "http".to_owned(),
+                String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            ),
+        };
+        let error = SyncError::Server {
+            status,
+            kind,
+            message,
+        };
+        if retryable_status(status) {
+            Err(Failure::Transient(error))
+        } else {
+            Err(Failure::Final(error))
+        }
+    }
+}
+
+/// A transport failure in words a volunteer can act on.
+fn network(server: &str, e: reqwest::Error) -> SyncError {
+    let reason = if e.is_timeout() {
+        "máy chủ không trả lời kịp (hết thời gian chờ)".to_owned()
+    } else if e.is_connect() {
+        "không mở được kết nối (máy chủ tắt, sai địa chỉ, hoặc chưa có mạng)".to_owned()
+    } else {
+        format!("kết nối bị ngắt giữa chừng ({e})")
+    };
+    SyncError::Network {
+        server: server.to_owned(),
+        reason,
+    }
+}

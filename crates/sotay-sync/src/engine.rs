@@ -1,0 +1,236 @@
+//! The sync loop. Between requests it takes the store for one short local step at a time (read a
+//! batch, mark it acknowledged, apply a pulled page), so the app stays usable while a request
+//! waits on a slow link; it never holds the store across an `.await`.
+
+use crate::api_client::{ApiClient, Failure};
+use crate::decide::{after_failure, jitter, next_batch, AfterFailure, SyncConfig};
+use crate::error::SyncResult;
+use serde::Serialize;
+use sotay_core::validate::{self, Field};
+use sotay_core::{SharedStore, TeamInfo};
+use sotay_protocol::sync::{EnrollRequest, PushRequest};
+use std::time::{Duration, Instant};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, Default, Serialize, TS)]
+pub struct SyncProgress {
+    /// Records acknowledged so far in this sync.
+    pub sent: u64,
+    /// Records that were pending when the sync started.
+    pub total: u64,
+    pub bytes_sent: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct SyncSummary {
+    pub pushed: u64,
+    /// Records the server already had (sent before an interrupted acknowledgement).
+    pub duplicates: u64,
+    pub pulled: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Still pending after this sync (0 on success, unless records were added meanwhile).
+    pub pending: u64,
+}
+
+/// Counts failures in a row and waits before the next attempt, or gives up.
+struct Retry<'a> {
+    config: &'a SyncConfig,
+    failures: u32,
+}
+
+impl Retry<'_> {
+    async fn after(&mut self, failure: Failure, summary: &mut SyncSummary) -> SyncResult<()> {
+        let error = match failure {
+            Failure::Final(e) => return Err(e),
+            Failure::Transient(e) => e,
+        };
+        self.failures += 1;
+        match after_failure(self.config, self.failures, jitter()) {
+            AfterFailure::GiveUp => Err(error),
+            AfterFailure::RetryAfter(delay) => {
+                summary.retries += 1;
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+        }
+    }
+
+    fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Trades a one-time enrolment code for a device token; the laptop joins the code's team.
+pub async fn enroll(
+    store: &SharedStore,
+    server: &str,
+    code: &str,
+    volunteer: Option<&str>,
+) -> SyncResult<TeamInfo> {
+    // Everything that can be refused locally is refused before the code is spent.
+    let volunteer = volunteer.filter(|v| !v.trim().is_empty());
+    if let Some(name) = volunteer {
+        validate::required(name, Field::Volunteer).map_err(sotay_core::CoreError::from)?;
+    }
+    let device = store.with(|s| {
+        s.ensure_not_enrolled()?;
+        Ok(s.device_id())
+    })?;
+    let mut client = ApiClient::new(server, None, SyncConfig::default().request_timeout)?;
+    let response = client
+        .enroll(&EnrollRequest {
+            code: code.trim().to_owned(),
+            device_id: device,
+        })
+        .await
+        .map_err(Failure::into_error)?;
+    Ok(store.with(|s| s.complete_enrolment(server.trim(), &response, volunteer))?)
+}
+
+/// Pushes every pending record, then pulls what the team's other devices recorded. The outcome
+/// is kept for the status screen.
+pub async fn sync(
+    store: &SharedStore,
+    config: &SyncConfig,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> SyncResult<SyncSummary> {
+    let endpoint = store.with(|s| {
+        s.note_sync_attempt()?;
+        s.sync_endpoint()
+    })?;
+    let mut summary = SyncSummary::default();
+    let result = match ApiClient::new(
+        &endpoint.server,
+        Some(endpoint.token),
+        config.request_timeout,
+    ) {
+        Ok(mut client) => {
+            let result = push_then_pull(store, &mut client, config, progress, &mut summary).await;
+            summary.requests = client.requests;
+            summary.bytes_sent = client.bytes_sent;
+            summary.bytes_received = client.bytes_received;
+            result
+        }
+        Err(e) => Err(e),
+    };
+    let message = result.as_ref().err().map(ToString::to_string);
+    summary.pending = store.with(|s| {
+        s.note_sync_result(message.as_deref())?;
+        Ok(s.outbox_status()?.pending)
+    })?;
+    result.map(|()| summary)
+}
+
+async fn push_then_pull(
+    store: &SharedStore,
+    client: &mut ApiClient,
+    config: &SyncConfig,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+    summary: &mut SyncSummary,
+) -> SyncResult<()> {
+    let mut retry = Retry {
+        config,
+        failures: 0,
+    };
+    // What the server already holds: records acknowledged by a response we never received, or
+    // applied from a USB bundle, are marked sent here.
+    let status = loop {
+        match client.status().await {
+            Ok(status) => break status,
+            Err(failure) => retry.after(failure, summary).await?,
+        }
+    };
+    retry.succeeded();
+    let total = store.with(|s| {
+        s.mark_acked(status.acked_seq)?;
+        Ok(s.outbox_status()?.pending)
+    })?;
+    let device = store.with(|s| Ok(s.device_id()))?;
+    let mut acked = status.acked_seq;
+    let mut batch = config.initial_batch;
+    let mut sent = 0;
+    progress(SyncProgress {
+        sent,
+        total,
+        bytes_sent: client.bytes_sent,
+    });
+    loop {
+        let records = store.with(|s| s.pending_records(acked, batch))?;
+        if records.is_empty() {
+            break;
+        }
+        let started = Instant::now();
+        let request = PushRequest {
+            device_id: device,
+            records,
+        };
+        let response = match client.push(&request).await {
+            Ok(response) => response,
+            Err(failure) => {
+                retry.after(failure, summary).await?;
+                batch = next_batch(config, batch, false, Duration::ZERO);
+                continue;
+            }
+        };
+        retry.succeeded();
+        store.with(|s| s.mark_acked(response.acked_seq))?;
+        sent += response.acked_seq.saturating_sub(acked);
+        acked = response.acked_seq;
+        summary.pushed += response.applied;
+        summary.duplicates += response.duplicates;
+        batch = next_batch(config, batch, true, started.elapsed());
+        progress(SyncProgress {
+            sent: sent.min(total),
+            total,
+            bytes_sent: client.bytes_sent,
+        });
+    }
+    loop {
+        let position = store.with(|s| s.pull_position())?;
+        let page = match client
+            .pull(
+                position.cursor,
+                config.pull_page,
+                &position.catalogue_version,
+            )
+            .await
+        {
+            Ok(page) => page,
+            Err(failure) => {
+                retry.after(failure, summary).await?;
+                continue;
+            }
+        };
+        retry.succeeded();
+        store.with(|s| s.apply_pulled_page(&page))?;
+        summary.pulled += page.records.len() as u64;
+        if !page.more {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether the server answers on its port within two seconds: the background sync's cue to try.
+pub async fn server_reachable(server: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(server.trim()) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect((host.as_str(), port))
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}

@@ -1,0 +1,193 @@
+//! The desktop app's commands driven as the web view drives them: a JSON request through
+//! Tauri's IPC (on its mock runtime, no window), answered by the real application layer over a
+//! real store file.
+
+use serde_json::json;
+use sotay_application::{App, DataPaths};
+use sotay_core::{CitizenInput, NewTeam};
+use sotay_protocol::{CitizenV1, Group, Organisation};
+use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+
+fn invoke(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    get_ipc_response(
+        webview,
+        tauri::webview::InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            // The origin the embedded UI has on Linux.
+            url: "tauri://localhost".parse().unwrap(),
+            body: tauri::ipc::InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<serde_json::Value>().unwrap())
+}
+
+fn app_with_a_team(dir: &std::path::Path) -> App {
+    let app = App::open(DataPaths {
+        database: dir.join("sotay.sqlite"),
+        output_dir: dir.join("out"),
+    })
+    .unwrap();
+    app.init_team(NewTeam {
+        name: "Đội TNTN Hàm Rồng".into(),
+        organisation: Organisation::YouthUnion,
+        province_code: "38".into(),
+        commune_code: "14758".into(),
+        volunteer: "Lê Thị Hoa".into(),
+    })
+    .unwrap();
+    app
+}
+
+fn window(app: App) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
+    let tauri_app = mock_builder()
+        .manage(app)
+        .invoke_handler(sotay_app_lib::commands::handler())
+        // The app's own context: its capabilities decide what the window may call, as in the
+        // real app.
+        .build(tauri::generate_context!())
+        .unwrap();
+    tauri::WebviewWindowBuilder::new(&tauri_app, "main", Default::default())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn editing_a_citizen_in_the_app_keeps_groups_and_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_team(dir.path());
+    let added = app
+        .add_citizen(CitizenInput {
+            full_name: "Hà Thị Mai".into(),
+            gender: "nữ".into(),
+            birth: "12/03/1950".into(),
+            village: "Bản Lầu".into(),
+            phone: Some("0912345678".into()),
+            groups: vec![Group::Elderly, Group::EthnicMinority],
+            note: Some("Nghe kém, cần nói to".into()),
+            consent: true,
+            ..Default::default()
+        })
+        .unwrap()
+        .citizen;
+    let webview = window(app.clone());
+
+    // What the citizens screen sends after the name and village were corrected: the form has no
+    // groups or note fields.
+    let edited = invoke(
+        &webview,
+        "update_citizen",
+        json!({
+            "id": added.id,
+            "patch": {"full_name": "Hà Thị Mây", "village": "Bản Lầu Trên", "phone": "0912345678"}
+        }),
+    )
+    .unwrap();
+    let edited: CitizenV1 = serde_json::from_value(edited).unwrap();
+    assert_eq!(edited.full_name, "Hà Thị Mây");
+    assert_eq!(edited.village, "Bản Lầu Trên");
+    assert_eq!(edited.groups, vec![Group::Elderly, Group::EthnicMinority]);
+    assert_eq!(edited.note.as_deref(), Some("Nghe kém, cần nói to"));
+    assert_eq!(edited.birth_date.as_deref(), Some("1950-03-12"));
+
+    let stored = app.citizen(added.id).unwrap();
+    assert_eq!(stored.groups, edited.groups);
+    assert_eq!(stored.note, edited.note);
+}
+
+#[test]
+fn a_refused_form_answers_kind_message_and_each_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let webview = window(app_with_a_team(dir.path()));
+    let err = invoke(
+        &webview,
+        "add_citizen",
+        json!({"citizen": {
+            "full_name": "", "gender": "nữ", "birth": "31/02/1960", "village": "Thôn Đông",
+            "phone": "0212", "consent": true
+        }}),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "invalid");
+    assert!(err["message"].as_str().unwrap().contains("Họ và tên"));
+    let fields: Vec<&str> = err["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["full_name", "birth_year", "phone"]);
+}
+
+#[test]
+fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let webview = window(app_with_a_team(dir.path()));
+    let csv = "Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n\
+               Lê Văn An,Nam,1950,Thôn Đông,0912345678\n\
+               Trần Thị Bình,Nữ,1960,Thôn Tây,0212\n";
+    let bytes: Vec<u8> = csv.as_bytes().to_vec();
+    let preview = invoke(
+        &webview,
+        "import_citizens",
+        json!({"name": "ds.csv", "bytes": bytes, "commit": false}),
+    )
+    .unwrap();
+    assert_eq!(
+        (preview["added"].as_u64(), preview["committed"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(
+        invoke(&webview, "list_citizens", json!({})).unwrap(),
+        json!([])
+    );
+    invoke(
+        &webview,
+        "import_citizens",
+        json!({"name": "ds.csv", "bytes": bytes, "commit": true}),
+    )
+    .unwrap();
+    let found = invoke(&webview, "search_citizens", json!({"query": "le van an"})).unwrap();
+    let an = found[0]["id"].clone();
+    let detail = invoke(
+        &webview,
+        "add_session",
+        json!({"session": {
+            "date": "2026-11-20", "place": "Nhà văn hóa", "skills": ["VNEID1"],
+            "attendees": [{"citizen_id": an, "achieved": ["VNEID1"]}]
+        }}),
+    )
+    .unwrap();
+    let overview = invoke(&webview, "app_state", json!({})).unwrap();
+    assert_eq!(
+        (
+            &overview["citizens"],
+            &overview["sessions"],
+            &overview["achieved"]
+        ),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    let printed = invoke(
+        &webview,
+        "print_sheet",
+        json!({"id": detail["session"]["id"], "options": {"blank_rows": 2}}),
+    )
+    .unwrap();
+    let path = std::path::PathBuf::from(printed["path"].as_str().unwrap());
+    assert!(path.starts_with(dir.path().join("out")), "{path:?}");
+    assert!(path.to_string_lossy().contains("2026-11-20"), "{path:?}");
+    assert!(std::fs::read(&path).unwrap().starts_with(b"%PDF"));
+    let report = invoke(&webview, "export_report", json!({"from": "", "to": null})).unwrap();
+    assert!(std::fs::read(report["path"].as_str().unwrap())
+        .unwrap()
+        .starts_with(b"PK"));
+    let backup = invoke(&webview, "backup", json!({})).unwrap();
+    assert!(backup["bytes"].as_u64().unwrap() > 0);
+}

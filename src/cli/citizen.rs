@@ -1,0 +1,288 @@
+//! `sotay citizen`: the register — add, edit, import, search, list, duplicates, export.
+
+use super::Ctx;
+use clap::{Args, Subcommand};
+use sotay_application::ExportFormat;
+use sotay_core::validate::{gender_vi, gender_word};
+use sotay_core::{CitizenInput, CitizenPatch, CitizenSort, ImportOptions};
+use sotay_protocol::{CitizenId, CitizenV1, Gender, Group};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum CitizenCommand {
+    /// Add one citizen (thêm người dân).
+    Add(CitizenAddArgs),
+    /// Change some fields of a citizen; the others stay as they are (sửa thông tin).
+    Edit(CitizenEditArgs),
+    /// One citizen's record.
+    Show { id: CitizenId },
+    /// Import a commune list, CSV or XLSX (nhập danh sách).
+    Import {
+        file: PathBuf,
+        /// Store the valid rows and report the invalid ones.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Check the file and report; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Search by name (diacritics optional) or by phone/CCCD digits.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// List the register.
+    List {
+        #[arg(long, value_enum, default_value = "given-name")]
+        sort: CitizenSort,
+    },
+    /// List likely duplicates (trùng lặp).
+    Duplicates,
+    /// Export the register as CSV or XLSX (phone and CCCD masked unless --show-personal).
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        show_personal: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct CitizenAddArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long, value_enum)]
+    gender: Gender,
+    /// Birth year (1957) or date (dd/mm/yyyy).
+    #[arg(long)]
+    birth: String,
+    #[arg(long)]
+    village: String,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    cccd: Option<String>,
+    #[arg(long = "group", value_enum)]
+    groups: Vec<Group>,
+    #[arg(long)]
+    note: Option<String>,
+    /// The citizen agreed to have their data recorded (required).
+    #[arg(long)]
+    consent: bool,
+}
+
+#[derive(Args)]
+pub struct CitizenEditArgs {
+    id: CitizenId,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_enum)]
+    gender: Option<Gender>,
+    /// Birth year (1957) or date (dd/mm/yyyy).
+    #[arg(long)]
+    birth: Option<String>,
+    #[arg(long)]
+    village: Option<String>,
+    /// An empty value ("") removes the number.
+    #[arg(long)]
+    phone: Option<String>,
+    /// An empty value ("") removes the number.
+    #[arg(long)]
+    cccd: Option<String>,
+    /// Replaces the groups; repeat for each.
+    #[arg(long = "group", value_enum)]
+    groups: Vec<Group>,
+    /// Removes every group.
+    #[arg(long, conflicts_with = "groups")]
+    no_groups: bool,
+    /// An empty value ("") removes the note.
+    #[arg(long)]
+    note: Option<String>,
+}
+
+fn gender_input(gender: Gender) -> String {
+    gender_word(gender).to_owned()
+}
+
+fn citizen_line(c: &CitizenV1) -> String {
+    let mut line = format!(
+        "{}  {}  {}  {}",
+        c.full_name,
+        c.birth_year,
+        gender_vi(c.gender),
+        c.village
+    );
+    if let Some(phone) = &c.phone {
+        line += &format!("  ĐT {phone}");
+    }
+    if let Some(cccd) = &c.cccd {
+        line += &format!("  CCCD {cccd}");
+    }
+    line + &format!("  [{}]", c.id)
+}
+
+pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    match cmd {
+        CitizenCommand::Add(a) => {
+            let added = app.add_citizen(CitizenInput {
+                full_name: a.name,
+                gender: gender_input(a.gender),
+                birth: a.birth,
+                village: a.village,
+                phone: a.phone,
+                cccd: a.cccd,
+                groups: a.groups,
+                note: a.note,
+                commune_code: None,
+                consent: a.consent,
+            })?;
+            ctx.print(&added, |added| {
+                println!("Đã thêm: {}", citizen_line(&added.citizen));
+                for m in &added.likely_duplicates {
+                    println!(
+                        "Cảnh báo: có thể trùng với {} ({}, {}) — {} [{}]",
+                        m.full_name,
+                        m.birth_year,
+                        m.village,
+                        m.reason.label_vi(),
+                        m.citizen_id
+                    );
+                }
+            });
+        }
+        CitizenCommand::Edit(e) => {
+            let groups = if e.no_groups {
+                Some(Vec::new())
+            } else {
+                Some(e.groups).filter(|g| !g.is_empty())
+            };
+            let updated = app.update_citizen(
+                e.id,
+                CitizenPatch {
+                    full_name: e.name,
+                    gender: e.gender.map(gender_input),
+                    birth: e.birth,
+                    village: e.village,
+                    phone: e.phone,
+                    cccd: e.cccd,
+                    groups,
+                    note: e.note,
+                    commune_code: None,
+                },
+            )?;
+            ctx.print(&updated, |c| println!("Đã sửa: {}", citizen_line(c)));
+        }
+        CitizenCommand::Show { id } => {
+            let citizen = app.citizen(id)?;
+            ctx.print(&citizen, |c| {
+                println!("{}", citizen_line(c));
+                if !c.groups.is_empty() {
+                    let groups: Vec<String> = c
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            serde_json::to_value(g)
+                                .unwrap()
+                                .as_str()
+                                .unwrap_or("")
+                                .into()
+                        })
+                        .collect();
+                    println!("Nhóm: {}", groups.join(", "));
+                }
+                if let Some(note) = &c.note {
+                    println!("Ghi chú: {note}");
+                }
+            });
+        }
+        CitizenCommand::Import {
+            file,
+            skip_invalid,
+            dry_run,
+        } => {
+            let report = app.import_citizens_file(
+                &file,
+                ImportOptions {
+                    skip_invalid,
+                    dry_run,
+                },
+            )?;
+            ctx.print(&report, |report| {
+                let verb = if report.committed {
+                    "Đã nhập"
+                } else {
+                    "Sẽ nhập (chưa lưu)"
+                };
+                let bad_rows: BTreeSet<_> = report.invalid.iter().map(|e| e.row).collect();
+                println!(
+                    "{verb} {} người mới từ {} dòng; {} người đã có trong sổ; {} dòng lỗi bị bỏ qua.",
+                    report.added,
+                    report.rows,
+                    report.already_registered.len(),
+                    bad_rows.len()
+                );
+                for e in &report.invalid {
+                    println!("  dòng {}, cột {}: {}", e.row, e.column, e.reason);
+                }
+                for f in &report.flagged {
+                    for m in &f.matches {
+                        println!(
+                            "  Cảnh báo dòng {} ({}): có thể trùng với {} ({}) — {}",
+                            f.row,
+                            f.full_name,
+                            m.full_name,
+                            m.birth_year,
+                            m.reason.label_vi()
+                        );
+                    }
+                }
+            });
+        }
+        CitizenCommand::Search { query, limit } => {
+            let found = app.search_citizens(&query, limit)?;
+            ctx.print(&found, |found| {
+                if found.is_empty() {
+                    println!("Không tìm thấy ai khớp “{query}”.");
+                }
+                found.iter().for_each(|c| println!("{}", citizen_line(c)));
+            });
+        }
+        CitizenCommand::List { sort } => {
+            let citizens = app.list_citizens(sort)?;
+            ctx.print(&citizens, |citizens| {
+                for (i, c) in citizens.iter().enumerate() {
+                    println!("{:>4}. {}", i + 1, citizen_line(c));
+                }
+                println!("Tổng: {} người.", citizens.len());
+            });
+        }
+        CitizenCommand::Export {
+            format,
+            out,
+            show_personal,
+        } => {
+            let (file, count) = app.export_citizens(format, out, show_personal)?;
+            println!("Đã xuất {count} người dân vào {}.", file.path);
+        }
+        CitizenCommand::Duplicates => {
+            let groups = app.duplicates()?;
+            ctx.print(&groups, |groups| {
+                if groups.is_empty() {
+                    println!("Không có ai nghi trùng lặp.");
+                }
+                for g in groups {
+                    println!("Nghi trùng ({}):", g.reason.label_vi());
+                    g.citizens
+                        .iter()
+                        .for_each(|c| println!("  {}", citizen_line(c)));
+                }
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! `sotay sync` and `sotay bundle`: enrol, sync now with progress, status, conflicts, and the USB
+//! bundle for when there is no network.
+
+use super::{runtime, Ctx};
+use clap::{Args, Subcommand};
+use sotay_application::SyncOptions;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    /// Seconds before one request is abandoned and retried.
+    #[arg(long, default_value_t = SyncOptions::default().timeout_secs)]
+    timeout: u64,
+    /// Failed attempts in a row before giving up.
+    #[arg(long, default_value_t = SyncOptions::default().attempts)]
+    attempts: u32,
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Join a server with a one-time enrolment code.
+    Enroll {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        /// Your name, when this laptop is new to the team.
+        #[arg(long)]
+        volunteer: Option<String>,
+    },
+    /// Last success, pending records, last error.
+    Status,
+    /// Values that lost a merge with another laptop's edit.
+    Conflicts,
+}
+
+#[derive(Subcommand)]
+pub enum BundleCommand {
+    /// Write all pending records to a signed, compressed file.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let app = ctx.app()?;
+    match args.command {
+        Some(SyncCommand::Enroll {
+            server,
+            code,
+            volunteer,
+        }) => {
+            let team = runtime()?.block_on(app.enroll(&server, &code, volunteer.as_deref()))?;
+            ctx.print(&team, |team| {
+                println!(
+                    "Đã đăng ký máy này với {server} cho đội “{}”.",
+                    team.team.name
+                )
+            });
+        }
+        Some(SyncCommand::Status) => {
+            let status = app.sync_status()?;
+            ctx.print(&status, |status| {
+                println!(
+                    "Máy chủ: {}",
+                    status.server.as_deref().unwrap_or("(chưa đăng ký)")
+                );
+                println!("Chờ đồng bộ: {} bản ghi", status.pending);
+                println!(
+                    "Lần đồng bộ thành công gần nhất: {}",
+                    status.last_success.as_deref().unwrap_or("chưa có")
+                );
+                if let Some(e) = &status.last_error {
+                    println!("Lỗi lần gần nhất: {e}");
+                }
+            });
+        }
+        Some(SyncCommand::Conflicts) => {
+            let conflicts = app.conflicts()?;
+            ctx.print(&conflicts, |conflicts| {
+                if conflicts.is_empty() {
+                    println!("Không có xung đột.");
+                }
+                for c in conflicts {
+                    println!(
+                        "{} {} — trường {}: giá trị bị thay {} ({}), thắng bởi {}",
+                        c.entity, c.entity_id, c.field, c.lost_value, c.lost_hlc, c.winner_hlc
+                    );
+                }
+            });
+        }
+        None => {
+            let config = SyncOptions {
+                timeout_secs: args.timeout,
+                attempts: args.attempts,
+            }
+            .config();
+            let json = ctx.json;
+            let mut report = move |p: sotay_sync::SyncProgress| {
+                if !json {
+                    eprintln!(
+                        "Đã gửi {}/{} bản ghi, {} KB",
+                        p.sent,
+                        p.total,
+                        p.bytes_sent / 1024
+                    );
+                }
+            };
+            let summary = runtime()?.block_on(app.sync(&config, &mut report))?;
+            ctx.print(&summary, |s| {
+                println!(
+                    "Đồng bộ xong: gửi {} bản ghi ({} đã có trên máy chủ), nhận {} bản ghi; {} yêu cầu, {} lần thử lại, {} KB gửi đi; còn chờ {}.",
+                    s.pushed, s.duplicates, s.pulled, s.requests, s.retries, s.bytes_sent / 1024, s.pending
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn run_bundle(cmd: BundleCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    let BundleCommand::Export { out } = cmd;
+    let summary = ctx.app()?.export_bundle(&out)?;
+    ctx.print(&summary, |s| {
+        println!(
+            "Đã ghi {} bản ghi (số {}–{}, {} byte) vào {}. Các bản ghi vẫn chờ cho đến khi máy chủ xác nhận.",
+            s.records,
+            s.first_seq,
+            s.last_seq,
+            s.bytes,
+            out.display()
+        )
+    });
+    Ok(())
+}

@@ -98,7 +98,14 @@ impl Store {
         let mut errors: Vec<FieldError> = Vec::new();
         let mut fail = |field, reason: String| errors.push(FieldError { field, reason });
         let date = validate::iso_date(&input.date, Field::Date);
-        let time = input.time.as_deref().map(validate::clock_time).transpose();
+        // A form's empty time field means "no time", not a time that fails to parse.
+        let time = input
+            .time
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(validate::clock_time)
+            .transpose();
         let place = validate::required(&input.place, Field::Place);
         let mut skill_codes: Vec<String> = Vec::new();
         let catalogue = self.catalogue()?;

@@ -468,6 +468,27 @@ fn sessions_validate_skills_attendees_and_dates() {
 }
 
 #[test]
+fn empty_optional_session_fields_from_a_form_mean_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _db) = new_store(dir.path());
+    let detail = store
+        .add_session(SessionInput {
+            date: "2026-11-20".into(),
+            time: Some("  ".into()),
+            place: "Nhà văn hóa".into(),
+            village: Some("".into()),
+            note: Some("".into()),
+            skills: vec!["0.1".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        (detail.session.time, detail.session.village, detail.session.note),
+        (None, None, None)
+    );
+}
+
+#[test]
 fn sessions_list_newest_first_with_counts() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, _) = new_store(dir.path());

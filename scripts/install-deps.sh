@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sổ Tay needs, only what is missing:
 #   scripts/install-deps.sh        the desktop app and the CLI (WebKitGTK, build tools, the UI's npm packages)
+#   scripts/install-deps.sh windows  also the MinGW toolchain, the Rust Windows target and NSIS
+#                                    (the Windows installer)
 #   scripts/install-deps.sh test   also PostgreSQL (sync suite), poppler-utils (PDF read-back), Xvfb,
-#                                  WebKitWebDriver and tauri-driver (UI end-to-end), and the MinGW
-#                                  toolchain for the Windows compile check
+#                                  WebKitWebDriver and tauri-driver (UI end-to-end), and Wine (the
+#                                  Windows installer's install/uninstall check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential pkg-config libwebkit2gtk-4.1-dev librsvg2-dev libssl-dev)
 if [ "${1:-}" = "test" ]; then
-  packages+=(postgresql poppler-utils xvfb webkit2gtk-driver gcc-mingw-w64-x86-64)
+  packages+=(postgresql poppler-utils xvfb webkit2gtk-driver wine wine64)
+fi
+if [ "${1:-}" = "windows" ]; then
+  packages+=(gcc-mingw-w64-x86-64 nsis)
 fi
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)
@@ -45,6 +50,8 @@ fi
 if [ "${1:-}" = "test" ]; then
   command -v tauri-driver >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/tauri-driver" ] ||
     cargo install tauri-driver --locked --quiet
+fi
+if [ "${1:-}" = "windows" ]; then
   rustup target list --installed 2>/dev/null | grep -q x86_64-pc-windows-gnu ||
     rustup target add x86_64-pc-windows-gnu
 fi

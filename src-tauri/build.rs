@@ -7,7 +7,6 @@ fn main() {
             "init_team",
             "enroll",
             "search_citizens",
-            "list_citizens",
             "add_citizen",
             "update_citizen",
             "import_citizens",

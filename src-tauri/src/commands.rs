@@ -10,16 +10,16 @@ use sotay_application::{
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{
-    AddedCitizen, CitizenInput, CitizenPatch, ImportOptions, ImportReport, NewTeam, SessionDetail,
-    SessionInput, SessionSummary, TeamInfo,
+    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, ImportOptions, ImportReport, NewTeam,
+    SessionDetail, SessionInput, SessionSummary, TeamInfo,
 };
 use sotay_protocol::{CitizenId, CitizenV1, SessionId};
 use sotay_sync::{SyncConfig, SyncProgress, SyncSummary};
 use tauri::ipc::Channel;
 use tauri::State;
 
-/// How many matches a search shows.
-const SEARCH_LIMIT: usize = 30;
+/// How many matches a search shows at a time; the page asks for the next ones.
+const SEARCH_PAGE: usize = 50;
 
 /// Every command, for the real app and for tests on Tauri's mock runtime alike.
 pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
@@ -30,7 +30,6 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         init_team,
         enroll,
         search_citizens,
-        list_citizens,
         add_citizen,
         update_citizen,
         import_citizens,
@@ -71,14 +70,14 @@ async fn enroll(
     Ok(app.enroll(&server, &code, Some(&volunteer)).await?)
 }
 
+/// Best matches first, with the total; an empty query pages through the register.
 #[tauri::command(async)]
-fn search_citizens(app: State<'_, App>, query: String) -> CommandResult<Vec<CitizenV1>> {
-    Ok(app.search_citizens(&query, SEARCH_LIMIT)?)
-}
-
-#[tauri::command(async)]
-fn list_citizens(app: State<'_, App>) -> CommandResult<Vec<CitizenV1>> {
-    Ok(app.list_citizens(Default::default())?)
+fn search_citizens(
+    app: State<'_, App>,
+    query: String,
+    offset: Option<usize>,
+) -> CommandResult<CitizenPage> {
+    Ok(app.search_page(&query, offset.unwrap_or(0), SEARCH_PAGE)?)
 }
 
 #[tauri::command(async)]

@@ -144,10 +144,8 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
         (preview["added"].as_u64(), preview["committed"].as_bool()),
         (Some(1), Some(false))
     );
-    assert_eq!(
-        invoke(&webview, "list_citizens", json!({})).unwrap(),
-        json!([])
-    );
+    let register = invoke(&webview, "search_citizens", json!({"query": ""})).unwrap();
+    assert_eq!(register["total"], 0, "a preview stores nobody");
     invoke(
         &webview,
         "import_citizens",
@@ -155,7 +153,8 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     )
     .unwrap();
     let found = invoke(&webview, "search_citizens", json!({"query": "le van an"})).unwrap();
-    let an = found[0]["id"].clone();
+    assert_eq!(found["total"], 1);
+    let an = found["citizens"][0]["id"].clone();
     let detail = invoke(
         &webview,
         "add_session",
@@ -170,7 +169,7 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
         (
             &overview["citizens"],
             &overview["sessions"],
-            &overview["achieved"]
+            &overview["people_confirmed"]
         ),
         (&json!(1), &json!(1), &json!(1))
     );

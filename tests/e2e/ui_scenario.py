@@ -3,9 +3,12 @@
 under Xvfb, driven over WebDriver (tauri-driver + Debian's WebKitWebDriver), against a real sync
 server on 127.0.0.1. Standard library only: WebDriver is plain JSON over HTTP.
 
-Scenario: first run → import 30 citizens from a CSV (one bad row shown in the preview) → a
-session with 25 attendees and one walk-in, outcomes ticked → the numbers on the home screen →
-sync to the server → the server's stats show them. Saves a screenshot of each main screen to
+Scenario, on an English (US) system locale: first run → import 30 citizens from a CSV (one bad
+row shown in the preview), search with the match count → a session dated dd/mm/yyyy (an
+impossible date refused first) with 25 attendees, two look-alike names taken by search-and-Enter
+and one walk-in, outcomes ticked → the numbers on the home screen → sync to the server → the
+server's stats show them → a report for a typed period. Every screen is checked for English text
+in the Vietnamese UI. Saves a screenshot of each main screen to
 docs/screenshots/ and measures start-up time and resident memory (docs/benchmarks.md).
 
 Usage: tests/e2e/ui_scenario.py TARGET_DIR   (where sotay and sotay-app were built)
@@ -146,6 +149,32 @@ class WebDriver:
             f.write(png)
 
 
+def english_only_strings():
+    """Texts of the English locale file that the Vietnamese one does not also use."""
+    with open(os.path.join(ROOT, "ui", "src", "i18n", "en.json")) as f:
+        en = json.load(f)
+    with open(os.path.join(ROOT, "ui", "src", "i18n", "vi.json")) as f:
+        vi = set(json.load(f).values())
+    words = []
+    for value in en.values():
+        # The fixed part of each message (before any {placeholder}), long enough to be telling.
+        fixed = max(value.split("{"), key=len).split("}")[-1].strip(" .:…")
+        if value not in vi and len(fixed) >= 6:
+            words.append(fixed)
+    # What WebKit itself writes in English when a page leaves it to the browser.
+    return words + ["Choose File", "No file chosen", "Fill out this field", "Please fill"]
+
+
+def assert_vietnamese(driver, screen):
+    """Everything a volunteer sees on this screen — text, placeholders, tooltips — is Vietnamese."""
+    seen = driver.js(
+        "return document.body.innerText + '\\n' + Array.from(document.querySelectorAll("
+        "'[placeholder],[title],[aria-label]')).map(e => [e.placeholder, e.title,"
+        " e.getAttribute('aria-label')].filter(Boolean).join('\\n')).join('\\n');")
+    found = [w for w in english_only_strings() if w in seen]
+    assert not found, f"English on the {screen} screen: {found}"
+
+
 def csv_with_one_bad_row():
     lines = ["STT,Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại"]
     families = ["Nguyễn", "Trần", "Lê", "Phạm", "Đặng", "Bùi"]
@@ -170,6 +199,10 @@ def main():
         env = dict(os.environ)
         # What tauri-driver sets for the app it starts: allow WebKit's automation session.
         env["TAURI_WEBVIEW_AUTOMATION"] = "true"
+        # An English (US) system, as on many volunteers' laptops: its date pickers read
+        # month/day, so the app must not rely on them.
+        env["LANG"] = "en_US.UTF-8"
+        env["LANGUAGE"] = "en_US"
         if not env.get("DISPLAY"):
             display = ":97"
             procs.append(subprocess.Popen(["Xvfb", display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
@@ -211,9 +244,16 @@ def main():
         driver.select("#team-province", "38")
         driver.select("#team-commune", "14758")
         driver.type("#volunteer-name", "Lê Thị Hoa")
+        assert_vietnamese(driver, "first-run")
         driver.screenshot("01-first-run.png")
         driver.click("#first-submit")
         driver.find("#nav-citizens")
+
+        assert_vietnamese(driver, "home")
+        # People whose names differ only slightly, for the search-and-Enter checks below.
+        for name in ["Đặng Hồng Lan", "Hồ Hồng Lan", "Hà Ngọc Ánh", "Hà Ngọc Ân"]:
+            subprocess.check_output([cli, "--db", laptop, "citizen", "add", "--name", name, "--gender", "nu",
+                                     "--birth", "1961", "--village", "Thôn Nam", "--consent"])
 
         # Import: the preview shows the bad row before anything is stored.
         driver.click("#nav-citizens")
@@ -222,6 +262,7 @@ def main():
                   "const input = document.querySelector('#import-file'); input.files = dt.files;"
                   "input.dispatchEvent(new Event('change', {bubbles: true}));", csv_with_one_bad_row())
         driver.wait_text("#import-preview", "30 dòng")
+        assert "danh-sach.csv" in driver.text("#import-file-name")
         errors = driver.text("#import-errors")
         assert "18" in errors and "Số điện thoại" in errors, errors
         driver.screenshot("02-import-preview.png")
@@ -229,6 +270,11 @@ def main():
         driver.wait_text("#citizens-message", "Đã nhập 29 người")
         driver.type("#citizen-search", "nguoi07")
         driver.wait_text("#citizen-list", "Người07")
+        driver.type("#citizen-search", "thi nguoi")
+        driver.wait_text("#citizen-count", "29 người")
+        driver.type("#citizen-search", "nguoi07")
+        driver.wait_text("#citizen-count", "1 người")
+        assert_vietnamese(driver, "citizens")
         driver.screenshot("03-citizens.png")
         # Edit: correct the village of the person found.
         driver.click("#citizen-list button")
@@ -238,6 +284,9 @@ def main():
 
         # A session: 25 attendees found by search, one walk-in, outcomes ticked.
         driver.click("#nav-sessions")
+        # Dates are typed day first, whatever the system's locale (first an impossible one).
+        driver.type("#session-date", "31/02/2026")
+        driver.type("#session-time", "08:30")
         driver.type("#session-place", "Nhà văn hóa thôn Đông")
         driver.click("#skill-0\\.1")
         driver.click("#skill-VNEID1")
@@ -249,6 +298,15 @@ def main():
             driver.wait_text("#attendee-results", f"Người{i:02d}")
             driver.click("#attendee-results button")
             driver.wait_text("#attendee-list", f"Người{i:02d}")
+        # Search-and-Enter takes the person typed, not a look-alike listed before them.
+        for typed, wrong in [("Hồ Hồng Lan", "Đặng Hồng Lan"), ("Hà Ngọc Ân", "Hà Ngọc Ánh")]:
+            driver.js("const e = document.querySelector('#attendee-search'); e.value = arguments[0];"
+                      "e.dispatchEvent(new Event('input', {bubbles: true}));", typed)
+            driver.wait_text("#attendee-results", typed)
+            driver.wait_text("#attendee-count", "người khớp")
+            driver.call("POST", f"/element/{driver.find('#attendee-search')}/value", {"text": "\ue007"})
+            driver.wait_text("#attendee-list", typed)
+            assert wrong not in driver.text("#attendee-list"), f"Enter on {typed!r} added {wrong!r}"
         driver.type("#walkin-name", "Hà Văn Mới")
         driver.select("#walkin-gender", "nam")
         driver.type("#walkin-birth", "1955")
@@ -258,19 +316,33 @@ def main():
         driver.wait_text("#attendee-list", "Hà Văn Mới")
         boxes = driver.call("POST", "/elements", {"using": "css selector",
                                                   "value": "#attendee-list input.achieved[data-skill='VNEID1']"})
-        assert len(boxes) == 26, len(boxes)
+        assert len(boxes) == 28, len(boxes)
         for box in boxes[:5]:
             driver.call("POST", f"/element/{list(box.values())[0]}/click", {})
+        assert_vietnamese(driver, "sessions")
         driver.screenshot("04-session.png")
         driver.click("#session-save")
-        driver.wait_text("#sessions-message", "26 người")
+        driver.wait_text("#sessions-error", "Ngày: “31/02/2026” không phải ngày hợp lệ")
+        driver.type("#session-date", "05/12/2026")
+        driver.click("#session-save")
+        driver.wait_text("#sessions-message", "28 người")
+        stored = json.loads(subprocess.check_output([cli, "--db", laptop, "session", "list", "--json"]))
+        assert [(s["date"], s["time"]) for s in stored] == [("2026-12-05", "08:30")], stored
+        driver.wait_text("#session-list", "05/12/2026 08:30")
 
         # The home screen counts them.
         driver.click("#nav-home")
-        driver.wait_text("#stat-citizens", "30")
+        driver.wait_text("#stat-citizens", "34")
         assert driver.text("#stat-sessions") == "1"
-        assert driver.text("#stat-reached") == "26"
+        assert driver.text("#stat-reached") == "28"
         assert driver.text("#stat-achieved") == "5", driver.text("#stat-achieved")
+        # One definition of each number: the home screen's are the report's.
+        report_file = os.path.join(work, "bao-cao.json")
+        subprocess.check_output([cli, "--db", laptop, "report", "--format", "json", "--out", report_file])
+        with open(report_file) as f:
+            report = json.load(f)
+        assert (report["totals"]["people"], report["people_confirmed"]) == (
+            int(driver.text("#stat-reached")), int(driver.text("#stat-achieved"))), report["totals"]
         driver.screenshot("05-home.png")
 
         # Sync to the server the test started.
@@ -282,14 +354,21 @@ def main():
         driver.click("#sync-now")
         driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
         driver.wait_text("#pending-count", "Chờ đồng bộ: 0")
+        assert_vietnamese(driver, "sync")
         driver.screenshot("06-sync.png")
         stats = json.loads(subprocess.check_output([cli, "--db", central, "server", "stats", "--json"]))
         team = next(t for t in stats if t["team_name"] == TEAM)
-        assert (team["citizens"], team["sessions"], team["attendances"], team["achieved"]) == (30, 1, 26, 5), team
+        assert (team["citizens"], team["sessions"], team["attendances"], team["achieved"]) == (34, 1, 28, 5), team
 
         driver.click("#nav-reports")
+        driver.type("#report-from", "2026-12-01")
+        driver.click("#report-export")
+        driver.wait_text("#report-error", "Từ ngày: “2026-12-01” không phải ngày hợp lệ")
+        driver.type("#report-from", "01/12/2026")
+        driver.type("#report-to", "31/12/2026")
         driver.click("#report-export")
         driver.wait_text("#report-message", ".xlsx")
+        assert_vietnamese(driver, "reports")
         driver.screenshot("07-reports.png")
 
         pid = subprocess.check_output(["pgrep", "-n", "-f", app]).decode().split()[0]

@@ -20,7 +20,7 @@ pub fn typescript() -> String {
         CitizenId, SessionId, TeamId, VolunteerId, DeviceId,
         Gender, Group, Organisation, Outcome,
         ConsentV1, CitizenV1, SessionV1, SkillOutcomeV1, TeamV1, VolunteerV1,
-        CitizenInput, CitizenPatch, AddedCitizen, citizens::DuplicateMatch, DuplicateReason,
+        CitizenInput, CitizenPatch, CitizenPage, AddedCitizen, citizens::DuplicateMatch, DuplicateReason,
         DuplicateGroup,
         ImportReport, import::RowError, import::RowRef, import::FlaggedRow,
         SessionInput, AttendeeInput, SessionDetail, sessions::Attendee, sessions::SkillRef,

@@ -5,8 +5,8 @@ use crate::error::AppResult;
 use crate::files::WrittenFile;
 use crate::App;
 use sotay_core::{
-    AddedCitizen, CitizenInput, CitizenPatch, CitizenSort, DuplicateGroup, ImportOptions,
-    ImportReport,
+    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, CitizenSort, DuplicateGroup,
+    ImportOptions, ImportReport,
 };
 use sotay_protocol::{CitizenId, CitizenV1};
 use std::path::{Path, PathBuf};
@@ -35,6 +35,12 @@ impl App {
 
     pub fn search_citizens(&self, query: &str, limit: usize) -> AppResult<Vec<CitizenV1>> {
         Ok(self.store.with(|s| s.search_citizens(query, limit))?)
+    }
+
+    /// One page of matches (best first) and how many match in all; an empty query pages
+    /// through the register.
+    pub fn search_page(&self, query: &str, offset: usize, limit: usize) -> AppResult<CitizenPage> {
+        Ok(self.store.with(|s| s.search_page(query, offset, limit))?)
     }
 
     pub fn list_citizens(&self, sort: CitizenSort) -> AppResult<Vec<CitizenV1>> {

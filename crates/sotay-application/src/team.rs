@@ -14,8 +14,10 @@ pub struct Overview {
     pub team: Option<TeamInfo>,
     pub citizens: u64,
     pub sessions: u64,
+    /// "Số người được tiếp cận", as in the report.
     pub people_reached: u64,
-    pub achieved: u64,
+    /// "Số người có kết quả đạt", as in the report.
+    pub people_confirmed: u64,
     pub outbox: OutboxStatus,
     pub sync: SyncStatus,
 }
@@ -37,7 +39,7 @@ impl App {
                 citizens: s.list_citizens(Default::default())?.len() as u64,
                 sessions: s.sessions()?.len() as u64,
                 people_reached: report.totals.people,
-                achieved: report.totals.achieved,
+                people_confirmed: report.people_confirmed,
                 outbox: s.outbox_status()?,
                 sync: s.sync_status()?,
             })

@@ -25,7 +25,8 @@ pub mod text;
 pub mod validate;
 
 pub use citizens::{
-    AddedCitizen, CitizenInput, CitizenPatch, CitizenSort, DuplicateGroup, DuplicateReason,
+    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, CitizenSort, DuplicateGroup,
+    DuplicateReason,
 };
 pub use db::{migrate_sqlite, SCHEMA_VERSION};
 pub use error::{CoreError, CoreResult, FieldError};

@@ -86,9 +86,115 @@ pub fn compare_names(a: &str, b: &str) -> Ordering {
         .then_with(|| compare_vi(a.family, b.family))
 }
 
+/// How well a name answers a search, best first. `None`: it does not answer it at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameMatch {
+    /// Every word, in order, is the name's word (a volunteer typed the whole name).
+    Exact,
+    /// The last word typed is the given name and every other word starts a word of the name.
+    GivenName,
+    /// Every word typed is a whole word of the name.
+    Words,
+    /// Every word typed starts a word of the name.
+    Prefixes,
+}
+
+/// Whether a typed word stands for a word of a name. A word typed with diacritics must match
+/// them ("ân" is not "ánh"); one typed without matches any diacritics ("an" finds both). A name
+/// word stored without any diacritics (a list typed without them) is matched without them.
+fn word_matches(typed: &str, word: &str, whole: bool) -> bool {
+    let (typed, word) = if typed.is_ascii() || word.is_ascii() {
+        (fold(typed), fold(word))
+    } else {
+        (typed.to_owned(), word.to_owned())
+    };
+    if whole {
+        word == typed
+    } else {
+        word.starts_with(&typed)
+    }
+}
+
+/// Ranks `name` against a search as typed. Case never counts; diacritics count where typed.
+pub fn match_name(query: &str, name: &str) -> Option<NameMatch> {
+    let lower = |s: &str| -> Vec<String> {
+        normalize(s)
+            .to_lowercase()
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    // A typed word without diacritics is compared folded (this also strips its punctuation).
+    let typed: Vec<String> = lower(query)
+        .into_iter()
+        .map(|w| if w.is_ascii() { fold(&w) } else { w })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let words = lower(name);
+    if typed.is_empty() || words.is_empty() {
+        return None;
+    }
+    let all = |whole: bool| {
+        typed
+            .iter()
+            .all(|t| words.iter().any(|w| word_matches(t, w, whole)))
+    };
+    if !all(false) {
+        return None;
+    }
+    if typed.len() == words.len()
+        && typed
+            .iter()
+            .zip(&words)
+            .all(|(t, w)| word_matches(t, w, true))
+    {
+        return Some(NameMatch::Exact);
+    }
+    let given = words.last().expect("a name has a word");
+    if word_matches(typed.last().expect("checked above"), given, true) {
+        return Some(NameMatch::GivenName);
+    }
+    Some(if all(true) {
+        NameMatch::Words
+    } else {
+        NameMatch::Prefixes
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_whole_name_typed_wins_and_typed_diacritics_count() {
+        use NameMatch::*;
+        let cases = [
+            ("Hồ Hồng Lan", "Hồ Hồng Lan", Some(Exact)),
+            ("Hồ Hồng Lan", "Đặng Hồng Lan", Some(GivenName)),
+            ("Hồ Hồng", "Đặng Hồng Lan", Some(Prefixes)),
+            ("ho hong lan", "Đặng Hồng Lan", Some(GivenName)),
+            ("ho hong lan", "Hồ Hồng Lan", Some(Exact)),
+            ("Hà Ngọc Ân", "Hà Ngọc Ánh", None),
+            ("Hà Ngọc Ân", "Hà Ngọc Ân", Some(Exact)),
+            ("ha ngoc an", "Hà Ngọc Ánh", Some(Prefixes)),
+            ("ha ngoc an", "Hà Ngọc Ân", Some(Exact)),
+            ("HÀ NGỌC ÂN", "Hà Ngọc Ân", Some(Exact)),
+            ("lan", "Nguyễn Thị Lan", Some(GivenName)),
+            ("lan", "Nguyễn Thị Lanh", Some(Prefixes)),
+            ("thi", "Nguyễn Thị Lan", Some(Words)),
+            ("duong", "Nguyễn Văn Đường", Some(GivenName)),
+            ("đường", "Nguyễn Văn Đường", Some(GivenName)),
+            ("dương", "Nguyễn Văn Đường", None),
+            ("Đường", "nguyen van duong", Some(GivenName)),
+            ("ng v duong", "Nguyễn Văn Đường", Some(GivenName)),
+            ("minh", "Nguyễn Văn Đường", None),
+            ("", "Nguyễn Văn Đường", None),
+        ];
+        for (query, name, expected) in cases {
+            assert_eq!(match_name(query, name), expected, "{query} ~ {name}");
+        }
+    }
 
     #[test]
     fn nfd_input_is_stored_as_nfc() {

@@ -483,7 +483,11 @@ fn empty_optional_session_fields_from_a_form_mean_absent() {
         })
         .unwrap();
     assert_eq!(
-        (detail.session.time, detail.session.village, detail.session.note),
+        (
+            detail.session.time,
+            detail.session.village,
+            detail.session.note
+        ),
         (None, None, None)
     );
 }
@@ -550,4 +554,73 @@ fn team_setup_checks_province_and_commune_codes() {
         store.init_team(team).unwrap_err().kind(),
         "already_initialised"
     );
+}
+
+#[test]
+fn the_person_typed_comes_first_and_every_match_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _db) = new_store(dir.path());
+    for name in [
+        "Đặng Hồng Lan",
+        "Hồ Hồng Lan",
+        "Hà Ngọc Ánh",
+        "Hà Ngọc Ân",
+        "Lê Thị Lanh",
+    ] {
+        store
+            .add_citizen(citizen(name, "nữ", "1960", "Thôn Đông"))
+            .unwrap();
+    }
+    let first = |q: &str| store.search_citizens(q, 10).unwrap()[0].full_name.clone();
+    assert_eq!(first("Hồ Hồng Lan"), "Hồ Hồng Lan");
+    assert_eq!(first("ho hong lan"), "Hồ Hồng Lan");
+    assert_eq!(first("Hà Ngọc Ân"), "Hà Ngọc Ân");
+    assert_eq!(first("ha ngoc an"), "Hà Ngọc Ân");
+    assert_eq!(
+        first("lan"),
+        "Đặng Hồng Lan",
+        "the given names Lan before Lanh"
+    );
+    let names = |q: &str| -> Vec<String> {
+        store
+            .search_citizens(q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.full_name)
+            .collect()
+    };
+    assert_eq!(
+        names("Hà Ngọc Ân"),
+        ["Hà Ngọc Ân"],
+        "typed diacritics count"
+    );
+    assert_eq!(
+        names("lan"),
+        ["Đặng Hồng Lan", "Hồ Hồng Lan", "Lê Thị Lanh"]
+    );
+
+    for i in 0..120 {
+        store
+            .add_citizen(citizen(
+                &format!("Nguyễn Văn Số{i:03}"),
+                "nam",
+                "1950",
+                "Thôn Tây",
+            ))
+            .unwrap();
+    }
+    let page = store.search_page("nguyen", 0, 50).unwrap();
+    assert_eq!((page.total, page.citizens.len()), (120, 50));
+    let last = store.search_page("nguyen", 100, 50).unwrap();
+    assert_eq!(
+        (last.total, last.offset, last.citizens.len()),
+        (120, 100, 20)
+    );
+    let all = store.search_page("", 0, 1000).unwrap();
+    assert_eq!(all.total, 125);
+    let seen: std::collections::HashSet<_> = (0..3)
+        .flat_map(|p| store.search_page("nguyen", p * 50, 50).unwrap().citizens)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(seen.len(), 120, "pages neither repeat nor skip anyone");
 }

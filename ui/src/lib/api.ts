@@ -6,6 +6,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AddedCitizen,
   CitizenInput,
+  CitizenPage,
   CitizenPatch,
   CitizenV1,
   ErrorPayload,
@@ -36,8 +37,9 @@ export const api = {
   initTeam: (team: NewTeam) => invoke<TeamInfo>("init_team", { team }),
   enroll: (server: string, code: string, volunteer: string) =>
     invoke<TeamInfo>("enroll", { server, code, volunteer }),
-  searchCitizens: (query: string) => invoke<CitizenV1[]>("search_citizens", { query }),
-  listCitizens: () => invoke<CitizenV1[]>("list_citizens"),
+  /** Best matches first, a page at a time, with how many match in all. */
+  searchCitizens: (query: string, offset: number) =>
+    invoke<CitizenPage>("search_citizens", { query, offset }),
   addCitizen: (citizen: CitizenInput) => invoke<AddedCitizen>("add_citizen", { citizen }),
   /** Changes only the fields in `patch`; every other field (groups, note…) stays as it is. */
   updateCitizen: (id: string, patch: CitizenPatch) =>

@@ -71,6 +71,8 @@ export type CitizenPatch = { full_name?: string, gender?: string,
  */
 birth?: string, village?: string, phone?: string, cccd?: string, groups?: Array<Group>, note?: string, commune_code?: string, };
 
+export type CitizenPage = { total: number, offset: number, citizens: Array<CitizenV1>, };
+
 export type AddedCitizen = { citizen: CitizenV1, 
 /**
  * Existing citizens that may be the same person; the new one is stored all the same, for a
@@ -217,7 +219,15 @@ export type FieldError = { field: Field, reason: string, };
 
 export type Field = "full_name" | "gender" | "birth_year" | "village" | "phone" | "cccd" | "consent" | "date" | "time" | "place" | "skills" | "attendee" | "team" | "organisation" | "province" | "commune" | "volunteer";
 
-export type Overview = { team: TeamInfo | null, citizens: number, sessions: number, people_reached: number, achieved: number, outbox: OutboxStatus, sync: SyncStatus, };
+export type Overview = { team: TeamInfo | null, citizens: number, sessions: number, 
+/**
+ * "Số người được tiếp cận", as in the report.
+ */
+people_reached: number, 
+/**
+ * "Số người có kết quả đạt", as in the report.
+ */
+people_confirmed: number, outbox: OutboxStatus, sync: SyncStatus, };
 
 export type ErrorPayload = { kind: string, message: string, 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dateVi, percent, todayIso } from "./format";
+import { dateVi, parseDateVi, percent, todayIso } from "./format";
 
 describe("format", () => {
   it("writes dates the Vietnamese way", () => {
@@ -11,6 +11,18 @@ describe("format", () => {
     expect(percent(0, 0)).toBe(100);
     expect(percent(1, 3)).toBe(33);
     expect(percent(5, 3)).toBe(100);
+  });
+
+  it("reads dates typed day first, whatever the system locale", () => {
+    expect(parseDateVi("20/11/2026")).toBe("2026-11-20");
+    expect(parseDateVi(" 5/3/2026 ")).toBe("2026-03-05");
+    expect(parseDateVi("05-03-2026")).toBe("2026-03-05");
+    expect(parseDateVi("05.03.2026")).toBe("2026-03-05");
+    expect(parseDateVi("29/02/2028")).toBe("2028-02-29");
+    for (const bad of ["31/02/2026", "29/02/2027", "11/28/2026", "2026-11-20", "20/11/26", "", "hôm nay"]) {
+      expect(parseDateVi(bad), bad).toBeNull();
+    }
+    expect(parseDateVi(dateVi("2026-12-11"))).toBe("2026-12-11");
   });
 
   it("gives today's local date", () => {

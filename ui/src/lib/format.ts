@@ -21,6 +21,24 @@ export function percent(done: number, total: number): number {
   return Math.min(100, Math.round((done * 100) / total));
 }
 
+/**
+ * A date typed the Vietnamese way — `20/11/2026`, also `20-11-2026`, `20.11.2026` or `5/3/2026` —
+ * as `YYYY-MM-DD`; null when it is not a real date. The browser's own date picker follows the
+ * operating system's locale (an English Windows shows and reads month/day), so every date in the
+ * app is typed as text and read here.
+ */
+export function parseDateVi(text: string): string | null {
+  const m = /^\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*$/.exec(text);
+  if (!m) return null;
+  const [day, month, year] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const d = new Date(Date.UTC(year, month - 1, day));
+  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) {
+    return null;
+  }
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${year}-${p(month)}-${p(day)}`;
+}
+
 /** Today as `YYYY-MM-DD` in local time. */
 export function todayIso(now: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");

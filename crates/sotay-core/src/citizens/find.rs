@@ -5,6 +5,17 @@ use super::{
     citizen_at, citizen_from_row, sort_by_given_name, CitizenDraft, CitizenSort, DuplicateGroup,
     DuplicateMatch, DuplicateReason, CITIZEN_COLUMNS,
 };
+use serde::Serialize;
+use ts_rs::TS;
+
+/// One page of a search and how many people match in all, so a screen can say "325 người" and
+/// show the rest on request.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CitizenPage {
+    pub total: u64,
+    pub offset: u64,
+    pub citizens: Vec<CitizenV1>,
+}
 use crate::error::CoreResult;
 use crate::store::{parse_col, Store};
 use crate::text;
@@ -55,24 +66,48 @@ pub(crate) fn find_matches(
 }
 
 impl Store {
-    /// Finds citizens by name regardless of diacritics and case; every word of the query must
-    /// start a word of the name ("ng v duong" finds "Nguyễn Văn Đường"). A query of digits
-    /// searches phone and CCCD numbers instead. Results come in class-list order.
+    /// Finds citizens by name regardless of case, and of diacritics where none are typed; every
+    /// word of the query must start a word of the name ("ng v duong" finds "Nguyễn Văn Đường").
+    /// A query of digits searches phone and CCCD numbers instead. The best matches come first —
+    /// the whole name as typed, then the given name, then whole words, then prefixes — each in
+    /// class-list order, so Enter on the first result picks the person typed.
+    /// A blank query finds nobody here (the register is `list_citizens`).
     pub fn search_citizens(&self, query: &str, limit: usize) -> CoreResult<Vec<CitizenV1>> {
-        let folded = text::fold(query);
-        if folded.is_empty() {
+        if text::fold(query).is_empty() {
             return Ok(Vec::new());
         }
-        let mut citizens = if folded.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+        Ok(self.search_page(query, 0, limit)?.citizens)
+    }
+
+    /// One page of a search, with how many match in all. An empty query pages through the whole
+    /// register in class-list order.
+    pub fn search_page(&self, query: &str, offset: usize, limit: usize) -> CoreResult<CitizenPage> {
+        let folded = text::fold(query);
+        // (rank, name, birth year, row) of every candidate; ranked here, read in full only
+        // for the page shown.
+        let mut ranked: Vec<(u8, String, i32, i64)> = Vec::new();
+        if folded.is_empty() {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT full_name, birth_year, num FROM citizen WHERE deleted = 0",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((0, r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            ranked = rows.collect::<Result<_, _>>()?;
+        } else if folded.chars().all(|c| c.is_ascii_digit() || c == ' ') {
             let digits: String = folded.chars().filter(|c| !c.is_whitespace()).collect();
-            let sql = format!(
-                "SELECT {CITIZEN_COLUMNS} FROM citizen c
-                 WHERE c.deleted = 0 AND (instr(c.phone, ?1) > 0 OR instr(c.cccd, ?1) > 0)
-                 LIMIT ?2"
-            );
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![digits, limit as i64], citizen_from_row)?;
-            rows.collect::<Result<Vec<_>, _>>()?
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT full_name, birth_year, num, (phone = ?1 OR cccd = ?1) FROM citizen
+                 WHERE deleted = 0 AND (instr(phone, ?1) > 0 OR instr(cccd, ?1) > 0)",
+            )?;
+            let rows = stmt.query_map([&digits], |r| {
+                let exact: Option<bool> = r.get(3)?;
+                Ok((
+                    u8::from(!exact.unwrap_or(false)),
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                ))
+            })?;
+            ranked = rows.collect::<Result<_, _>>()?;
         } else {
             // Each folded word becomes a quoted prefix term; folding leaves only letters and
             // digits, so nothing in a query can change the FTS syntax.
@@ -81,19 +116,43 @@ impl Store {
                 .map(|word| format!("\"{word}\"*"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            let sql = format!(
-                "SELECT {CITIZEN_COLUMNS} FROM citizen_search s
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT c.full_name, c.birth_year, c.num FROM citizen_search s
                  JOIN citizen c ON c.num = s.rowid
-                 WHERE citizen_search MATCH ?1 AND c.deleted = 0
-                 ORDER BY s.rank
-                 LIMIT ?2"
-            );
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![fts_query, limit as i64], citizen_from_row)?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
-        sort_by_given_name(&mut citizens);
-        Ok(citizens)
+                 WHERE citizen_search MATCH ?1 AND c.deleted = 0",
+            )?;
+            let mut rows = stmt.query([fts_query])?;
+            while let Some(r) = rows.next()? {
+                let name: String = r.get(0)?;
+                if let Some(rank) = text::match_name(query, &name) {
+                    ranked.push((rank as u8, name, r.get(1)?, r.get(2)?));
+                }
+            }
+        }
+        ranked.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| text::compare_names(&a.1, &b.1))
+                .then(a.2.cmp(&b.2))
+                .then(a.3.cmp(&b.3))
+        });
+        let total = ranked.len() as u64;
+        let page: Vec<i64> = ranked
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| r.3)
+            .collect();
+        let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizen c WHERE c.num = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let citizens = page
+            .iter()
+            .map(|num| stmt.query_row([num], citizen_from_row))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CitizenPage {
+            total,
+            offset: offset as u64,
+            citizens,
+        })
     }
 
     pub fn list_citizens(&self, sort: CitizenSort) -> CoreResult<Vec<CitizenV1>> {

@@ -6,6 +6,7 @@ mod find;
 mod input;
 
 pub(crate) use find::find_matches;
+pub use find::CitizenPage;
 pub use input::{validate_citizen, CitizenDraft, CitizenInput, CitizenPatch};
 
 use crate::error::{CoreError, CoreResult};

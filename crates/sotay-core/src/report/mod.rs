@@ -72,6 +72,34 @@ impl Breakdown {
     }
 }
 
+/// The headline numbers and what each one counts: written into every XLSX report beside the
+/// numbers, and the same words the app's home screen uses.
+pub const DEFINITIONS: [(&str, &str); 6] = [
+    ("Số buổi", "Buổi hướng dẫn trong kỳ."),
+    (
+        "Số người được tiếp cận",
+        "Số người khác nhau đã dự ít nhất một buổi trong kỳ; mỗi người chỉ tính một lần.",
+    ),
+    (
+        "Số người có kết quả đạt",
+        "Số người khác nhau có ít nhất một kỹ năng hoặc dịch vụ được ghi “đạt” (tự làm được, \
+         ví dụ đã kích hoạt VNeID mức 1): số “đã xác nhận” so với chỉ tiêu.",
+    ),
+    (
+        "Lượt tham dự",
+        "Mỗi người ở mỗi buổi tính một lượt; một người dự ba buổi là ba lượt.",
+    ),
+    (
+        "Lượt kỹ năng đã hướng dẫn, chưa đạt",
+        "Mỗi (người, kỹ năng) được hướng dẫn ở một buổi mà chưa đạt tính một lượt.",
+    ),
+    (
+        "Lượt kỹ năng đạt",
+        "Mỗi (người, kỹ năng) được ghi “đạt” ở một buổi tính một lượt; một người đạt hai kỹ \
+         năng là hai lượt.",
+    ),
+];
+
 /// A commune's adult population and targets, entered by an official.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommuneTarget {

@@ -21,7 +21,12 @@ pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> CoreError {
     }
 }
 
-const METRICS: [&str; 4] = ["Số người", "Lượt tham dự", "Lượt hướng dẫn", "Lượt đạt"];
+const METRICS: [&str; 4] = [
+    "Số người",
+    "Lượt tham dự",
+    "Lượt kỹ năng đã hướng dẫn, chưa đạt",
+    "Lượt kỹ năng đạt",
+];
 
 fn metric_values(c: &Counts) -> [u64; 4] {
     [c.people, c.attendances, c.taught, c.achieved]
@@ -113,20 +118,25 @@ pub fn write_xlsx(report: &Report, out: &Path) -> CoreResult<()> {
     );
     sheet.write_string(1, 0, &period).map_err(xerr)?;
     let totals = [
-        ("Số buổi", report.sessions),
-        ("Số người được tiếp cận", report.totals.people),
-        ("Số người có kết quả đạt", report.people_confirmed),
-        ("Lượt tham dự", report.totals.attendances),
-        ("Lượt hướng dẫn", report.totals.taught),
-        ("Lượt đạt", report.totals.achieved),
+        report.sessions,
+        report.totals.people,
+        report.people_confirmed,
+        report.totals.attendances,
+        report.totals.taught,
+        report.totals.achieved,
     ];
-    for (i, (label, v)) in totals.iter().enumerate() {
+    // Each number with the one definition the app uses everywhere, so nobody misreads it.
+    for (i, ((label, definition), v)) in super::DEFINITIONS.iter().zip(totals).enumerate() {
         sheet.write_string(3 + i as u32, 0, *label).map_err(xerr)?;
         sheet
-            .write_number(3 + i as u32, 1, *v as f64)
+            .write_number(3 + i as u32, 1, v as f64)
+            .map_err(xerr)?;
+        sheet
+            .write_string(3 + i as u32, 2, *definition)
             .map_err(xerr)?;
     }
-    sheet.set_column_width(0, 30).map_err(xerr)?;
+    sheet.set_column_width(0, 36).map_err(xerr)?;
+    sheet.set_column_width(2, 100).map_err(xerr)?;
 
     for t in &report.breakdowns {
         // Sheet names are at most 31 characters; the titles are shorter.

@@ -57,6 +57,8 @@ deb: ui
 	cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb
 
 bench: deps
+	cargo build --release --locked -p sotay-app -p sotay
+	python3 benches/citizens_screen.py "$${CARGO_TARGET_DIR:-target}/release" 10000
 	cargo bench -p sotay-core --bench store
 	cargo bench -p sotay-sheets --bench sheet
 	cargo bench --bench sync_push

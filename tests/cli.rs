@@ -111,7 +111,26 @@ fn admin_sets_up_imports_searches_and_records_a_session() {
     assert_eq!(report["added"], 2);
     let report = cli.json(&["citizen", "import", list, "--skip-invalid"]);
     assert_eq!(report["added"], 0);
-    assert_eq!(report["already_registered"].as_array().unwrap().len(), 2);
+    // Row 2 has a CCCD: the same person. Row 3 (no phone, no CCCD) may be: listed, not added.
+    assert_eq!(report["already_registered"][0]["row"], 2);
+    assert_eq!(report["possible_duplicates"][0]["row"], 3);
+    assert_eq!(report["possible_duplicates"][0]["added"], false);
+    let human = cli.ok(&["citizen", "import", list, "--skip-invalid", "--dry-run"]);
+    assert!(
+        human.contains("Dòng 3 (Trần Thị Ánh): có thể trùng với Trần Thị Ánh"),
+        "{human}"
+    );
+    let report = cli.json(&[
+        "citizen",
+        "import",
+        list,
+        "--skip-invalid",
+        "--add-anyway",
+        "3",
+        "--dry-run",
+    ]);
+    assert_eq!(report["added"], 1, "the volunteer says row 3 is another person");
+    assert_eq!(report["committed"], false);
 
     let added = cli.json(&[
         "citizen",

@@ -95,17 +95,20 @@ fn update_citizen(
     Ok(app.update_citizen(id, patch)?)
 }
 
-/// With `commit` false, a preview: every row checked, nothing stored.
+/// With `commit` false, a preview: every row checked, nothing stored. `add_anyway`: the rows the
+/// volunteer marked as new people among the possible duplicates.
 #[tauri::command(async)]
 fn import_citizens(
     app: State<'_, App>,
     name: String,
     bytes: Vec<u8>,
     commit: bool,
+    add_anyway: Option<Vec<usize>>,
 ) -> CommandResult<ImportReport> {
     let options = ImportOptions {
         skip_invalid: true,
         dry_run: !commit,
+        add_anyway: add_anyway.unwrap_or_default(),
     };
     Ok(app.import_citizens_bytes(&name, bytes, options)?)
 }

@@ -26,6 +26,9 @@ pub enum CitizenCommand {
         /// Check the file and report; store nothing.
         #[arg(long)]
         dry_run: bool,
+        /// A row listed as a possible duplicate that is a new person all the same; repeat.
+        #[arg(long = "add-anyway", value_name = "ROW")]
+        add_anyway: Vec<usize>,
     },
     /// Search by name (diacritics optional) or by phone/CCCD digits.
     Search {
@@ -204,12 +207,14 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
             file,
             skip_invalid,
             dry_run,
+            add_anyway,
         } => {
             let report = app.import_citizens_file(
                 &file,
                 ImportOptions {
                     skip_invalid,
                     dry_run,
+                    add_anyway,
                 },
             )?;
             ctx.print(&report, |report| {
@@ -219,27 +224,37 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
                     "Sẽ nhập (chưa lưu)"
                 };
                 let bad_rows: BTreeSet<_> = report.invalid.iter().map(|e| e.row).collect();
+                let held_back = report.possible_duplicates.iter().filter(|r| !r.added).count();
                 println!(
-                    "{verb} {} người mới từ {} dòng; {} người đã có trong sổ; {} dòng lỗi bị bỏ qua.",
+                    "{verb} {} người mới từ {} dòng; {} người đã có trong sổ; {} dòng có thể trùng chưa thêm; {} dòng lỗi bị bỏ qua.",
                     report.added,
                     report.rows,
                     report.already_registered.len(),
+                    held_back,
                     bad_rows.len()
                 );
                 for e in &report.invalid {
                     println!("  dòng {}, cột {}: {}", e.row, e.column, e.reason);
                 }
-                for f in &report.flagged {
-                    for m in &f.matches {
-                        println!(
-                            "  Cảnh báo dòng {} ({}): có thể trùng với {} ({}) — {}",
-                            f.row,
-                            f.full_name,
-                            m.full_name,
-                            m.birth_year,
-                            m.reason.label_vi()
-                        );
-                    }
+                let who = |m: &sotay_core::citizens::DuplicateMatch| {
+                    format!("{} ({}, {}) — {}", m.full_name, m.birth_year, m.village, m.reason.label_vi())
+                };
+                for r in &report.already_registered {
+                    let first = r.matches.first().map(who).unwrap_or_default();
+                    println!("  Dòng {} ({}): đã có trong sổ — {first}", r.row, r.full_name);
+                }
+                for r in &report.possible_duplicates {
+                    let first = r.matches.first().map(who).unwrap_or_default();
+                    let decision = if r.added {
+                        "đã thêm như người mới"
+                    } else {
+                        "chưa thêm; nếu là người khác, nhập lại với --add-anyway"
+                    };
+                    println!("  Dòng {} ({}): có thể trùng với {first}; {decision} {}", r.row, r.full_name, r.row);
+                }
+                for r in &report.shared_phone {
+                    let first = r.matches.first().map(who).unwrap_or_default();
+                    println!("  Dòng {} ({}): đã thêm; dùng chung số điện thoại với {first}", r.row, r.full_name);
                 }
             });
         }

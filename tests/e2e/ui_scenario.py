@@ -268,10 +268,30 @@ def main():
         driver.screenshot("02-import-preview.png")
         driver.click("#import-commit")
         driver.wait_text("#citizens-message", "Đã nhập 29 người")
+
+        # The same list's people again: nobody is dropped unseen. Row 2 (same name and phone) is
+        # already registered; rows 3 and 4 may be, and row 4 is marked as another person.
+        second = ("Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\r\n"
+                  "Trần Thị Người01,Nữ,1941,Thôn Đông,0900000001\r\n"
+                  "Lê Thị Người02,Nam,1942,Thôn Đông,\r\n"
+                  "Phạm Thị Người03,Nữ,1943,Thôn Đông,0911111111\r\n")
+        driver.js("const dt = new DataTransfer();"
+                  "dt.items.add(new File([arguments[0]], 'lan-hai.csv', {type: 'text/csv'}));"
+                  "const input = document.querySelector('#import-file'); input.files = dt.files;"
+                  "input.dispatchEvent(new Event('change', {bubbles: true}));", second)
+        driver.wait_text("#import-preview", "2 dòng có thể trùng")
+        assert "Trần Thị Người01" in driver.text("#import-already")
+        possible = driver.text("#import-possible")
+        assert "Lê Thị Người02" in possible and "Phạm Thị Người03" in possible, possible
+        driver.click("#import-possible input.add-anyway[data-row='4']")
+        driver.wait_text("#import-commit", "Nhập 1 người")
+        driver.screenshot("02b-import-duplicates.png")
+        driver.click("#import-commit")
+        driver.wait_text("#citizens-message", "Đã nhập 1 người")
         driver.type("#citizen-search", "nguoi07")
         driver.wait_text("#citizen-list", "Người07")
         driver.type("#citizen-search", "thi nguoi")
-        driver.wait_text("#citizen-count", "29 người")
+        driver.wait_text("#citizen-count", "30 người")
         driver.type("#citizen-search", "nguoi07")
         driver.wait_text("#citizen-count", "1 người")
         assert_vietnamese(driver, "citizens")
@@ -332,7 +352,7 @@ def main():
 
         # The home screen counts them.
         driver.click("#nav-home")
-        driver.wait_text("#stat-citizens", "34")
+        driver.wait_text("#stat-citizens", "35")
         assert driver.text("#stat-sessions") == "1"
         assert driver.text("#stat-reached") == "28"
         assert driver.text("#stat-achieved") == "5", driver.text("#stat-achieved")
@@ -358,7 +378,7 @@ def main():
         driver.screenshot("06-sync.png")
         stats = json.loads(subprocess.check_output([cli, "--db", central, "server", "stats", "--json"]))
         team = next(t for t in stats if t["team_name"] == TEAM)
-        assert (team["citizens"], team["sessions"], team["attendances"], team["achieved"]) == (34, 1, 28, 5), team
+        assert (team["citizens"], team["sessions"], team["attendances"], team["achieved"]) == (35, 1, 28, 5), team
 
         driver.click("#nav-reports")
         driver.type("#report-from", "2026-12-01")

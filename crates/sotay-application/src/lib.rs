@@ -30,6 +30,12 @@ pub use team::Overview;
 
 use sotay_core::{SharedStore, Store};
 
+// The desktop shell shares one App between its commands and the background sync.
+const _: () = {
+    const fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<App>();
+};
+
 /// A running Sổ Tay: its store and where it writes files.
 #[derive(Clone)]
 pub struct App {

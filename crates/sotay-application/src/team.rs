@@ -33,13 +33,13 @@ impl App {
 
     pub fn overview(&self) -> AppResult<Overview> {
         Ok(self.store.with(|s| {
-            let report = s.report(&Default::default())?;
+            let headline = s.headline()?;
             Ok(Overview {
                 team: s.team().ok(),
-                citizens: s.list_citizens(Default::default())?.len() as u64,
-                sessions: s.sessions()?.len() as u64,
-                people_reached: report.totals.people,
-                people_confirmed: report.people_confirmed,
+                citizens: s.count_citizens()?,
+                sessions: s.count_sessions()?,
+                people_reached: headline.people_reached,
+                people_confirmed: headline.people_confirmed,
                 outbox: s.outbox_status()?,
                 sync: s.sync_status()?,
             })

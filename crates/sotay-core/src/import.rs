@@ -1,11 +1,12 @@
 //! Import of commune citizen lists (CSV or XLSX). Reading turns a file into rows of raw text keyed
-//! by known columns; every row is validated; then, in one transaction, new citizens are stored and
-//! rows already in the register are skipped. By default the file is all-or-nothing: one bad row
+//! by known columns; every row is validated; then, in one transaction, new citizens are stored,
+//! rows of people already registered (same CCCD, or same name and phone) are skipped, and rows
+//! that may be someone registered are listed for the volunteer to decide (see `find_matches`). By default the file is all-or-nothing: one bad row
 //! and nothing is stored, with every bad row listed. Row numbers are those a spreadsheet shows
 //! (the header is row 1).
 
 use crate::citizens::{
-    find_matches, insert_citizen, validate_citizen, CitizenInput, DuplicateMatch,
+    find_matches, insert_citizen, validate_citizen, CitizenInput, DuplicateMatch, DuplicateReason,
 };
 use crate::error::{CoreError, CoreResult};
 use crate::store::{today_vn, Store};
@@ -82,25 +83,28 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// A row of the file and the registered people it is, or may be.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct RowRef {
+pub struct MatchedRow {
     pub row: usize,
     pub full_name: String,
-}
-
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct FlaggedRow {
-    pub row: usize,
-    pub full_name: String,
+    pub birth_year: i32,
+    pub birth_date: Option<String>,
+    pub village: String,
     pub matches: Vec<DuplicateMatch>,
+    /// Stored as a new person (for a possible duplicate: the volunteer said so).
+    pub added: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// Store the good rows even when some rows are bad.
     pub skip_invalid: bool,
     /// Validate and report only; store nothing (the UI's preview).
     pub dry_run: bool,
+    /// Rows the volunteer decided are new people although they look like someone registered
+    /// (listed in the preview as possible duplicates); every other possible duplicate is left out.
+    pub add_anyway: Vec<usize>,
 }
 
 /// What an import did (or, for a rejected file or a dry run, would do).
@@ -110,12 +114,16 @@ pub struct ImportReport {
     /// Rows that are (or would be) stored as new citizens.
     pub added: usize,
     pub committed: bool,
-    /// Rows of people already in the register (same CCCD, or same name, birth year and village),
-    /// or repeated earlier in the same file.
-    pub already_registered: Vec<RowRef>,
+    /// Rows of people already in the register, or earlier in the same file: the same CCCD, or
+    /// the same name and phone. Not stored again.
+    pub already_registered: Vec<MatchedRow>,
+    /// Rows that may be someone registered (the same name, birth year and village, nothing that
+    /// tells them apart): left out unless the volunteer adds them (`add_anyway`), and listed
+    /// either way so that nobody is dropped unseen.
+    pub possible_duplicates: Vec<MatchedRow>,
+    /// Rows stored as new people who share a phone with someone registered (a family's phone).
+    pub shared_phone: Vec<MatchedRow>,
     pub invalid: Vec<RowError>,
-    /// Rows stored that look like someone already registered (e.g. same phone).
-    pub flagged: Vec<FlaggedRow>,
 }
 
 impl ImportReport {
@@ -362,41 +370,31 @@ impl Store {
             recorded_by: IMPORT_CONSENT_BY.to_owned(),
         };
         let tx = self.conn.transaction()?;
-        let mut seen_in_file = HashSet::new();
+        // Earlier rows of the file are stored in this transaction, so a row repeated later in
+        // the file is judged against them like anyone registered.
         for (row, draft) in drafts {
-            let identity = match &draft.cccd {
-                Some(cccd) => format!("cccd:{cccd}"),
-                None => format!(
-                    "key:{}|{}|{}",
-                    draft.name_key(),
-                    draft.birth_year,
-                    draft.village_key()
-                ),
-            };
             let matches = find_matches(&tx, &draft)?;
-            let same_person = matches.iter().any(|m| {
-                use crate::citizens::DuplicateReason::*;
-                match m.reason {
-                    SameCccd => true,
-                    // With a CCCD on both sides the CCCD decides; name, year and village can be
-                    // shared by two real people.
-                    SameNameBirthVillage => draft.cccd.is_none(),
-                    SamePhone => false,
-                }
-            });
-            if same_person || !seen_in_file.insert(identity) {
-                report.already_registered.push(RowRef {
-                    row,
-                    full_name: draft.full_name,
-                });
+            let mut matched = MatchedRow {
+                row,
+                full_name: draft.full_name.clone(),
+                birth_year: draft.birth_year,
+                birth_date: draft.birth_date.clone(),
+                village: draft.village.clone(),
+                added: false,
+                matches,
+            };
+            let certain = matched.matches.iter().any(|m| m.reason.is_certain());
+            let possible = matched
+                .matches
+                .iter()
+                .any(|m| m.reason == DuplicateReason::SameNameBirthVillage);
+            if certain {
+                report.already_registered.push(matched);
                 continue;
             }
-            if !matches.is_empty() {
-                report.flagged.push(FlaggedRow {
-                    row,
-                    full_name: draft.full_name.clone(),
-                    matches,
-                });
+            if possible && !options.add_anyway.contains(&row) {
+                report.possible_duplicates.push(matched);
+                continue;
             }
             insert_citizen(
                 &tx,
@@ -407,6 +405,12 @@ impl Store {
                 consent.clone(),
             )?;
             report.added += 1;
+            matched.added = true;
+            if possible {
+                report.possible_duplicates.push(matched);
+            } else if !matched.matches.is_empty() {
+                report.shared_phone.push(matched);
+            }
         }
         // Dropping the transaction rolls back: a preview or a rejected file stores nothing.
         if options.dry_run {

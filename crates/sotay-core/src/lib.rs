@@ -23,6 +23,7 @@ mod store;
 pub mod sync_state;
 pub mod text;
 pub mod validate;
+mod views;
 
 pub use citizens::{
     AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, CitizenSort, DuplicateGroup,
@@ -36,3 +37,4 @@ pub use sessions::{AttendeeInput, SessionDetail, SessionInput, SessionSummary};
 pub use shared::SharedStore;
 pub use store::{NewTeam, Store, TeamInfo};
 pub use sync_state::{BundleSummary, ConflictEntry, SyncStatus};
+pub use views::Headline;

@@ -20,6 +20,8 @@ use std::path::Path;
 pub struct Store {
     pub(crate) conn: Connection,
     pub(crate) device: DeviceId,
+    /// Views kept until the data changes (see `views.rs`).
+    pub(crate) views: std::cell::RefCell<crate::views::ViewCache>,
 }
 
 /// What `sotay init` asks for.
@@ -73,7 +75,11 @@ impl Store {
             }
         };
         tx.commit()?;
-        Ok(Self { conn, device })
+        Ok(Self {
+            conn,
+            device,
+            views: Default::default(),
+        })
     }
 
     pub fn device_id(&self) -> DeviceId {

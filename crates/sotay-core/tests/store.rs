@@ -146,7 +146,18 @@ fn import_is_all_or_nothing_then_skip_invalid_then_idempotent() {
         )
         .unwrap();
     assert_eq!(again.added, 0);
-    assert_eq!(again.already_registered.len(), 4);
+    // Same CCCD, or same name and phone: the same people. Trần Thị Ánh has neither, so she is
+    // only possibly the same person: listed, and left out unless the volunteer adds her.
+    let rows = |list: &[sotay_core::import::MatchedRow]| -> Vec<usize> {
+        list.iter().map(|r| r.row).collect()
+    };
+    assert_eq!(rows(&again.already_registered), [2, 4, 7]);
+    assert_eq!(rows(&again.possible_duplicates), [3]);
+    assert!(!again.possible_duplicates[0].added);
+    assert_eq!(
+        again.possible_duplicates[0].matches[0].full_name,
+        "Trần Thị Ánh"
+    );
     assert_eq!(count(&db, "citizen"), 4, "re-import adds nobody");
     assert_eq!(count(&db, "outbox"), outbox_before + 4);
 }
@@ -623,4 +634,64 @@ fn the_person_typed_comes_first_and_every_match_is_counted() {
         .map(|c| c.id)
         .collect();
     assert_eq!(seen.len(), 120, "pages neither repeat nor skip anyone");
+}
+
+#[test]
+fn import_drops_nobody_unseen_and_tells_namesakes_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    store
+        .add_citizen(CitizenInput {
+            phone: Some("0794165393".into()),
+            ..citizen("Nguyễn Ngọc Hạnh", "nữ", "08/03/1970", "Thôn Đông")
+        })
+        .unwrap();
+    store
+        .add_citizen(citizen("Lò Văn Páo", "nam", "1955", "Bản Lầu"))
+        .unwrap();
+    let csv = dir.path().join("list.csv");
+    std::fs::write(
+        &csv,
+        "Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n\
+         Nguyễn Ngọc Hạnh,Nữ,18/06/1970,Thôn Đông,0359349499\n\
+         Nguyễn Ngọc Hạnh,Nữ,1970,Thôn Đông,0794165393\n\
+         Lò Văn Páo,Nam,1955,Bản Lầu,\n\
+         Lò Thị Mỷ,Nữ,1958,Bản Lầu,0794165393\n",
+    )
+    .unwrap();
+    let preview = store
+        .import_citizens(
+            &csv,
+            ImportOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // Row 2: another birth date, another person. Row 3: same name and phone, the same person.
+    // Row 4: a namesake with nothing to tell them apart, for the volunteer. Row 5: a new person
+    // on a family's phone.
+    assert_eq!(preview.added, 2);
+    let rows = |list: &[sotay_core::import::MatchedRow]| -> Vec<(usize, bool)> {
+        list.iter().map(|r| (r.row, r.added)).collect()
+    };
+    assert_eq!(rows(&preview.already_registered), [(3, false)]);
+    assert_eq!(rows(&preview.possible_duplicates), [(4, false)]);
+    assert_eq!(rows(&preview.shared_phone), [(5, true)]);
+    let done = store
+        .import_citizens(
+            &csv,
+            ImportOptions {
+                add_anyway: vec![4],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(done.added, 3);
+    assert_eq!(rows(&done.possible_duplicates), [(4, true)]);
+    assert_eq!(store.search_citizens("lo van pao", 10).unwrap().len(), 2);
+    assert_eq!(
+        store.search_citizens("nguyen ngoc hanh", 10).unwrap().len(),
+        2
+    );
 }

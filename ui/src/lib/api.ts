@@ -44,8 +44,9 @@ export const api = {
   /** Changes only the fields in `patch`; every other field (groups, note…) stays as it is. */
   updateCitizen: (id: string, patch: CitizenPatch) =>
     invoke<CitizenV1>("update_citizen", { id, patch }),
-  importCitizens: (name: string, bytes: number[], commit: boolean) =>
-    invoke<ImportReport>("import_citizens", { name, bytes, commit }),
+  /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people. */
+  importCitizens: (name: string, bytes: number[], commit: boolean, addAnyway: number[]) =>
+    invoke<ImportReport>("import_citizens", { name, bytes, commit, addAnyway }),
   skills: () => invoke<SkillCatalogue>("skills"),
   addSession: (session: SessionInput) => invoke<SessionDetail>("add_session", { session }),
   sessions: () => invoke<SessionSummary[]>("sessions"),

@@ -80,9 +80,13 @@ export type AddedCitizen = { citizen: CitizenV1,
  */
 likely_duplicates: Array<DuplicateMatch>, };
 
-export type DuplicateMatch = { reason: DuplicateReason, citizen_id: CitizenId, full_name: string, birth_year: number, village: string, };
+export type DuplicateMatch = { reason: DuplicateReason, citizen_id: CitizenId, full_name: string, birth_year: number, 
+/**
+ * `YYYY-MM-DD` when known: what tells two people of one name and year apart.
+ */
+birth_date: string | null, village: string, };
 
-export type DuplicateReason = "same_cccd" | "same_name_birth_village" | "same_phone";
+export type DuplicateReason = "same_cccd" | "same_name_phone" | "same_name_birth_village" | "same_phone";
 
 export type DuplicateGroup = { reason: DuplicateReason, citizens: Array<CitizenV1>, };
 
@@ -92,20 +96,28 @@ export type ImportReport = { rows: number,
  */
 added: number, committed: boolean, 
 /**
- * Rows of people already in the register (same CCCD, or same name, birth year and village),
- * or repeated earlier in the same file.
+ * Rows of people already in the register, or earlier in the same file: the same CCCD, or
+ * the same name and phone. Not stored again.
  */
-already_registered: Array<RowRef>, invalid: Array<RowError>, 
+already_registered: Array<MatchedRow>, 
 /**
- * Rows stored that look like someone already registered (e.g. same phone).
+ * Rows that may be someone registered (the same name, birth year and village, nothing that
+ * tells them apart): left out unless the volunteer adds them (`add_anyway`), and listed
+ * either way so that nobody is dropped unseen.
  */
-flagged: Array<FlaggedRow>, };
+possible_duplicates: Array<MatchedRow>, 
+/**
+ * Rows stored as new people who share a phone with someone registered (a family's phone).
+ */
+shared_phone: Array<MatchedRow>, invalid: Array<RowError>, };
 
 export type RowError = { row: number, column: string, reason: string, };
 
-export type RowRef = { row: number, full_name: string, };
-
-export type FlaggedRow = { row: number, full_name: string, matches: Array<DuplicateMatch>, };
+export type MatchedRow = { row: number, full_name: string, birth_year: number, birth_date: string | null, village: string, matches: Array<DuplicateMatch>, 
+/**
+ * Stored as a new person (for a possible duplicate: the volunteer said so).
+ */
+added: boolean, };
 
 export type SessionInput = { 
 /**

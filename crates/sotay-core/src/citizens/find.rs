@@ -22,47 +22,61 @@ use crate::text;
 use rusqlite::{params, Connection};
 use sotay_protocol::CitizenV1;
 
-/// Existing citizens that match `draft` on CCCD, on folded name + birth year + village, or on
-/// phone.
+/// Existing citizens who are, or may be, the person in `draft`, each with why:
+/// - the same CCCD is the same person; two different CCCDs are two people;
+/// - a full birth date on both sides that differs makes two people, whatever else matches;
+/// - the same name and phone is the same person;
+/// - the same name, birth year and village, or only the same phone, may be the same person.
 pub(crate) fn find_matches(
     conn: &Connection,
     draft: &CitizenDraft,
 ) -> CoreResult<Vec<DuplicateMatch>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, full_name, birth_year, village,
-                COALESCE(cccd = ?1, 0),
-                COALESCE(name_key = ?2 AND birth_year = ?3 AND village_key = ?4, 0)
+        "SELECT id, full_name, birth_year, village, birth_date, cccd, phone, name_key, village_key
          FROM citizen
          WHERE deleted = 0
-           AND (cccd = ?1 OR (name_key = ?2 AND birth_year = ?3 AND village_key = ?4)
-                OR phone = ?5)",
+           AND (cccd = ?1 OR (name_key = ?2 AND birth_year = ?3) OR phone = ?4)",
     )?;
-    let rows = stmt.query_map(
-        params![
-            draft.cccd,
-            draft.name_key(),
-            draft.birth_year,
-            draft.village_key(),
-            draft.phone
-        ],
-        |r| {
-            let reason = if r.get::<_, bool>(4)? {
-                DuplicateReason::SameCccd
-            } else if r.get::<_, bool>(5)? {
+    let name_key = draft.name_key();
+    let village_key = draft.village_key();
+    let mut rows = stmt.query(params![draft.cccd, name_key, draft.birth_year, draft.phone])?;
+    let mut matches = Vec::new();
+    while let Some(r) = rows.next()? {
+        let birth_date: Option<String> = r.get(4)?;
+        let cccd: Option<String> = r.get(5)?;
+        let phone: Option<String> = r.get(6)?;
+        let same_name = r.get::<_, String>(7)? == name_key;
+        let same_village = r.get::<_, String>(8)? == village_key;
+        let both = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        };
+        let reason = match (
+            both(&draft.cccd, &cccd),
+            both(&draft.birth_date, &birth_date),
+        ) {
+            (Some(true), _) => DuplicateReason::SameCccd,
+            (Some(false), _) | (None, Some(false)) => continue,
+            (None, _) if same_name && both(&draft.phone, &phone) == Some(true) => {
+                DuplicateReason::SameNamePhone
+            }
+            (None, _) if same_name && r.get::<_, i32>(2)? == draft.birth_year && same_village => {
                 DuplicateReason::SameNameBirthVillage
-            } else {
-                DuplicateReason::SamePhone
-            };
-            Ok(DuplicateMatch {
-                reason,
-                citizen_id: parse_col(r, 0)?,
-                full_name: r.get(1)?,
-                birth_year: r.get(2)?,
-                village: r.get(3)?,
-            })
-        },
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+            }
+            (None, _) if both(&draft.phone, &phone) == Some(true) => DuplicateReason::SamePhone,
+            (None, _) => continue,
+        };
+        matches.push(DuplicateMatch {
+            reason,
+            citizen_id: parse_col(r, 0)?,
+            full_name: r.get(1)?,
+            birth_year: r.get(2)?,
+            birth_date,
+            village: r.get(3)?,
+        });
+    }
+    matches.sort_by_key(|m| !m.reason.is_certain());
+    Ok(matches)
 }
 
 impl Store {
@@ -83,29 +97,20 @@ impl Store {
     /// register in class-list order.
     pub fn search_page(&self, query: &str, offset: usize, limit: usize) -> CoreResult<CitizenPage> {
         let folded = text::fold(query);
-        // (rank, name, birth year, row) of every candidate; ranked here, read in full only
-        // for the page shown.
-        let mut ranked: Vec<(u8, String, i32, i64)> = Vec::new();
+        let order = self.register_order()?;
+        // (rank, row) of every candidate, ranked here; read in full only for the page shown.
+        let mut ranked: Vec<(u8, i64)> = Vec::new();
         if folded.is_empty() {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT full_name, birth_year, num FROM citizen WHERE deleted = 0",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((0, r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            ranked = rows.collect::<Result<_, _>>()?;
+            ranked = order.sorted.iter().map(|num| (0, *num)).collect();
         } else if folded.chars().all(|c| c.is_ascii_digit() || c == ' ') {
             let digits: String = folded.chars().filter(|c| !c.is_whitespace()).collect();
             let mut stmt = self.conn.prepare_cached(
-                "SELECT full_name, birth_year, num, (phone = ?1 OR cccd = ?1) FROM citizen
+                "SELECT num, (phone = ?1 OR cccd = ?1) FROM citizen
                  WHERE deleted = 0 AND (instr(phone, ?1) > 0 OR instr(cccd, ?1) > 0)",
             )?;
             let rows = stmt.query_map([&digits], |r| {
-                let exact: Option<bool> = r.get(3)?;
-                Ok((
-                    u8::from(!exact.unwrap_or(false)),
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                ))
+                let exact: Option<bool> = r.get(1)?;
+                Ok((u8::from(!exact.unwrap_or(false)), r.get(0)?))
             })?;
             ranked = rows.collect::<Result<_, _>>()?;
         } else {
@@ -117,7 +122,7 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(" ");
             let mut stmt = self.conn.prepare_cached(
-                "SELECT c.full_name, c.birth_year, c.num FROM citizen_search s
+                "SELECT c.full_name, c.num FROM citizen_search s
                  JOIN citizen c ON c.num = s.rowid
                  WHERE citizen_search MATCH ?1 AND c.deleted = 0",
             )?;
@@ -125,22 +130,19 @@ impl Store {
             while let Some(r) = rows.next()? {
                 let name: String = r.get(0)?;
                 if let Some(rank) = text::match_name(query, &name) {
-                    ranked.push((rank as u8, name, r.get(1)?, r.get(2)?));
+                    ranked.push((rank as u8, r.get(1)?));
                 }
             }
         }
-        ranked.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| text::compare_names(&a.1, &b.1))
-                .then(a.2.cmp(&b.2))
-                .then(a.3.cmp(&b.3))
-        });
+        // Within a rank, class-list order: each person's place in the register, kept sorted.
+        let place = |num: &i64| order.position.get(num).copied().unwrap_or(u32::MAX);
+        ranked.sort_by_key(|(rank, num)| (*rank, place(num), *num));
         let total = ranked.len() as u64;
         let page: Vec<i64> = ranked
             .into_iter()
             .skip(offset)
             .take(limit)
-            .map(|r| r.3)
+            .map(|r| r.1)
             .collect();
         let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizen c WHERE c.num = ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;

@@ -22,8 +22,14 @@ use ts_rs::TS;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateReason {
+    /// The same CCCD: the same person.
     SameCccd,
+    /// The same name and the same phone: the same person.
+    SameNamePhone,
+    /// The same name, birth year and village, nothing that tells them apart: perhaps the same
+    /// person, for a volunteer to decide.
     SameNameBirthVillage,
+    /// Only the phone is shared (a family's phone): perhaps the same person under another name.
     SamePhone,
 }
 
@@ -31,9 +37,18 @@ impl DuplicateReason {
     pub fn label_vi(self) -> &'static str {
         match self {
             DuplicateReason::SameCccd => "trùng số CCCD",
+            DuplicateReason::SameNamePhone => "trùng họ tên và số điện thoại",
             DuplicateReason::SameNameBirthVillage => "trùng họ tên, năm sinh và thôn/xóm",
             DuplicateReason::SamePhone => "trùng số điện thoại",
         }
+    }
+
+    /// Whether the reason alone makes two records one person.
+    pub fn is_certain(self) -> bool {
+        matches!(
+            self,
+            DuplicateReason::SameCccd | DuplicateReason::SameNamePhone
+        )
     }
 }
 
@@ -43,6 +58,8 @@ pub struct DuplicateMatch {
     pub citizen_id: CitizenId,
     pub full_name: String,
     pub birth_year: i32,
+    /// `YYYY-MM-DD` when known: what tells two people of one name and year apart.
+    pub birth_date: Option<String>,
     pub village: String,
 }
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test) of the citizens screen at 10,000 people, in the real app under Xvfb over
+WebDriver: the time from a click on "Người dân" until the list is drawn, from a typed search
+until the list and its count are redrawn, and from clearing the search until the register is
+back; and the time to open the home screen. Each is measured inside the page (performance.now()
+around the event, until the DOM shows the answer), median of several runs.
+
+Usage: benches/citizens_screen.py TARGET_DIR [PEOPLE]   (where sotay and sotay-app were built)
+"""
+
+import importlib.util
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location(
+    "ui_scenario", os.path.join(HERE, "..", "tests", "e2e", "ui_scenario.py"))
+ui = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ui)
+
+# Runs `act` (JS statements) and waits, in the page, until `check` (a JS expression) holds and
+# the frame showing it is painted. The page's CSP forbids eval, so both are written into the
+# script that WebDriver injects.
+MEASURE = """
+const done = arguments[arguments.length - 1];
+const t0 = performance.now();
+{act}
+const poll = () => {{
+  if ({check}) {{
+    requestAnimationFrame(() => done(performance.now() - t0));
+  }} else {{
+    setTimeout(poll, 1);
+  }}
+}};
+poll();
+"""
+
+
+def measure(driver, act, check):
+    script = MEASURE.format(act=act, check=check)
+    return driver.call("POST", "/execute/async", {"script": script, "args": []})
+
+
+def register_csv(people):
+    families = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
+    middles = ["Văn", "Thị", "Ngọc", "Minh", "Hồng", "Đức", "Thu", "Quang"]
+    givens = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hạnh", "Hùng", "Lan", "Long", "Mai", "Nam",
+              "Oanh", "Phúc", "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Uyên", "Vân", "Yến"]
+    lines = ["Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại"]
+    for i in range(people):
+        name = f"{families[i % 12]} {middles[(i // 12) % 8]} {givens[(i // 96) % 22]}"
+        lines.append(f"{name},{'Nữ' if i % 2 else 'Nam'},{1940 + i % 60},Thôn {i % 40},09{i:08d}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    target = os.path.abspath(sys.argv[1])
+    people = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    app, cli = os.path.join(target, "sotay-app"), os.path.join(target, "sotay")
+    work = tempfile.mkdtemp(prefix="sotay-bench-")
+    procs = []
+    driver = ui.WebDriver(ui.free_port())
+    try:
+        laptop = os.path.join(work, "laptop.sqlite")
+        subprocess.check_output([cli, "--db", laptop, "init", "--team", "Đội bench", "--org", "youth",
+                                 "--province", "38", "--commune", "14758", "--volunteer", "Lê Thị Hoa"])
+        csv = os.path.join(work, "danh-sach.csv")
+        with open(csv, "w") as f:
+            f.write(register_csv(people))
+        # Namesakes are possible duplicates; every row is a person here, so all are added.
+        subprocess.check_output([cli, "--db", laptop, "citizen", "import", csv] +
+                                [f"--add-anyway={r}" for r in range(2, people + 2)])
+
+        env = dict(os.environ)
+        env["TAURI_WEBVIEW_AUTOMATION"] = "true"
+        if not env.get("DISPLAY"):
+            procs.append(subprocess.Popen(["Xvfb", ":96", "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            env["DISPLAY"] = ":96"
+            time.sleep(1)
+        port = int(driver.base.rsplit(":", 1)[1])
+        tauri_driver = shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver")
+        procs.append(subprocess.Popen([tauri_driver, "--port", str(port), "--native-driver",
+                                       "/usr/bin/WebKitWebDriver"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        ui.wait_port(port)
+        driver.start(app, ["--db", laptop, "--out-dir", os.path.join(work, "out")])
+        driver.find("#nav-citizens")
+        count = "(document.querySelector('#citizen-count')?.innerText || '')"
+        rows = "document.querySelectorAll('#citizen-list tbody tr').length"
+        search = ("const e = document.querySelector('#citizen-search'); e.value = '{}';"
+                  "e.dispatchEvent(new Event('input', {{bubbles: true}}));")
+        everyone = f"{count}.startsWith('{people} ')"
+        # "nguyen van an": the Nguyễn Văn An of the generated register.
+        matching = sum(1 for i in range(people) if i % 12 == 0 and (i // 12) % 8 == 0 and (i // 96) % 22 == 0)
+        filtered = f"{count}.startsWith('{matching} ') && {rows} === {min(matching, 50)}"
+        results = {"show the screen (click “Người dân”)": [], "filter (type “nguyen van an”)": [],
+                   "clear the search": [], "open the home screen": []}
+        for _ in range(5):
+            driver.click("#nav-home")
+            driver.find("#stat-citizens")
+            results["show the screen (click “Người dân”)"].append(measure(
+                driver, "document.querySelector('#nav-citizens').click();", f"{rows} > 0 && {everyone}"))
+            results["filter (type “nguyen van an”)"].append(measure(
+                driver, search.format("nguyen van an"), filtered))
+            results["clear the search"].append(measure(
+                driver, search.format(""), f"{everyone} && {rows} === 50"))
+            results["open the home screen"].append(measure(
+                driver, "document.querySelector('#nav-home').click();",
+                f"(document.querySelector('#stat-citizens')?.innerText || '') === '{people}'"))
+        # The first round follows the app's start: the register's order is built then.
+        print(f"| citizens screen, {people} people | median of 5 (ms) | first, cold (ms) |")
+        print("| --- | --- | --- |")
+        for what, times in results.items():
+            print(f"| {what} | {statistics.median(times):.0f} | {times[0]:.0f} |")
+    finally:
+        driver.quit()
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -129,7 +129,10 @@ fn admin_sets_up_imports_searches_and_records_a_session() {
         "3",
         "--dry-run",
     ]);
-    assert_eq!(report["added"], 1, "the volunteer says row 3 is another person");
+    assert_eq!(
+        report["added"], 1,
+        "the volunteer says row 3 is another person"
+    );
     assert_eq!(report["committed"], false);
 
     let added = cli.json(&[

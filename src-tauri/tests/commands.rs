@@ -116,7 +116,20 @@ fn a_refused_form_answers_kind_message_and_each_field() {
     )
     .unwrap_err();
     assert_eq!(err["kind"], "invalid");
-    assert!(err["message"].as_str().unwrap().contains("Họ và tên"));
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("Họ và tên: bị bỏ trống"));
+    let english = err["message_en"].as_str().unwrap();
+    assert!(english.starts_with("Full name: is empty"), "{english}");
+    assert!(
+        english.contains("Phone: “0212” must have 10 digits"),
+        "{english}"
+    );
+    assert_eq!(
+        err["fields"][2]["reason_en"],
+        "“0212” must have 10 digits (it has 4)"
+    );
     let fields: Vec<&str> = err["fields"]
         .as_array()
         .unwrap()

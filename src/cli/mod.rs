@@ -16,7 +16,7 @@ mod sync;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use sotay_application::{App, AppError, DataPaths, ErrorPayload};
+use sotay_application::{App, AppError, DataPaths};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -141,10 +141,10 @@ fn report_error(err: &anyhow::Error, json: bool) {
         "error"
     };
     if json {
-        let body = ErrorPayload::new(kind, format!("{err:#}"));
+        let message = format!("{err:#}");
         eprintln!(
             "{}",
-            serde_json::json!({"error": {"kind": body.kind, "message": body.message}})
+            serde_json::json!({"error": {"kind": kind, "message": message}})
         );
     } else {
         eprintln!("Lỗi: {err:#}");

@@ -391,6 +391,16 @@ def main():
         assert_vietnamese(driver, "reports")
         driver.screenshot("07-reports.png")
 
+        # In English, the app's messages are English too, the core's included, naming the field.
+        driver.click("#lang-switch")
+        driver.click("#nav-citizens")
+        driver.type("#citizen-phone", "0212")
+        driver.click("#citizen-save")
+        driver.wait_text("#citizens-error", "Full name: is empty")
+        message = driver.text("#citizens-error")
+        assert "Phone: “0212” must have 10 digits" in message and "bỏ trống" not in message, message
+        driver.click("#lang-switch")
+
         pid = subprocess.check_output(["pgrep", "-n", "-f", app]).decode().split()[0]
         with open(f"/proc/{pid}/status") as f:
             rss = next(l for l in f if l.startswith("VmRSS")).split()[1]

@@ -27,6 +27,16 @@ impl AppError {
         }
     }
 
+    /// The message for the English interface (the `Display` text is Vietnamese).
+    pub fn message_en(&self) -> String {
+        match self {
+            AppError::Core(e) => e.message_en(),
+            AppError::Sync(e) => e.message_en(),
+            AppError::Sheet(e) => format!("could not print the sheet: {e}"),
+            AppError::File { path, reason } => format!("could not write the file {path}: {reason}"),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             AppError::Core(e) => e.kind(),
@@ -42,6 +52,8 @@ impl AppError {
 pub struct ErrorPayload {
     pub kind: String,
     pub message: String,
+    /// The same, for the English interface.
+    pub message_en: String,
     /// Per-field problems of a form, for showing beside each field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[ts(as = "Option<Vec<FieldError>>", optional)]
@@ -53,10 +65,11 @@ pub struct ErrorPayload {
 }
 
 impl ErrorPayload {
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+    pub fn new(kind: &str, message: impl Into<String>, message_en: impl Into<String>) -> Self {
         Self {
             kind: kind.into(),
             message: message.into(),
+            message_en: message_en.into(),
             fields: Vec::new(),
             report: None,
         }
@@ -65,7 +78,7 @@ impl ErrorPayload {
 
 impl From<AppError> for ErrorPayload {
     fn from(e: AppError) -> Self {
-        let mut payload = ErrorPayload::new(e.kind(), e.to_string());
+        let mut payload = ErrorPayload::new(e.kind(), e.to_string(), e.message_en());
         match e {
             AppError::Core(CoreError::Invalid(fields))
             | AppError::Sync(SyncError::Core(CoreError::Invalid(fields))) => {

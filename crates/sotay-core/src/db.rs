@@ -20,10 +20,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub fn open(path: &Path) -> CoreResult<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| CoreError::File {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| crate::report::file_error(dir, e))?;
     }
     let mut conn = Connection::open(path)?;
     configure(&conn)?;

@@ -10,6 +10,8 @@ use std::fmt;
 pub struct FieldError {
     pub field: Field,
     pub reason: String,
+    /// The same, for the English interface.
+    pub reason_en: String,
 }
 
 impl fmt::Display for FieldError {
@@ -42,7 +44,11 @@ pub enum CoreError {
     NotFound { what: &'static str, id: String },
 
     #[error("không đọc được tệp {path}: {reason}")]
-    File { path: String, reason: String },
+    File {
+        path: String,
+        reason: String,
+        reason_en: String,
+    },
 
     #[error("{}", .0.rejection_summary())]
     ImportRejected(Box<ImportReport>),
@@ -60,6 +66,16 @@ pub enum CoreError {
     Backup { path: String, reason: String },
 }
 
+/// What a `NotFound` is about, in English.
+fn what_en(what: &str) -> &str {
+    match what {
+        "người dân" => "citizen",
+        "buổi hướng dẫn" | "buổi" => "session",
+        "đội" => "team",
+        other => other,
+    }
+}
+
 fn join_fields(errors: &[FieldError]) -> String {
     errors
         .iter()
@@ -69,11 +85,49 @@ fn join_fields(errors: &[FieldError]) -> String {
 }
 
 impl CoreError {
-    pub fn invalid(field: Field, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: Field, reason: impl Into<String>, reason_en: impl Into<String>) -> Self {
         CoreError::Invalid(vec![FieldError {
             field,
             reason: reason.into(),
+            reason_en: reason_en.into(),
         }])
+    }
+
+    /// The message for the English interface (the `Display` text is Vietnamese).
+    pub fn message_en(&self) -> String {
+        match self {
+            CoreError::Database(e) => format!("database error: {e}"),
+            CoreError::SchemaTooNew { found, supported } => format!(
+                "the database has schema version {found}, newer than this version of Sổ Tay \
+                 supports ({supported}): update Sổ Tay"
+            ),
+            CoreError::NotInitialised => "this laptop has no team yet: set one up first".into(),
+            CoreError::AlreadyInitialised { team } => {
+                format!("this laptop is already set up for the team “{team}”")
+            }
+            CoreError::Invalid(fields) => fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field.label_en(), f.reason_en))
+                .collect::<Vec<_>>()
+                .join("; "),
+            CoreError::NotFound { what, id } => format!("{} “{id}” not found", what_en(what)),
+            CoreError::File {
+                path, reason_en, ..
+            } => format!("could not read the file {path}: {reason_en}"),
+            CoreError::ImportRejected(report) => report.rejection_summary_en(),
+            CoreError::NotEnrolled => {
+                "this laptop is not enrolled with a sync server yet: enrol it first".into()
+            }
+            CoreError::AlreadyEnrolled { server } => {
+                format!("this laptop is already enrolled with the server {server}")
+            }
+            CoreError::StoreUnavailable => {
+                "the data store failed after an earlier error: restart Sổ Tay".into()
+            }
+            CoreError::Backup { path, reason } => {
+                format!("could not back up to {path}: {reason}")
+            }
+        }
     }
 
     /// Stable name of the error's kind, for programs (UI, `--json`).

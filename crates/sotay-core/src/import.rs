@@ -81,6 +81,8 @@ pub struct RowError {
     pub row: usize,
     pub column: String,
     pub reason: String,
+    /// The same, for the English interface.
+    pub reason_en: String,
 }
 
 /// A row of the file and the registered people it is, or may be.
@@ -142,6 +144,23 @@ impl ImportReport {
         }));
         lines.join("\n")
     }
+
+    pub(crate) fn rejection_summary_en(&self) -> String {
+        let rows: HashSet<usize> = self.invalid.iter().map(|e| e.row).collect();
+        let mut lines = vec![format!(
+            "list not imported: {} invalid rows, nobody stored (import the valid rows with \
+             --skip-invalid, or from the app's preview)",
+            rows.len()
+        )];
+        lines.extend(self.invalid.iter().map(|e| {
+            if e.column.is_empty() {
+                format!("  row {}: {}", e.row, e.reason_en)
+            } else {
+                format!("  row {}, column {}: {}", e.row, e.column, e.reason_en)
+            }
+        }));
+        lines.join("\n")
+    }
 }
 
 /// A data row: its spreadsheet row number and its known columns' text.
@@ -159,10 +178,11 @@ impl RawRow {
     }
 }
 
-fn file_error(path: &Path, reason: impl Into<String>) -> CoreError {
+fn file_error(path: &Path, reason: impl Into<String>, reason_en: impl Into<String>) -> CoreError {
     CoreError::File {
         path: path.display().to_string(),
         reason: reason.into(),
+        reason_en: reason_en.into(),
     }
 }
 
@@ -180,6 +200,11 @@ fn map_headers(path: &Path, headers: &[String]) -> CoreResult<Vec<Option<Column>
             format!(
                 "thiếu cột {} ở dòng tiêu đề (các cột cần có: Họ và tên, Giới tính, Năm sinh, Thôn/Xóm; \
                  tùy chọn: Số điện thoại, Số CCCD)",
+                missing.join(", ")
+            ),
+            format!(
+                "the header row has no column {} (needed: Họ và tên, Giới tính, Năm sinh, \
+                 Thôn/Xóm; optional: Số điện thoại, Số CCCD)",
                 missing.join(", ")
             ),
         ));
@@ -213,6 +238,10 @@ fn read_csv(path: &Path, bytes: &[u8]) -> CoreResult<Vec<RawRow>> {
                 "không phải văn bản UTF-8 (byte {} không hợp lệ); hãy lưu lại tệp dạng “CSV UTF-8”",
                 e.valid_up_to()
             ),
+            format!(
+                "not UTF-8 text (byte {} is invalid); save the file again as “CSV UTF-8”",
+                e.valid_up_to()
+            ),
         )
     })?;
     let header_line = text.lines().next().unwrap_or("");
@@ -229,14 +258,20 @@ fn read_csv(path: &Path, bytes: &[u8]) -> CoreResult<Vec<RawRow>> {
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| file_error(path, e.to_string()))?
+        .map_err(|e| file_error(path, e.to_string(), e.to_string()))?
         .iter()
         .map(str::to_owned)
         .collect();
     let mapping = map_headers(path, &headers)?;
     let mut records = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| file_error(path, format!("dòng {}: {e}", i + 2)))?;
+        let record = record.map_err(|e| {
+            file_error(
+                path,
+                format!("dòng {}: {e}", i + 2),
+                format!("row {}: {e}", i + 2),
+            )
+        })?;
         // Spreadsheet rows count records, not text lines (a quoted cell may span lines).
         records.push((i + 2, record.iter().map(str::to_owned).collect()));
     }
@@ -245,17 +280,34 @@ fn read_csv(path: &Path, bytes: &[u8]) -> CoreResult<Vec<RawRow>> {
 
 fn read_xlsx(path: &Path, bytes: Vec<u8>) -> CoreResult<Vec<RawRow>> {
     use calamine::{Data, Reader, Xlsx};
-    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes))
-        .map_err(|e| file_error(path, format!("không đọc được tệp Excel: {e}")))?;
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        file_error(
+            path,
+            format!("không đọc được tệp Excel: {e}"),
+            format!("not a readable Excel file: {e}"),
+        )
+    })?;
     let range = workbook
         .worksheet_range_at(0)
-        .ok_or_else(|| file_error(path, "tệp Excel không có trang tính nào"))?
-        .map_err(|e| file_error(path, format!("không đọc được trang tính đầu: {e}")))?;
+        .ok_or_else(|| {
+            file_error(
+                path,
+                "tệp Excel không có trang tính nào",
+                "the Excel file has no sheet",
+            )
+        })?
+        .map_err(|e| {
+            file_error(
+                path,
+                format!("không đọc được trang tính đầu: {e}"),
+                format!("the first sheet cannot be read: {e}"),
+            )
+        })?;
     let start_row = range.start().map_or(0, |(r, _)| r as usize);
     let mut rows = range.rows();
     let headers: Vec<String> = rows
         .next()
-        .ok_or_else(|| file_error(path, "trang tính đầu trống"))?
+        .ok_or_else(|| file_error(path, "trang tính đầu trống", "the first sheet is empty"))?
         .iter()
         .map(|c| c.to_string())
         .collect();
@@ -312,6 +364,7 @@ fn read_rows(path: &Path, bytes: Vec<u8>) -> CoreResult<Vec<RawRow>> {
         Some("xls") => Err(file_error(
             path,
             "định dạng .xls cũ chưa được hỗ trợ; hãy lưu lại thành .xlsx hoặc CSV UTF-8",
+            "the old .xls format is not supported; save the file as .xlsx or CSV UTF-8",
         )),
         _ => read_csv(path, &bytes),
     }
@@ -324,7 +377,8 @@ impl Store {
         path: &Path,
         options: ImportOptions,
     ) -> CoreResult<ImportReport> {
-        let bytes = std::fs::read(path).map_err(|e| file_error(path, e.to_string()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| file_error(path, e.to_string(), e.to_string()))?;
         self.import_citizens_from(&path.display().to_string(), bytes, options)
     }
 
@@ -360,6 +414,7 @@ impl Store {
                     row: raw.row,
                     column: e.field.label_vi().to_owned(),
                     reason: e.reason,
+                    reason_en: e.reason_en,
                 })),
             }
         }

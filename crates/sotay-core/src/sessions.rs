@@ -96,7 +96,13 @@ impl Store {
     pub fn add_session(&mut self, input: SessionInput) -> CoreResult<SessionDetail> {
         let team = self.team()?;
         let mut errors: Vec<FieldError> = Vec::new();
-        let mut fail = |field, reason: String| errors.push(FieldError { field, reason });
+        let mut fail = |field, reason: String, reason_en: String| {
+            errors.push(FieldError {
+                field,
+                reason,
+                reason_en,
+            })
+        };
         let date = validate::iso_date(&input.date, Field::Date);
         // A form's empty time field means "no time", not a time that fails to parse.
         let time = input
@@ -115,6 +121,7 @@ impl Store {
                 fail(
                     Field::Skills,
                     format!("mã kỹ năng “{code}” không có trong danh mục (xem `sotay skill list`)"),
+                    format!("there is no skill with the code “{code}” (see `sotay skill list`)"),
                 );
             } else if !skill_codes.iter().any(|c| c == code) {
                 skill_codes.push(code.to_owned());
@@ -124,6 +131,7 @@ impl Store {
             fail(
                 Field::Skills,
                 "cần ít nhất một kỹ năng được hướng dẫn".into(),
+                "tick at least one skill taught".into(),
             );
         }
         let volunteers = if input.volunteers.is_empty() {
@@ -136,6 +144,7 @@ impl Store {
                 fail(
                     Field::Volunteer,
                     format!("tình nguyện viên “{v}” không thuộc đội"),
+                    format!("the volunteer “{v}” is not in the team"),
                 );
             }
         }
@@ -145,6 +154,7 @@ impl Store {
                 fail(
                     Field::Attendee,
                     format!("“{}” được điểm danh hai lần", a.citizen_id),
+                    format!("“{}” is marked present twice", a.citizen_id),
                 );
                 continue;
             }
@@ -152,6 +162,7 @@ impl Store {
                 fail(
                     Field::Attendee,
                     format!("không có người dân mã “{}”", a.citizen_id),
+                    format!("there is no citizen “{}”", a.citizen_id),
                 );
                 continue;
             }
@@ -161,6 +172,10 @@ impl Store {
                         Field::Skills,
                         format!(
                             "“{code}” (đạt được của {}) không nằm trong các kỹ năng của buổi",
+                            a.citizen_id
+                        ),
+                        format!(
+                            "“{code}” (achieved by {}) is not one of the session's skills",
                             a.citizen_id
                         ),
                     );

@@ -116,6 +116,10 @@ impl Store {
                     "mã tỉnh “{}” không có trong danh mục 34 tỉnh, thành phố",
                     new.province_code
                 ),
+                reason_en: format!(
+                    "“{}” is not one of the 34 provinces' codes",
+                    new.province_code
+                ),
             });
         } else {
             match units.commune(&new.commune_code) {
@@ -126,10 +130,15 @@ impl Store {
                         "“{}” ({}) thuộc {}, không thuộc tỉnh đã chọn",
                         c.name, c.code, p.name
                     ),
+                    reason_en: format!(
+                        "“{}” ({}) is in {}, not in the province chosen",
+                        c.name, c.code, p.name
+                    ),
                 }),
                 None => errors.push(crate::error::FieldError {
                     field: Field::Commune,
                     reason: format!("mã xã “{}” không có trong danh mục", new.commune_code),
+                    reason_en: format!("there is no commune with the code “{}”", new.commune_code),
                 }),
             }
         }

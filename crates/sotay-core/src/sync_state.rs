@@ -230,10 +230,7 @@ impl Store {
             records,
         };
         let file = bundle::seal(&token, &content);
-        std::fs::write(out, &file).map_err(|e| CoreError::File {
-            path: out.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        std::fs::write(out, &file).map_err(|e| crate::report::file_error(out, e))?;
         Ok(BundleSummary {
             records: content.records.len() as u64,
             first_seq: content.records.first().map_or(0, |r| r.seq),

@@ -54,10 +54,36 @@ impl Field {
     }
 }
 
-fn err(field: Field, reason: impl Into<String>) -> FieldError {
+impl Field {
+    /// The field's name in the English interface.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Field::FullName => "Full name",
+            Field::Gender => "Gender",
+            Field::BirthYear => "Birth year",
+            Field::Village => "Village",
+            Field::Phone => "Phone",
+            Field::Cccd => "CCCD number",
+            Field::Consent => "Consent",
+            Field::Date => "Date",
+            Field::Time => "Time",
+            Field::Place => "Place",
+            Field::Skills => "Skills",
+            Field::Attendee => "Attendee",
+            Field::Team => "Team name",
+            Field::Organisation => "Organisation",
+            Field::Province => "Province",
+            Field::Commune => "Commune",
+            Field::Volunteer => "Volunteer",
+        }
+    }
+}
+
+fn err(field: Field, reason: impl Into<String>, reason_en: impl Into<String>) -> FieldError {
     FieldError {
         field,
         reason: reason.into(),
+        reason_en: reason_en.into(),
     }
 }
 
@@ -80,18 +106,24 @@ pub fn phone(raw: &str) -> Result<String, FieldError> {
         return Err(err(
             Field::Phone,
             format!("“{trimmed}” có ký tự không phải chữ số"),
+            format!("“{trimmed}” has characters that are not digits"),
         ));
     }
     if national.len() != 10 {
         return Err(err(
             Field::Phone,
             format!("“{trimmed}” phải có 10 chữ số (đang có {})", national.len()),
+            format!(
+                "“{trimmed}” must have 10 digits (it has {})",
+                national.len()
+            ),
         ));
     }
     if !matches!(&national[..2], "03" | "05" | "07" | "08" | "09") {
         return Err(err(
             Field::Phone,
             format!("“{trimmed}” không phải số di động (phải bắt đầu bằng 03, 05, 07, 08 hoặc 09)"),
+            format!("“{trimmed}” is not a mobile number (it must start with 03, 05, 07, 08 or 09)"),
         ));
     }
     Ok(national)
@@ -115,6 +147,7 @@ pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldE
         return Err(err(
             Field::Cccd,
             format!("“{}” phải gồm đúng 12 chữ số", raw.trim()),
+            format!("“{}” must be exactly 12 digits", raw.trim()),
         ));
     }
     if !CCCD_PROVINCE_CODES.contains(&&number[..3]) {
@@ -122,6 +155,10 @@ pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldE
             Field::Cccd,
             format!(
                 "“{number}”: mã tỉnh nơi đăng ký khai sinh {} không tồn tại",
+                &number[..3]
+            ),
+            format!(
+                "“{number}”: there is no province of birth registration {}",
                 &number[..3]
             ),
         ));
@@ -136,6 +173,7 @@ pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldE
             return Err(err(
                 Field::Cccd,
                 format!("“{number}”: chữ số thứ 4 (thế kỷ và giới tính) phải là 0–3"),
+                format!("“{number}”: the 4th digit (century and sex) must be 0–3"),
             ))
         }
     };
@@ -144,6 +182,7 @@ pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldE
         return Err(err(
             Field::Cccd,
             format!("“{number}” ứng với năm sinh {year}, không khớp năm sinh {birth_year}"),
+            format!("“{number}” is for birth year {year}, not {birth_year}"),
         ));
     }
     if gender != Gender::Other && gender != card_gender {
@@ -153,6 +192,10 @@ pub fn cccd(raw: &str, gender: Gender, birth_year: i32) -> Result<String, FieldE
                 "“{number}” ứng với giới tính {}, không khớp giới tính {}",
                 gender_vi(card_gender),
                 gender_vi(gender)
+            ),
+            format!(
+                "“{number}” is for the sex {:?}, not {:?}",
+                card_gender, gender
             ),
         ));
     }
@@ -183,10 +226,11 @@ pub fn gender(raw: &str) -> Result<Gender, FieldError> {
         "nam" | "male" | "m" => Ok(Gender::Male),
         "nu" | "female" | "f" => Ok(Gender::Female),
         "khac" | "other" => Ok(Gender::Other),
-        "" => Err(err(Field::Gender, "bị bỏ trống")),
+        "" => Err(err(Field::Gender, "bị bỏ trống", "is empty")),
         _ => Err(err(
             Field::Gender,
             format!("“{}” không hợp lệ (Nam, Nữ hoặc Khác)", raw.trim()),
+            format!("“{}” is not valid (Nam, Nữ or Khác)", raw.trim()),
         )),
     }
 }
@@ -208,7 +252,7 @@ impl Birth {
 pub fn birth(raw: &str, today: NaiveDate) -> Result<Birth, FieldError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err(err(Field::BirthYear, "bị bỏ trống"));
+        return Err(err(Field::BirthYear, "bị bỏ trống", "is empty"));
     }
     let parts: Vec<&str> = raw.split(['/', '-', '.']).map(str::trim).collect();
     let parsed = match parts.as_slice() {
@@ -238,12 +282,14 @@ pub fn birth(raw: &str, today: NaiveDate) -> Result<Birth, FieldError> {
         return Err(err(
             Field::BirthYear,
             format!("“{raw}” không phải năm (1957) hay ngày (dd/mm/yyyy) hợp lệ"),
+            format!("“{raw}” is not a valid year (1957) or date (dd/mm/yyyy)"),
         ));
     };
     if birth.year < 1900 || birth.date.map_or(birth.year > today.year(), |d| d > today) {
         return Err(err(
             Field::BirthYear,
             format!("“{raw}” nằm ngoài khoảng 1900 đến nay"),
+            format!("“{raw}” is not between 1900 and today"),
         ));
     }
     Ok(birth)
@@ -258,7 +304,13 @@ pub fn iso_date(raw: &str, field: Field) -> Result<NaiveDate, FieldError> {
     };
     digit_fields(unsigned, '-', [4, 2, 2])
         .and_then(|[y, m, d]| NaiveDate::from_ymd_opt(sign * y as i32, m, d))
-        .ok_or_else(|| err(field, format!("“{raw}” không phải ngày dạng YYYY-MM-DD")))
+        .ok_or_else(|| {
+            err(
+                field,
+                format!("“{raw}” không phải ngày dạng YYYY-MM-DD"),
+                format!("“{raw}” is not a date of the form YYYY-MM-DD"),
+            )
+        })
 }
 
 /// `HH:MM`, on the 24-hour clock.
@@ -267,7 +319,13 @@ pub fn clock_time(raw: &str) -> Result<String, FieldError> {
     digit_fields(raw, ':', [2, 2])
         .and_then(|[h, m]| NaiveTime::from_hms_opt(h, m, 0))
         .map(|_| raw.to_owned())
-        .ok_or_else(|| err(Field::Time, format!("“{raw}” không phải giờ dạng HH:MM")))
+        .ok_or_else(|| {
+            err(
+                Field::Time,
+                format!("“{raw}” không phải giờ dạng HH:MM"),
+                format!("“{raw}” is not a time of the form HH:MM"),
+            )
+        })
 }
 
 /// Fields of ASCII digits of exactly the given widths, separated by `sep`. Fixed widths, as the
@@ -289,7 +347,7 @@ fn digit_fields<const N: usize>(raw: &str, sep: char, widths: [usize; N]) -> Opt
 pub fn required(raw: &str, field: Field) -> Result<String, FieldError> {
     let value = crate::text::normalize(raw);
     if value.is_empty() {
-        Err(err(field, "bị bỏ trống"))
+        Err(err(field, "bị bỏ trống", "is empty"))
     } else {
         Ok(value)
     }

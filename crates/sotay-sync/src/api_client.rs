@@ -3,7 +3,7 @@
 //! whether the failure is worth a retry.
 
 use crate::decide::retryable_status;
-use crate::error::SyncError;
+use crate::error::{NetworkFailure, SyncError};
 use serde::de::DeserializeOwned;
 use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest,
@@ -131,7 +131,7 @@ impl ApiClient {
             if bytes.len() > MAX_RESPONSE_BYTES {
                 return Err(Failure::Final(SyncError::Network {
                     server: self.base.clone(),
-                    reason: "câu trả lời quá lớn".into(),
+                    failure: NetworkFailure::TooLarge,
                 }));
             }
         }
@@ -140,7 +140,7 @@ impl ApiClient {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::Transient(SyncError::Network {
                     server: self.base.clone(),
-                    reason: format!("câu trả lời hỏng: {e}"),
+                    failure: NetworkFailure::BadAnswer(e.to_string()),
                 })
             });
         }
@@ -166,15 +166,15 @@ impl ApiClient {
 
 /// A transport failure in words a volunteer can act on.
 fn network(server: &str, e: reqwest::Error) -> SyncError {
-    let reason = if e.is_timeout() {
-        "máy chủ không trả lời kịp (hết thời gian chờ)".to_owned()
+    let failure = if e.is_timeout() {
+        NetworkFailure::Timeout
     } else if e.is_connect() {
-        "không mở được kết nối (máy chủ tắt, sai địa chỉ, hoặc chưa có mạng)".to_owned()
+        NetworkFailure::Connect
     } else {
-        format!("kết nối bị ngắt giữa chừng ({e})")
+        NetworkFailure::Interrupted(e.to_string())
     };
     SyncError::Network {
         server: server.to_owned(),
-        reason,
+        failure,
     }
 }

@@ -17,4 +17,4 @@ mod error;
 
 pub use decide::SyncConfig;
 pub use engine::{enroll, server_reachable, sync, SyncProgress, SyncSummary};
-pub use error::{SyncError, SyncResult};
+pub use error::{NetworkFailure, SyncError, SyncResult};

@@ -67,8 +67,21 @@ export const api = {
   onSyncFinished: (f: () => void): Promise<UnlistenFn> => listen("sync-finished", () => f()),
 };
 
-/** The message of whatever a command threw, in the user's language (the core's Vietnamese). */
-export function errorMessage(e: unknown): string {
-  if (e && typeof e === "object" && "message" in e) return String((e as CommandError).message);
+type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/** Whether the interface is in English (the screens only hold `t`). */
+const english = (t: Translate) => t("lang.code") === "en";
+
+/** The message of whatever a command threw, in the interface's language. */
+export function errorMessage(e: unknown, t: Translate): string {
+  if (e && typeof e === "object" && "message" in e) {
+    const err = e as CommandError;
+    return String(english(t) && err.message_en ? err.message_en : err.message);
+  }
   return String(e);
+}
+
+/** A field's or a row's reason, in the interface's language. */
+export function reasonText(r: { reason: string; reason_en: string }, t: Translate): string {
+  return english(t) && r.reason_en ? r.reason_en : r.reason;
 }

@@ -111,7 +111,11 @@ possible_duplicates: Array<MatchedRow>,
  */
 shared_phone: Array<MatchedRow>, invalid: Array<RowError>, };
 
-export type RowError = { row: number, column: string, reason: string, };
+export type RowError = { row: number, column: string, reason: string, 
+/**
+ * The same, for the English interface.
+ */
+reason_en: string, };
 
 export type MatchedRow = { row: number, full_name: string, birth_year: number, birth_date: string | null, village: string, matches: Array<DuplicateMatch>, 
 /**
@@ -227,7 +231,11 @@ duplicates: number, pulled: number, requests: number, retries: number, bytes_sen
  */
 pending: number, };
 
-export type FieldError = { field: Field, reason: string, };
+export type FieldError = { field: Field, reason: string, 
+/**
+ * The same, for the English interface.
+ */
+reason_en: string, };
 
 export type Field = "full_name" | "gender" | "birth_year" | "village" | "phone" | "cccd" | "consent" | "date" | "time" | "place" | "skills" | "attendee" | "team" | "organisation" | "province" | "commune" | "volunteer";
 
@@ -242,6 +250,10 @@ people_reached: number,
 people_confirmed: number, outbox: OutboxStatus, sync: SyncStatus, };
 
 export type ErrorPayload = { kind: string, message: string, 
+/**
+ * The same, for the English interface.
+ */
+message_en: string, 
 /**
  * Per-field problems of a form, for showing beside each field.
  */

@@ -149,6 +149,8 @@ pub fn validate_citizen(input: &CitizenInput) -> Result<CitizenDraft, Vec<FieldE
             field: Field::Consent,
             reason: "chưa ghi nhận sự đồng ý của người dân; không được lưu thông tin cá nhân"
                 .into(),
+            reason_en: "the citizen's consent is not recorded; personal data may not be stored"
+                .into(),
         });
     }
     match (full_name, gender, birth, village, phone, cccd) {

@@ -176,6 +176,7 @@ impl Store {
                 return Err(CoreError::invalid(
                     Field::Commune,
                     format!("mã xã “{code}” không có trong danh mục"),
+                    format!("there is no commune with the code “{code}”"),
                 ));
             }
         }

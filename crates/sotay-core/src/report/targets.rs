@@ -15,12 +15,14 @@ impl CommuneTarget {
             return Err(CoreError::invalid(
                 Field::Commune,
                 format!("mã xã “{}” không có trong danh mục", self.commune_code),
+                format!("there is no commune with the code “{}”", self.commune_code),
             ));
         }
         if self.adult_population == 0 || self.basic_pct > 100 || self.confirmed_pct > 100 {
             return Err(CoreError::invalid(
                 Field::Commune,
                 "dân số phải lớn hơn 0, chỉ tiêu từ 0 đến 100 %",
+                "the population must be above 0 and targets between 0 and 100 %",
             ));
         }
         Ok(())

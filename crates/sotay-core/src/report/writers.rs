@@ -14,10 +14,12 @@ pub fn csv_safe(text: &str) -> String {
     }
 }
 
+/// A file that could not be written; the system's own words serve both languages.
 pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> CoreError {
     CoreError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
+        reason_en: e.to_string(),
     }
 }
 

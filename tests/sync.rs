@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use sotay_core::CitizenPatch;
 use sotay_protocol::sync::PROTOCOL_HEADER;
+use sotay_sync::SyncConfig;
 use std::process::Command;
 use std::time::Duration;
 
@@ -699,5 +700,44 @@ fn laptops_pull_a_newer_skill_catalogue_and_ignore_an_older_one() {
             other.store().catalogue().unwrap().version,
             sotay_core::refdata::skills().version
         );
+    });
+}
+
+/// Problem 1 of "Nothing lost, whatever happens": pushes of one team commit in another order than
+/// their records were numbered, and a teammate pulling meanwhile must still end with every record.
+#[test]
+fn a_teammate_pulling_while_six_laptops_push_ends_with_every_record() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut pushers: Vec<Laptop> = (0..6)
+            .map(|i| Laptop::enrolled(&server, TEAM, &format!("Tình nguyện viên {i}")))
+            .collect();
+        for (i, laptop) in pushers.iter_mut().enumerate() {
+            laptop.add_citizens(&format!("Nhóm{i}"), 300);
+        }
+        let mut teammate = Laptop::enrolled(&server, TEAM, "Người kéo");
+        let pushing: Vec<_> = pushers
+            .into_iter()
+            .map(|mut laptop| {
+                std::thread::spawn(move || {
+                    // Small batches: many transactions to interleave.
+                    let config = SyncConfig {
+                        initial_batch: 15,
+                        max_batch: 15,
+                        ..fast_config()
+                    };
+                    laptop.sync_with(&config).unwrap();
+                    laptop
+                })
+            })
+            .collect();
+        while !pushing.iter().all(|h| h.is_finished()) {
+            teammate.sync().unwrap();
+        }
+        for h in pushing {
+            h.join().unwrap();
+        }
+        teammate.sync().unwrap();
+        assert_eq!(teammate.count("citizen"), 6 * 300);
     });
 }

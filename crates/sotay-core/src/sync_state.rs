@@ -20,7 +20,10 @@ use ts_rs::TS;
 
 const META_SERVER: &str = "sync.server";
 const META_TOKEN: &str = "sync.token";
-const META_CURSOR: &str = "sync.pull_cursor";
+/// The team position pulled up to. (Before team positions, `sync.pull_cursor` held a
+/// server-wide sequence; a laptop upgraded from then starts again from 0 and merges each record
+/// it already has without effect.)
+const META_CURSOR: &str = "sync.pull_position";
 const META_LAST_SUCCESS: &str = "sync.last_success";
 const META_LAST_ERROR: &str = "sync.last_error";
 const META_LAST_ATTEMPT: &str = "sync.last_attempt";

@@ -46,7 +46,7 @@ impl Store {
         Ok(self.conn.query_row(
             "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox),
                     COALESCE((SELECT CAST(value AS INTEGER) FROM meta
-                              WHERE key = 'sync.pull_cursor'), 0),
+                              WHERE key = 'sync.pull_position'), 0),
                     (SELECT data_version FROM pragma_data_version)",
             [],
             |r| {

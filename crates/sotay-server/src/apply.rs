@@ -120,6 +120,14 @@ pub(crate) fn apply_batch(
     device: &DeviceRow,
     records: &[OutboxRecord],
 ) -> ServerResult<PushResponse> {
+    // Taking the team's row first serialises this team's pushes (PostgreSQL's row lock; SQLite
+    // writes one at a time anyway): positions are handed out, and commit, in order.
+    let mut position = conn
+        .query_one(
+            "UPDATE teams SET next_position = next_position WHERE id = $1 RETURNING next_position",
+            &[device.team_id.to_string().into()],
+        )?
+        .map_or(0, |r| r[0].int());
     let mut acked = acked_seq(conn, device.id)?;
     let mut applied = 0;
     let mut duplicates = 0;
@@ -180,7 +188,8 @@ pub(crate) fn apply_batch(
         if let Some(Payload::Session(s)) = &payload {
             sessions_in_batch.insert(s.id.to_string(), s.team_id);
         }
-        store_record(conn, device, record)?;
+        position += 1;
+        store_record(conn, device, record, position)?;
         let mut state: EntityState = stored
             .as_ref()
             .and_then(|r| serde_json::from_str(&r[1].text()).ok())
@@ -213,6 +222,10 @@ pub(crate) fn apply_batch(
         acked = record.seq;
         applied += 1;
     }
+    conn.exec(
+        "UPDATE teams SET next_position = $2 WHERE id = $1",
+        &[device.team_id.to_string().into(), position.into()],
+    )?;
     Ok(PushResponse {
         acked_seq: acked,
         applied,
@@ -229,11 +242,16 @@ fn forbidden(record: &OutboxRecord) -> ServerError {
     ))
 }
 
-fn store_record(conn: &mut dyn Conn, device: &DeviceRow, r: &OutboxRecord) -> ServerResult<()> {
+fn store_record(
+    conn: &mut dyn Conn,
+    device: &DeviceRow,
+    r: &OutboxRecord,
+    team_position: i64,
+) -> ServerResult<()> {
     conn.exec(
         "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
-                              fields, payload_version, payload, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                              fields, payload_version, payload, received_at, team_position)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             device.id.to_string().into(),
             r.seq.into(),
@@ -249,6 +267,7 @@ fn store_record(conn: &mut dyn Conn, device: &DeviceRow, r: &OutboxRecord) -> Se
             i64::from(r.payload_version).into(),
             r.payload.to_string().into(),
             now().into(),
+            team_position.into(),
         ],
     )?;
     Ok(())
@@ -314,20 +333,42 @@ fn record_from_row(row: &[Val]) -> ServerResult<OutboxRecord> {
     })
 }
 
-/// Records of the device's team written by its other devices, after `cursor`.
+/// Where a pull resumes. Laptops of this version send the team position they reached; an older
+/// laptop sends the server-wide sequence it used before positions existed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PullFrom {
+    Position(u64),
+    LegacyCursor(u64),
+}
+
+/// Records of the device's team written by its other devices, after where it stopped.
 pub(crate) fn pull(
     conn: &mut dyn Conn,
     device: &DeviceRow,
-    cursor: u64,
+    from: PullFrom,
     limit: u64,
     catalogue: Option<serde_json::Value>,
 ) -> ServerResult<PullResponse> {
+    let (sql, cursor) = match from {
+        PullFrom::Position(p) => (
+            "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
+                    payload_version, payload, team_position
+             FROM records
+             WHERE team_id = $1 AND team_position > $2 AND device_id <> $3
+             ORDER BY team_position LIMIT $4",
+            p,
+        ),
+        PullFrom::LegacyCursor(c) => (
+            "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
+                    payload_version, payload, server_seq
+             FROM records
+             WHERE team_id = $1 AND server_seq > $2 AND device_id <> $3
+             ORDER BY server_seq LIMIT $4",
+            c,
+        ),
+    };
     let rows = conn.query(
-        "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields, payload_version,
-                payload, server_seq
-         FROM records
-         WHERE team_id = $1 AND server_seq > $2 AND device_id <> $3
-         ORDER BY server_seq LIMIT $4",
+        sql,
         &[
             device.team_id.to_string().into(),
             cursor.into(),

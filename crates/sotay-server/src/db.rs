@@ -88,10 +88,12 @@ pub trait Conn {
 const SQLITE_SCHEMA: &[&str] = &[
     include_str!("migrations/sqlite/0001_init.sql"),
     include_str!("migrations/sqlite/0002_targets.sql"),
+    include_str!("migrations/sqlite/0003_team_position.sql"),
 ];
 const POSTGRES_SCHEMA: &[&str] = &[
     include_str!("migrations/postgres/0001_init.sql"),
     include_str!("migrations/postgres/0002_targets.sql"),
+    include_str!("migrations/postgres/0003_team_position.sql"),
 ];
 
 #[derive(Clone)]
@@ -293,5 +295,57 @@ impl Conn for PostgresConn<'_> {
                     .collect()
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrading_to_team_positions_numbers_each_teams_records_in_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("central.sqlite");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        sotay_core::migrate_sqlite(&mut conn, &SQLITE_SCHEMA[..2]).unwrap();
+        for team in ["a", "b"] {
+            conn.execute(
+                "INSERT INTO teams VALUES (?1, ?1, 'other', '38', '14758', 'now')",
+                [team],
+            )
+            .unwrap();
+        }
+        // Arrival order a, b, a, a, b.
+        for (i, team) in ["a", "b", "a", "a", "b"].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id,
+                                      op, fields, payload_version, payload, received_at)
+                 VALUES (?1, 1, ?2, ?1, 'h', 'citizen', ?1, 'upsert', '[]', 1, '{}', 'now')",
+                rusqlite::params![format!("d{i}"), team],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let Database::Sqlite(conn) = Database::open_sqlite(&path).unwrap() else {
+            unreachable!()
+        };
+        let conn = conn.lock().unwrap();
+        let positions: Vec<(String, i64)> = conn
+            .prepare("SELECT team_id, team_position FROM records ORDER BY server_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = [("a", 1), ("b", 1), ("a", 2), ("a", 3), ("b", 2)];
+        assert_eq!(positions, expected.map(|(t, p)| (t.to_owned(), p)).to_vec());
+        let next: Vec<i64> = conn
+            .prepare("SELECT next_position FROM teams ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(next, [3, 2]);
     }
 }

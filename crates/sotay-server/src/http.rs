@@ -209,6 +209,9 @@ async fn push(
 
 #[derive(Deserialize)]
 struct PullQuery {
+    /// The team position the laptop has pulled up to.
+    position: Option<u64>,
+    /// What laptops sent before team positions existed (a server-wide sequence).
     #[serde(default)]
     cursor: u64,
     limit: Option<u64>,
@@ -229,7 +232,11 @@ async fn pull(
     let page = blocking(move || {
         db.transaction(|conn| {
             let device = apply::authenticate(conn, &token_hash)?;
-            apply::pull(conn, &device, query.cursor, limit, catalogue)
+            let from = match query.position {
+                Some(p) => apply::PullFrom::Position(p),
+                None => apply::PullFrom::LegacyCursor(query.cursor),
+            };
+            apply::pull(conn, &device, from, limit, catalogue)
         })
     })
     .await?;

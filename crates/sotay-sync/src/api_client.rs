@@ -88,7 +88,7 @@ impl ApiClient {
         limit: usize,
         catalogue: &str,
     ) -> Result<PullResponse, Failure> {
-        let path = format!("/v1/pull?cursor={cursor}&limit={limit}&catalogue={catalogue}");
+        let path = format!("/v1/pull?position={cursor}&limit={limit}&catalogue={catalogue}");
         self.get(&path).await
     }
 

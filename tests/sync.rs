@@ -741,3 +741,88 @@ fn a_teammate_pulling_while_six_laptops_push_ends_with_every_record() {
         assert_eq!(teammate.count("citizen"), 6 * 300);
     });
 }
+
+/// Problem 3 of "Nothing lost, whatever happens": one bad record must not stop the team. A broken
+/// or hostile client pushes records that break the rules; the server sets each aside, the good
+/// ones go through, teammates sync on, and an admin sees why. A bad record already stored by an
+/// older server is set aside by the laptop that pulls it.
+#[test]
+fn a_bad_record_is_set_aside_and_nobody_stops() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let ids = a.add_citizens("Vi", 4);
+        a.add_session(&ids[..1]);
+        let mut records = a.store().pending_records(0, 1000).unwrap();
+        let citizen = |id: &sotay_protocol::CitizenId| id.to_string();
+        for r in records.iter_mut() {
+            if r.entity_id == citizen(&ids[1]) {
+                r.payload["consent"]["given"] = false.into();
+            } else if r.entity_id == citizen(&ids[2]) {
+                r.payload["note"] = "x".repeat(100_000).into();
+            } else if r.entity_id == citizen(&ids[3]) {
+                r.entity_id = sotay_protocol::CitizenId::new().to_string();
+            } else if r.entity == sotay_protocol::Entity::Attendance {
+                let stranger = sotay_protocol::CitizenId::new();
+                r.payload["citizen_id"] = stranger.to_string().into();
+                r.entity_id = format!("{}/{stranger}", r.payload["session_id"].as_str().unwrap());
+            }
+        }
+        let body = sotay_protocol::wire::compress_body(
+            &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
+                device_id: a.store().device_id(),
+                records,
+            })
+            .unwrap(),
+        );
+        let (status, answer) = raw_push(&server, &token_of(&a), &[V1, ZSTD], body);
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(
+            answer["quarantined"].as_array().unwrap().len(),
+            4,
+            "{answer}"
+        );
+
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        b.sync().expect("a teammate syncs on");
+        assert_eq!((b.count("citizen"), b.count("session")), (1, 1));
+        let listed = sotay_server::admin::quarantine(&server.db).unwrap();
+        let reasons: Vec<&str> = listed.iter().map(|q| q.reason.as_str()).collect();
+        for expected in ["đồng ý", "byte", "không khớp", "không có"] {
+            assert!(
+                reasons.iter().any(|r| r.contains(expected)),
+                "{expected} not in {reasons:?}"
+            );
+        }
+
+        // A record an older server let through, already in the team's log: B sets it aside.
+        let mut c = Laptop::enrolled(&server, TEAM, "Lan");
+        c.add_citizens("Lò", 1);
+        let mut bad = c.store().pending_records(0, 1000).unwrap().pop().unwrap();
+        bad.payload["consent"]["given"] = false.into();
+        c.sync().unwrap();
+        server
+            .db
+            .transaction(|conn| {
+                conn.exec(
+                    "UPDATE records SET payload = $1 WHERE record_id = $2",
+                    &[
+                        bad.payload.to_string().into(),
+                        bad.record_id.to_string().into(),
+                    ],
+                )
+            })
+            .unwrap();
+        let summary = b
+            .sync()
+            .expect("the bad pulled record does not stop the pull");
+        assert_eq!(summary.quarantined, 1);
+        assert_eq!(b.store().sync_status().unwrap().quarantined, 1);
+        assert_eq!(
+            b.count("citizen"),
+            1,
+            "the consent-less citizen was not stored"
+        );
+    });
+}

@@ -75,6 +75,11 @@ pub enum ServerCommand {
         #[command(flatten)]
         spec: TargetSpec,
     },
+    /// Records set aside because they break the rules (quarantine).
+    Quarantine {
+        #[command(flatten)]
+        target: ServerDb,
+    },
     /// Apply a USB bundle exported by a laptop.
     ImportBundle {
         #[command(flatten)]
@@ -184,6 +189,26 @@ pub fn run(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
         ServerCommand::Target { target, spec } => {
             admin::set_target(&open_server_db(ctx, &target)?, &spec.target())?;
             println!("Đã lưu chỉ tiêu.");
+        }
+        ServerCommand::Quarantine { target } => {
+            let entries = admin::quarantine(&open_server_db(ctx, &target)?)?;
+            ctx.print(&entries, |entries| {
+                if entries.is_empty() {
+                    println!("Không có bản ghi nào bị giữ lại.");
+                }
+                for q in entries {
+                    println!(
+                        "{}  {}: máy {} số {} ({} {}) — {}",
+                        q.received_at,
+                        q.team_name,
+                        q.device_id,
+                        q.seq,
+                        q.entity,
+                        q.entity_id,
+                        q.reason
+                    );
+                }
+            });
         }
         ServerCommand::ImportBundle { target, file } => {
             let bytes = std::fs::read(&file)

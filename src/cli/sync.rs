@@ -76,6 +76,12 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 if let Some(e) = &status.last_error {
                     println!("Lỗi lần gần nhất: {e}");
                 }
+                if status.quarantined > 0 {
+                    println!(
+                        "Bản ghi bị giữ lại vì không hợp lệ: {} (máy chủ từ chối, hoặc nhận về mà không áp dụng được)",
+                        status.quarantined
+                    );
+                }
             });
         }
         Some(SyncCommand::Conflicts) => {
@@ -114,7 +120,13 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 println!(
                     "Đồng bộ xong: gửi {} bản ghi ({} đã có trên máy chủ), nhận {} bản ghi; {} yêu cầu, {} lần thử lại, {} KB gửi đi; còn chờ {}.",
                     s.pushed, s.duplicates, s.pulled, s.requests, s.retries, s.bytes_sent / 1024, s.pending
-                )
+                );
+                if s.quarantined > 0 {
+                    println!(
+                        "Chú ý: {} bản ghi không hợp lệ bị giữ lại, không đồng bộ (xem `sotay sync status`).",
+                        s.quarantined
+                    );
+                }
             });
         }
     }

@@ -16,6 +16,7 @@ pub mod import;
 pub mod outbox;
 pub mod refdata;
 pub mod report;
+pub mod rules;
 pub mod sessions;
 mod shared;
 pub mod sheet;

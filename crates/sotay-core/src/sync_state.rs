@@ -7,16 +7,78 @@
 use crate::changes::{apply_remote, apply_roster, record_local};
 use crate::error::{CoreError, CoreResult};
 use crate::outbox::{self, now_rfc3339};
+use crate::rules;
 use crate::store::{Store, TeamInfo};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sotay_protocol::bundle::{self, BundleContent};
+use sotay_protocol::sync::QuarantinedRecord;
 use sotay_protocol::sync::{EnrollResponse, PullResponse};
+use sotay_protocol::Entity;
 use sotay_protocol::{
     DeviceId, Operation, OutboxRecord, Payload, TeamV1, VolunteerId, VolunteerV1, PROTOCOL_VERSION,
 };
+use std::collections::HashSet;
 use std::path::Path;
 use ts_rs::TS;
+
+/// What a pulled attendance may refer to: this laptop's rows, and records earlier in the page.
+struct PageRefs<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    citizens: HashSet<String>,
+    sessions: HashSet<String>,
+}
+
+impl PageRefs<'_> {
+    fn stored(&self, table: &str, id: &str) -> bool {
+        self.tx
+            .query_row(
+                &format!("SELECT 1 FROM {table} WHERE id = ?1 AND deleted = 0"),
+                [id],
+                |_| Ok(()),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
+    }
+}
+
+impl rules::AttendanceRefs for PageRefs<'_> {
+    fn citizen_known(&mut self, id: &str) -> bool {
+        self.citizens.contains(id) || self.stored("citizen", id)
+    }
+
+    fn session_known(&mut self, id: &str) -> bool {
+        self.sessions.contains(id) || self.stored("session", id)
+    }
+}
+
+fn set_aside(
+    tx: &rusqlite::Transaction<'_>,
+    origin: &str,
+    record_id: &str,
+    entity: &str,
+    entity_id: &str,
+    reason: &str,
+    reason_en: &str,
+) -> CoreResult<()> {
+    tx.execute(
+        "INSERT INTO quarantine (origin, record_id, entity, entity_id, reason, reason_en, noted_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (origin, record_id) DO NOTHING",
+        params![
+            origin,
+            record_id,
+            entity,
+            entity_id.chars().take(200).collect::<String>(),
+            reason,
+            reason_en,
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
 
 const META_SERVER: &str = "sync.server";
 const META_TOKEN: &str = "sync.token";
@@ -51,6 +113,9 @@ pub struct SyncStatus {
     pub last_success: Option<String>,
     pub last_attempt: Option<String>,
     pub last_error: Option<String>,
+    /// Records set aside: this laptop's that the server refused, and pulled ones that could not
+    /// be applied.
+    pub quarantined: u64,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -121,15 +186,73 @@ impl Store {
         })
     }
 
+    /// Keeps what the server said of records it set aside, for the volunteer to see.
+    pub fn note_refused(&mut self, refused: &[QuarantinedRecord]) -> CoreResult<()> {
+        let tx = self.conn.transaction()?;
+        for q in refused {
+            let (entity, entity_id): (String, String) = tx
+                .query_row(
+                    "SELECT entity, entity_id FROM outbox WHERE record_id = ?1",
+                    [q.record_id.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .unwrap_or_default();
+            set_aside(
+                &tx,
+                "server",
+                &q.record_id.to_string(),
+                &entity,
+                &entity_id,
+                &q.reason,
+                &q.reason_en,
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Applies one pulled page in one transaction: the records, the roster, the cursor and a
     /// newer skill catalogue commit together, so an interrupted pull resumes where it stopped.
-    pub fn apply_pulled_page(&mut self, page: &PullResponse) -> CoreResult<()> {
+    /// A record that breaks the rules, or refers to what this laptop does not have, is set aside
+    /// (quarantine) and the rest applies; returns how many were set aside.
+    pub fn apply_pulled_page(&mut self, page: &PullResponse) -> CoreResult<u64> {
         let catalogue = self.catalogue()?.version.clone();
         let tx = self.conn.transaction()?;
         // Records of one page may refer to each other in any order (an attendance before
         // its session arrives later in the same page); checked at commit.
         tx.pragma_update(None, "defer_foreign_keys", true)?;
+        let mut set_aside_count = 0;
+        let mut in_page = PageRefs {
+            tx: &tx,
+            citizens: HashSet::new(),
+            sessions: HashSet::new(),
+        };
         for record in &page.records {
+            let checked = rules::check_record(record).and_then(|payload| {
+                if record.op == Operation::Delete {
+                    return Ok(());
+                }
+                rules::check_references(&payload, &mut in_page)
+            });
+            if let Err(problem) = checked {
+                set_aside(
+                    &tx,
+                    "pulled",
+                    &record.record_id.to_string(),
+                    record.entity.as_str(),
+                    &record.entity_id,
+                    &problem.reason,
+                    &problem.reason_en,
+                )?;
+                set_aside_count += 1;
+                continue;
+            }
+            match record.entity {
+                Entity::Citizen => in_page.citizens.insert(record.entity_id.clone()),
+                Entity::Session => in_page.sessions.insert(record.entity_id.clone()),
+                _ => false,
+            };
             apply_remote(&tx, record)?;
         }
         apply_roster(&tx, &page.team, &page.volunteers)?;
@@ -146,7 +269,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(set_aside_count)
     }
 
     /// The local half of enrolment, after the server accepted the code: the laptop joins the
@@ -197,6 +320,11 @@ impl Store {
             last_success: self.meta(META_LAST_SUCCESS)?,
             last_attempt: self.meta(META_LAST_ATTEMPT)?,
             last_error: self.meta(META_LAST_ERROR)?,
+            quarantined: self
+                .conn
+                .query_row("SELECT COUNT(*) FROM quarantine", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Messages of the sync protocol (HTTP, JSON bodies compressed with zstd). The protocol version
 //! travels in the `X-Sotay-Protocol` header of every request and response; see docs/sync.md.
 
-use crate::{DeviceId, OutboxRecord, TeamV1, VolunteerV1};
+use crate::{DeviceId, OutboxRecord, RecordId, TeamV1, VolunteerV1};
 use serde::{Deserialize, Serialize};
 
 /// Header carrying [`crate::PROTOCOL_VERSION`] on every request and response.
@@ -44,6 +44,19 @@ pub struct PushResponse {
     pub applied: u64,
     /// Records of this request the server already had.
     pub duplicates: u64,
+    /// Records of this request set aside because they break the rules: acknowledged (so the
+    /// device goes on) but never merged or passed to teammates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<QuarantinedRecord>,
+}
+
+/// A record set aside, and why (in Vietnamese and English).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuarantinedRecord {
+    pub seq: u64,
+    pub record_id: RecordId,
+    pub reason: String,
+    pub reason_en: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -275,6 +275,45 @@ pub fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> 
     })
 }
 
+/// A record set aside by the server, for an administrator.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineEntry {
+    pub team_name: String,
+    pub device_id: String,
+    pub seq: u64,
+    pub record_id: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub reason: String,
+    pub received_at: String,
+}
+
+/// Every record set aside because it breaks the rules, newest first.
+pub fn quarantine(db: &Database) -> ServerResult<Vec<QuarantineEntry>> {
+    db.transaction(|conn| {
+        let rows = conn.query(
+            "SELECT t.name, q.device_id, q.seq, q.record_id, q.entity, q.entity_id, q.reason,
+                    q.received_at
+             FROM quarantine q JOIN teams t ON t.id = q.team_id
+             ORDER BY q.id DESC",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| QuarantineEntry {
+                team_name: r[0].text(),
+                device_id: r[1].text(),
+                seq: r[2].int() as u64,
+                record_id: r[3].text(),
+                entity: r[4].text(),
+                entity_id: r[5].text(),
+                reason: r[6].text(),
+                received_at: r[7].text(),
+            })
+            .collect())
+    })
+}
+
 /// Sets (or replaces) a commune's adult population and targets on the server.
 pub fn set_target(db: &Database, target: &sotay_core::report::CommuneTarget) -> ServerResult<()> {
     target.validate().map_err(|e| match e {

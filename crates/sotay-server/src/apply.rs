@@ -4,7 +4,7 @@
 use crate::db::{Conn, Val};
 use crate::error::{ServerError, ServerResult};
 use sotay_protocol::merge::{self, EntityState};
-use sotay_protocol::sync::{DeviceStatus, PullResponse, PushResponse};
+use sotay_protocol::sync::{DeviceStatus, PullResponse, PushResponse, QuarantinedRecord};
 use sotay_protocol::{
     DeviceId, Entity, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerV1,
 };
@@ -68,13 +68,86 @@ pub(crate) fn team(conn: &mut dyn Conn, id: TeamId) -> ServerResult<TeamV1> {
     })
 }
 
+/// The highest sequence of this device the server holds: stored or set aside in quarantine.
 fn acked_seq(conn: &mut dyn Conn, device: DeviceId) -> ServerResult<u64> {
     Ok(conn
         .query_one(
-            "SELECT COALESCE(MAX(seq), 0) FROM records WHERE device_id = $1",
+            "SELECT COALESCE(MAX(seq), 0) FROM (
+                 SELECT seq FROM records WHERE device_id = $1
+                 UNION ALL SELECT seq FROM quarantine WHERE device_id = $1) AS held",
             &[device.to_string().into()],
         )?
         .map_or(0, |r| r[0].int()) as u64)
+}
+
+/// What an attendance may refer to on the server: the team's stored entities, and those earlier
+/// in the same batch.
+struct TeamRefs<'a> {
+    conn: &'a mut dyn Conn,
+    team: TeamId,
+    in_batch: &'a HashMap<String, TeamId>,
+    citizens_in_batch: &'a std::collections::HashSet<String>,
+}
+
+impl TeamRefs<'_> {
+    fn stored(&mut self, entity: &str, id: &str) -> bool {
+        self.conn
+            .query_one(
+                "SELECT 1 FROM entities
+                 WHERE entity = $1 AND entity_id = $2 AND team_id = $3 AND deleted = 0",
+                &[entity.into(), id.into(), self.team.to_string().into()],
+            )
+            .ok()
+            .flatten()
+            .is_some()
+    }
+}
+
+impl sotay_core::rules::AttendanceRefs for TeamRefs<'_> {
+    fn citizen_known(&mut self, id: &str) -> bool {
+        self.citizens_in_batch.contains(id) || self.stored("citizen", id)
+    }
+
+    fn session_known(&mut self, id: &str) -> bool {
+        self.in_batch.get(id) == Some(&self.team) || self.stored("session", id)
+    }
+}
+
+/// Sets a record aside: acknowledged, never merged or passed on; listed by `sotay server
+/// quarantine`.
+fn quarantine(
+    conn: &mut dyn Conn,
+    device: &DeviceRow,
+    record: &OutboxRecord,
+    problem: &sotay_core::rules::RecordProblem,
+) -> ServerResult<QuarantinedRecord> {
+    conn.exec(
+        "INSERT INTO quarantine (team_id, device_id, seq, record_id, entity, entity_id, reason,
+                                 reason_en, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            device.team_id.to_string().into(),
+            device.id.to_string().into(),
+            record.seq.into(),
+            record.record_id.to_string().into(),
+            record.entity.as_str().into(),
+            record
+                .entity_id
+                .chars()
+                .take(200)
+                .collect::<String>()
+                .into(),
+            problem.reason.clone().into(),
+            problem.reason_en.clone().into(),
+            now().into(),
+        ],
+    )?;
+    Ok(QuarantinedRecord {
+        seq: record.seq,
+        record_id: record.record_id,
+        reason: problem.reason.clone(),
+        reason_en: problem.reason_en.clone(),
+    })
 }
 
 pub(crate) fn status(conn: &mut dyn Conn, device: &DeviceRow) -> ServerResult<DeviceStatus> {
@@ -132,6 +205,8 @@ pub(crate) fn apply_batch(
     let mut applied = 0;
     let mut duplicates = 0;
     let mut sessions_in_batch = HashMap::new();
+    let mut citizens_in_batch = std::collections::HashSet::new();
+    let mut quarantined = Vec::new();
     for record in records {
         if record.device_id != device.id {
             return Err(ServerError::Forbidden(format!(
@@ -147,6 +222,25 @@ pub(crate) fn apply_batch(
             return Err(ServerError::SequenceGap {
                 expected: acked + 1,
             });
+        }
+        // The laptop's own rules, checked again: a record that breaks them is set aside and
+        // the batch goes on, so one bad record never stops the device or its teammates.
+        let checked = sotay_core::rules::check_record(record).and_then(|payload| {
+            if record.op == Operation::Delete {
+                return Ok(());
+            }
+            let mut refs = TeamRefs {
+                conn: &mut *conn,
+                team: device.team_id,
+                in_batch: &sessions_in_batch,
+                citizens_in_batch: &citizens_in_batch,
+            };
+            sotay_core::rules::check_references(&payload, &mut refs)
+        });
+        if let Err(problem) = checked {
+            quarantined.push(quarantine(conn, device, record, &problem)?);
+            acked = record.seq;
+            continue;
         }
         let payload = match record.op {
             Operation::Upsert if record.fields.is_empty() => Some(
@@ -187,6 +281,9 @@ pub(crate) fn apply_batch(
         }
         if let Some(Payload::Session(s)) = &payload {
             sessions_in_batch.insert(s.id.to_string(), s.team_id);
+        }
+        if record.entity == Entity::Citizen && record.op == Operation::Upsert {
+            citizens_in_batch.insert(record.entity_id.clone());
         }
         position += 1;
         store_record(conn, device, record, position)?;
@@ -230,6 +327,7 @@ pub(crate) fn apply_batch(
         acked_seq: acked,
         applied,
         duplicates,
+        quarantined,
     })
 }
 

@@ -89,11 +89,13 @@ const SQLITE_SCHEMA: &[&str] = &[
     include_str!("migrations/sqlite/0001_init.sql"),
     include_str!("migrations/sqlite/0002_targets.sql"),
     include_str!("migrations/sqlite/0003_team_position.sql"),
+    include_str!("migrations/sqlite/0004_quarantine.sql"),
 ];
 const POSTGRES_SCHEMA: &[&str] = &[
     include_str!("migrations/postgres/0001_init.sql"),
     include_str!("migrations/postgres/0002_targets.sql"),
     include_str!("migrations/postgres/0003_team_position.sql"),
+    include_str!("migrations/postgres/0004_quarantine.sql"),
 ];
 
 #[derive(Clone)]

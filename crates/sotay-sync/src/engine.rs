@@ -33,6 +33,9 @@ pub struct SyncSummary {
     pub bytes_received: u64,
     /// Still pending after this sync (0 on success, unless records were added meanwhile).
     pub pending: u64,
+    /// Records set aside in this sync: this laptop's that the server refused, and pulled ones
+    /// that could not be applied (see `sotay sync status`).
+    pub quarantined: u64,
 }
 
 /// Counts failures in a row and waits before the next attempt, or gives up.
@@ -176,7 +179,11 @@ async fn push_then_pull(
             }
         };
         retry.succeeded();
-        store.with(|s| s.mark_acked(response.acked_seq))?;
+        store.with(|s| {
+            s.note_refused(&response.quarantined)?;
+            s.mark_acked(response.acked_seq)
+        })?;
+        summary.quarantined += response.quarantined.len() as u64;
         sent += response.acked_seq.saturating_sub(acked);
         acked = response.acked_seq;
         summary.pushed += response.applied;
@@ -205,7 +212,7 @@ async fn push_then_pull(
             }
         };
         retry.succeeded();
-        store.with(|s| s.apply_pulled_page(&page))?;
+        summary.quarantined += store.with(|s| s.apply_pulled_page(&page))?;
         summary.pulled += page.records.len() as u64;
         if !page.more {
             return Ok(());

@@ -205,7 +205,12 @@ export type Province = { code: string, name: string, short_name: string, commune
 
 export type Commune = { code: string, name: string, };
 
-export type SyncStatus = { server: string | null, enrolled: boolean, pending: number, last_success: string | null, last_attempt: string | null, last_error: string | null, };
+export type SyncStatus = { server: string | null, enrolled: boolean, pending: number, last_success: string | null, last_attempt: string | null, last_error: string | null, 
+/**
+ * Records set aside: this laptop's that the server refused, and pulled ones that could not
+ * be applied.
+ */
+quarantined: number, };
 
 export type ConflictEntry = { entity: string, entity_id: string, field: string, lost_value: JsonValue, lost_hlc: string, winner_hlc: string, recorded_at: string, };
 
@@ -229,7 +234,12 @@ duplicates: number, pulled: number, requests: number, retries: number, bytes_sen
 /**
  * Still pending after this sync (0 on success, unless records were added meanwhile).
  */
-pending: number, };
+pending: number, 
+/**
+ * Records set aside in this sync: this laptop's that the server refused, and pulled ones
+ * that could not be applied (see `sotay sync status`).
+ */
+quarantined: number, };
 
 export type FieldError = { field: Field, reason: string, 
 /**

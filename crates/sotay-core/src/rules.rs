@@ -1,0 +1,188 @@
+//! The rules every record must keep, wherever it comes from: the laptop checks what it pulls and
+//! the server checks what it receives with these same functions, so one bad record (no consent, a
+//! 70 MB note, an ID that is not its payload's) is set aside instead of reaching, and breaking,
+//! every teammate. Checks that need to know what else exists (an attendance's citizen and
+//! session) are made by each side against its own store, through [`AttendanceRefs`].
+
+use crate::citizens::{validate_citizen, CitizenInput};
+use crate::validate::{self, gender_word};
+use sotay_protocol::{CitizenV1, Operation, OutboxRecord, Payload};
+
+/// Largest payload a record may carry (a citizen with a long note is a few KB).
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Longest note on a citizen or a session.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+
+/// Why a record was set aside, in both languages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordProblem {
+    pub reason: String,
+    pub reason_en: String,
+}
+
+fn problem(reason: impl Into<String>, reason_en: impl Into<String>) -> RecordProblem {
+    RecordProblem {
+        reason: reason.into(),
+        reason_en: reason_en.into(),
+    }
+}
+
+/// The citizen as the form would have taken it, to run the form's rules on a record.
+fn as_input(c: &CitizenV1) -> CitizenInput {
+    let birth = match &c.birth_date {
+        Some(iso) => {
+            let parts: Vec<&str> = iso.split('-').collect();
+            match parts.as_slice() {
+                [y, m, d] => format!("{d}/{m}/{y}"),
+                _ => iso.clone(),
+            }
+        }
+        None => c.birth_year.to_string(),
+    };
+    CitizenInput {
+        full_name: c.full_name.clone(),
+        gender: gender_word(c.gender).to_owned(),
+        birth,
+        village: c.village.clone(),
+        phone: c.phone.clone(),
+        cccd: c.cccd.clone(),
+        groups: c.groups.clone(),
+        note: c.note.clone(),
+        commune_code: Some(c.commune_code.clone()),
+        consent: c.consent.given,
+    }
+}
+
+fn check_note(note: &Option<String>) -> Result<(), RecordProblem> {
+    match note {
+        Some(n) if n.chars().count() > MAX_NOTE_CHARS => Err(problem(
+            format!(
+                "ghi chú dài {} ký tự, quá {MAX_NOTE_CHARS}",
+                n.chars().count()
+            ),
+            format!(
+                "the note has {} characters, over {MAX_NOTE_CHARS}",
+                n.chars().count()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a record on its own: its size, that its payload decodes and is the entity it names,
+/// and the same field rules as the forms (a citizen needs consent, a valid phone…). A delete
+/// needs only to name its entity.
+pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
+    let size = record.payload.to_string().len();
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(problem(
+            format!("nội dung {size} byte, quá giới hạn {MAX_PAYLOAD_BYTES}"),
+            format!("the payload has {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}"),
+        ));
+    }
+    let payload = Payload::decode(
+        record.entity,
+        record.payload_version,
+        record.payload.clone(),
+    )
+    .map_err(|e| problem(format!("nội dung không đọc được: {e}"), e.to_string()))?;
+    if payload.entity_id() != record.entity_id {
+        return Err(problem(
+            format!(
+                "mã “{}” không khớp nội dung (“{}”)",
+                record.entity_id,
+                payload.entity_id()
+            ),
+            format!(
+                "the ID “{}” is not its payload's (“{}”)",
+                record.entity_id,
+                payload.entity_id()
+            ),
+        ));
+    }
+    if record.op == Operation::Delete {
+        return Ok(payload);
+    }
+    match &payload {
+        Payload::Citizen(c) => {
+            validate_citizen(&as_input(c)).map_err(|errors| {
+                let join = |en: bool| {
+                    errors
+                        .iter()
+                        .map(|e| {
+                            if en {
+                                format!("{}: {}", e.field.label_en(), e.reason_en)
+                            } else {
+                                e.to_string()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                problem(join(false), join(true))
+            })?;
+        }
+        Payload::Session(s) => {
+            let checks = [
+                validate::iso_date(&s.date, validate::Field::Date).map(|_| ()),
+                validate::required(&s.place, validate::Field::Place).map(|_| ()),
+            ];
+            for check in checks {
+                check.map_err(|e| {
+                    problem(
+                        e.to_string(),
+                        format!("{}: {}", e.field.label_en(), e.reason_en),
+                    )
+                })?;
+            }
+            check_note(&s.note)?;
+        }
+        Payload::Team(t) => {
+            validate::required(&t.name, validate::Field::Team)
+                .map_err(|e| problem(e.to_string(), e.reason_en))?;
+        }
+        Payload::Volunteer(v) => {
+            validate::required(&v.name, validate::Field::Volunteer)
+                .map_err(|e| problem(e.to_string(), e.reason_en))?;
+        }
+        Payload::Attendance(_) => {}
+    }
+    if let Payload::Citizen(c) = &payload {
+        check_note(&c.note)?;
+    }
+    Ok(payload)
+}
+
+/// What an attendance refers to, checked against whatever store is applying it.
+pub trait AttendanceRefs {
+    fn citizen_known(&mut self, id: &str) -> bool;
+    fn session_known(&mut self, id: &str) -> bool;
+}
+
+/// An attendance must be of a known session and a known citizen.
+pub fn check_references(
+    payload: &Payload,
+    known: &mut dyn AttendanceRefs,
+) -> Result<(), RecordProblem> {
+    if let Payload::Attendance(a) = payload {
+        if !known.session_known(&a.session_id.to_string()) {
+            return Err(problem(
+                format!("điểm danh của buổi “{}” không có", a.session_id),
+                format!(
+                    "an attendance of a session “{}” that does not exist",
+                    a.session_id
+                ),
+            ));
+        }
+        if !known.citizen_known(&a.citizen_id.to_string()) {
+            return Err(problem(
+                format!("điểm danh người dân “{}” không có", a.citizen_id),
+                format!(
+                    "an attendance of a citizen “{}” who does not exist",
+                    a.citizen_id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -263,6 +263,37 @@ fn a_revoked_token_is_refused_clearly_and_records_stay_pending() {
     });
 }
 
+/// Enrolment attempts with wrong codes from this address; the HTTP status of each.
+fn enrol_attempts(server: &TestServer, n: usize) -> Vec<u16> {
+    let client = raw_client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut statuses = Vec::new();
+        for i in 0..n {
+            let body = sotay_protocol::wire::compress_body(
+                format!(
+                    r#"{{"code": "SAI{i:05}", "device_id": "{}"}}"#,
+                    uuid::Uuid::new_v4()
+                )
+                .as_bytes(),
+            );
+            let response = client
+                .post(format!("{}/v1/enroll", server.url()))
+                .header(PROTOCOL_HEADER, "1")
+                .header("content-encoding", "zstd")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    })
+}
+
 /// A raw push with a given token and body, bypassing the client's own checks.
 fn raw_push(
     server: &TestServer,
@@ -270,7 +301,7 @@ fn raw_push(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, String) {
-    let client = reqwest::Client::new();
+    let client = raw_client();
     let mut req = client
         .post(format!("{}/v1/push", server.url()))
         .header("authorization", format!("Bearer {token}"));
@@ -824,5 +855,41 @@ fn a_bad_record_is_set_aside_and_nobody_stops() {
             1,
             "the consent-less citizen was not stored"
         );
+    });
+}
+
+/// "The server under load and abuse": a request without a valid token is refused before its body
+/// is read (a 16 MB push that never arrives still gets its 401 at once), and enrolment codes
+/// cannot be guessed at speed from one address.
+#[test]
+fn the_server_refuses_strangers_before_reading_their_bodies() {
+    use std::io::{Read, Write};
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        for _ in 0..20 {
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            // Headers of a 16 MB push, and not one byte of the body.
+            write!(
+                stream,
+                "POST /v1/push HTTP/1.1\r\nhost: {}\r\n{}: 1\r\nauthorization: Bearer nope\r\n\
+                 content-encoding: zstd\r\ncontent-length: 16777216\r\n\r\n",
+                server.addr, PROTOCOL_HEADER
+            )
+            .unwrap();
+            let mut answer = [0u8; 12];
+            stream
+                .read_exact(&mut answer)
+                .expect("answered without waiting for the body");
+            assert_eq!(&answer, b"HTTP/1.1 401");
+        }
+
+        // 20 wrong codes are refused one by one; the 21st attempt within the hour is not even
+        // looked at.
+        let statuses = enrol_attempts(&server, 21);
+        assert!(statuses[..20].iter().all(|s| *s == 403), "{statuses:?}");
+        assert_eq!(statuses[20], 429, "{statuses:?}");
     });
 }

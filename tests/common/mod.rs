@@ -141,6 +141,13 @@ pub struct Laptop {
     _dir: tempfile::TempDir,
 }
 
+/// A reqwest client for requests a laptop would never make; reqwest is built without a default
+/// crypto provider, and the sync engine installs ring, so tests do the same first.
+pub fn raw_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Runs one async step of the sync engine to completion, as the CLI does.
 fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()

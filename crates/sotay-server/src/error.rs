@@ -30,6 +30,10 @@ pub enum ServerError {
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("lỗi máy chủ: {0}")]
     Internal(String),
+    #[error("máy chủ đang bận; thử lại sau ít phút")]
+    Busy,
+    #[error("quá nhiều lần đăng ký từ địa chỉ này; thử lại sau một giờ")]
+    TooManyAttempts,
 }
 
 pub type ServerResult<T> = Result<T, ServerError>;
@@ -48,6 +52,8 @@ impl ServerError {
             ServerError::NotFound(_) => "not_found",
             ServerError::Database(_) => "database",
             ServerError::Internal(_) => "internal",
+            ServerError::Busy => "busy",
+            ServerError::TooManyAttempts => "too_many_attempts",
         }
     }
 
@@ -64,6 +70,8 @@ impl ServerError {
             ServerError::Database(_) | ServerError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            ServerError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 

@@ -23,8 +23,11 @@ use sotay_protocol::sync::{
 };
 use sotay_protocol::wire::{decompress_body, token_hash, WireError};
 use sotay_protocol::PROTOCOL_VERSION;
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -33,6 +36,12 @@ pub struct Settings {
     /// Largest body after decompression: guards against a small body that inflates hugely.
     pub max_json_bytes: u64,
     pub max_records_per_batch: usize,
+    /// Requests handled at once; more are answered "busy" (503, which clients retry later).
+    pub max_concurrent_requests: usize,
+    /// Longest a request may take, body included; a stalled client is cut off.
+    pub request_timeout: std::time::Duration,
+    /// Enrolment attempts one address may make per hour (codes are short: no guessing).
+    pub enrol_attempts_per_hour: usize,
     /// The skill catalogue laptops receive when theirs is another version.
     pub catalogue: Arc<SkillCatalogue>,
 }
@@ -43,6 +52,9 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024 * 1024,
             max_json_bytes: 128 * 1024 * 1024,
             max_records_per_batch: 5_000,
+            max_concurrent_requests: 64,
+            request_timeout: std::time::Duration::from_secs(120),
+            enrol_attempts_per_hour: 20,
             catalogue: Arc::new(sotay_core::refdata::skills().clone()),
         }
     }
@@ -52,20 +64,92 @@ impl Default for Settings {
 struct AppState {
     db: Database,
     limits: Settings,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    enrolments: Arc<std::sync::Mutex<HashMap<IpAddr, Vec<Instant>>>>,
 }
 
 pub fn router(db: Database, limits: Settings) -> Router {
-    let v1 = Router::new()
-        .route("/v1/enroll", post(enroll))
+    let state = AppState {
+        in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests)),
+        enrolments: Arc::default(),
+        db,
+        limits,
+    };
+    // Device routes check the token before anything reads the body: a flood of large pushes
+    // without a valid token costs the server a header and a lookup each.
+    let device = Router::new()
         .route("/v1/status", get(status))
         .route("/v1/push", post(push))
         .route("/v1/pull", get(pull))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_device,
+        ));
+    let v1 = Router::new()
+        .route(
+            "/v1/enroll",
+            post(enroll).layer(middleware::from_fn_with_state(
+                state.clone(),
+                limit_enrolment,
+            )),
+        )
+        .merge(device)
         .layer(middleware::from_fn(protocol_version));
     Router::new()
         .merge(v1)
         .route("/health", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .with_state(AppState { db, limits })
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// At most `max_concurrent_requests` at once (the rest: 503, retried by clients), each within
+/// `request_timeout`.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        return axum::response::IntoResponse::into_response(ServerError::Busy);
+    };
+    match tokio::time::timeout(state.limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ServerError::Busy),
+    }
+}
+
+/// Refuses a request whose token is missing, unknown or revoked, before its body is read.
+async fn require_device(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let checked = match bearer_hash(request.headers()) {
+        Ok(token_hash) => {
+            let db = state.db.clone();
+            blocking(move || db.transaction(|conn| apply::authenticate(conn, &token_hash)))
+                .await
+                .map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    }
+}
+
+/// At most `enrol_attempts_per_hour` enrolment attempts per address (when the server knows the
+/// address: `serve` does).
+async fn limit_enrolment(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let address = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = address {
+        let mut attempts = state.enrolments.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let recent = attempts.entry(ip).or_default();
+        recent.retain(|t| now.duration_since(*t) < std::time::Duration::from_secs(3600));
+        if recent.len() >= state.limits.enrol_attempts_per_hour {
+            return axum::response::IntoResponse::into_response(ServerError::TooManyAttempts);
+        }
+        recent.push(now);
+    }
+    next.run(request).await
 }
 
 /// Serves until `shutdown` resolves.
@@ -75,9 +159,12 @@ pub async fn serve(
     limits: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(db, limits))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(db, limits).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn protocol_version(request: Request, next: Next) -> Response {

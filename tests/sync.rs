@@ -893,3 +893,47 @@ fn the_server_refuses_strangers_before_reading_their_bodies() {
         assert_eq!(statuses[20], 429, "{statuses:?}");
     });
 }
+
+/// Problem 2 of "Nothing lost, whatever happens": a laptop put back from an old copy of its file
+/// numbers new records with sequences the server already holds. It must notice, bring back what
+/// it made after the copy, send what it made since, and say so once.
+#[test]
+fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        a.add_citizens("Trước", 3);
+        a.sync().unwrap();
+        let copy = a.path.with_file_name("ban-sao.sqlite");
+        a.store().backup_to(&copy).unwrap();
+        a.add_citizens("Sau", 2);
+        a.sync().unwrap();
+
+        a.release();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", a.path.display()));
+        }
+        std::fs::copy(&copy, &a.path).unwrap();
+        a.reopen();
+        a.add_citizens("Mới", 1);
+        let summary = a.sync().unwrap();
+        let notice = summary.notice.expect("the volunteer is told");
+        assert!(notice.contains("bản sao cũ"), "{notice}");
+        assert_eq!(
+            a.count("citizen"),
+            6,
+            "what was made after the copy came back"
+        );
+        assert_eq!(a.pending(), 0);
+        assert!(a.sync().unwrap().notice.is_none(), "told once");
+
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        b.sync().unwrap();
+        assert_eq!(
+            b.count("citizen"),
+            6,
+            "what was made since the restore reached the team"
+        );
+        assert_eq!(server.stats(TEAM).citizens, 6);
+    });
+}

@@ -121,6 +121,9 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
                     "Đồng bộ xong: gửi {} bản ghi ({} đã có trên máy chủ), nhận {} bản ghi; {} yêu cầu, {} lần thử lại, {} KB gửi đi; còn chờ {}.",
                     s.pushed, s.duplicates, s.pulled, s.requests, s.retries, s.bytes_sent / 1024, s.pending
                 );
+                if let Some(notice) = &s.notice {
+                    println!("Chú ý: {notice}");
+                }
                 if s.quarantined > 0 {
                     println!(
                         "Chú ý: {} bản ghi không hợp lệ bị giữ lại, không đồng bộ (xem `sotay sync status`).",

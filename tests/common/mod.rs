@@ -173,6 +173,11 @@ impl Laptop {
         self.shared.lock().unwrap()
     }
 
+    /// Opens the store file again (after `release`).
+    pub fn reopen(&mut self) {
+        self.shared = SharedStore::new(Store::open(&self.path).unwrap());
+    }
+
     /// Closes the store file (as quitting the app would) but keeps it on disk.
     pub fn release(&mut self) {
         self.shared = SharedStore::new(Store::open_in_memory().unwrap());

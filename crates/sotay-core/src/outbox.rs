@@ -98,6 +98,30 @@ pub(crate) fn append(
     Ok(record)
 }
 
+/// Keeps a record of this device that the server holds and this laptop had lost (a restore from
+/// an old copy), as already sent.
+pub(crate) fn insert_sent(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op, fields,
+                             payload_version, payload, created_at, acked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+    )?
+    .execute(params![
+        record.seq as i64,
+        record.record_id.to_string(),
+        record.device_id.to_string(),
+        record.hlc.to_string(),
+        record.entity.as_str(),
+        record.entity_id,
+        record.op.as_str(),
+        serde_json::to_string(&record.fields).expect("strings serialise"),
+        record.payload_version,
+        record.payload.to_string(),
+        now_rfc3339(),
+    ])?;
+    Ok(())
+}
+
 /// Marks every record up to `seq` as acknowledged by the server. Returns how many changed.
 pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<usize> {
     Ok(conn.execute(

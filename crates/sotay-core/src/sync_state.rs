@@ -14,10 +14,10 @@ use serde::Serialize;
 use sotay_protocol::bundle::{self, BundleContent};
 use sotay_protocol::sync::QuarantinedRecord;
 use sotay_protocol::sync::{EnrollResponse, PullResponse};
-use sotay_protocol::Entity;
 use sotay_protocol::{
     DeviceId, Operation, OutboxRecord, Payload, TeamV1, VolunteerId, VolunteerV1, PROTOCOL_VERSION,
 };
+use sotay_protocol::{Entity, RecordId};
 use std::collections::HashSet;
 use std::path::Path;
 use ts_rs::TS;
@@ -89,6 +89,9 @@ const META_CURSOR: &str = "sync.pull_position";
 const META_LAST_SUCCESS: &str = "sync.last_success";
 const META_LAST_ERROR: &str = "sync.last_error";
 const META_LAST_ATTEMPT: &str = "sync.last_attempt";
+/// What the last sync had to tell the volunteer (a recovery from an old copy), both languages.
+const META_NOTICE: &str = "sync.notice";
+const META_NOTICE_EN: &str = "sync.notice_en";
 
 /// Where this laptop syncs to.
 #[derive(Debug, Clone)]
@@ -116,6 +119,18 @@ pub struct SyncStatus {
     /// Records set aside: this laptop's that the server refused, and pulled ones that could not
     /// be applied.
     pub quarantined: u64,
+    /// What the last sync had to tell the volunteer, if anything (Vietnamese, English).
+    pub notice: Option<String>,
+    pub notice_en: Option<String>,
+}
+
+/// What a recovery from an old copy did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recovery {
+    /// This device's records made after the copy, brought back from the server.
+    pub recovered: u64,
+    /// Records made since the restore, renumbered after the server's and sent.
+    pub renumbered: u64,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -325,7 +340,115 @@ impl Store {
                 .query_row("SELECT COUNT(*) FROM quarantine", [], |r| {
                     r.get::<_, i64>(0)
                 })? as u64,
+            notice: self.meta(META_NOTICE)?,
+            notice_en: self.meta(META_NOTICE_EN)?,
         })
+    }
+
+    /// The record this laptop holds at `seq` of its outbox, if any.
+    pub fn outbox_record_at(&self, seq: u64) -> CoreResult<Option<RecordId>> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record_id FROM outbox WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id.and_then(|s| s.parse().ok()))
+    }
+
+    /// The highest sequence this laptop knows the server acknowledged.
+    pub fn last_acked_seq(&self) -> CoreResult<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE acked_at IS NOT NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Repairs a laptop put back from an old copy of its file, which numbered new records with
+    /// sequences the server already holds for records made after the copy. `held` and
+    /// `set_aside` are what the server holds of this device after `agreed` (the last sequence
+    /// both sides know as sent). In one transaction: the server's records this laptop lacks are
+    /// merged and kept as sent; this laptop's records after `agreed` that the server does not
+    /// have are renumbered after `server_acked`, to be pushed. Nothing is lost on either side.
+    pub fn recover_from_old_copy(
+        &mut self,
+        agreed: u64,
+        server_acked: u64,
+        held: &[OutboxRecord],
+        set_aside: &[RecordId],
+    ) -> CoreResult<Recovery> {
+        let on_server: HashSet<String> = held
+            .iter()
+            .map(|r| r.record_id.to_string())
+            .chain(set_aside.iter().map(ToString::to_string))
+            .collect();
+        let tx = self.conn.transaction()?;
+        let local: Vec<(i64, String)> = tx
+            .prepare("SELECT seq, record_id FROM outbox WHERE seq > ?1 ORDER BY seq")?
+            .query_map([agreed as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let stale: Vec<i64> = local
+            .iter()
+            .filter(|(_, id)| !on_server.contains(id.as_str()))
+            .map(|(seq, _)| *seq)
+            .collect();
+        // Out of the way first (sequences are unique), then after the server's.
+        for seq in &stale {
+            tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [seq])?;
+        }
+        for (i, seq) in stale.iter().enumerate() {
+            tx.execute(
+                "UPDATE outbox SET seq = ?2, acked_at = NULL WHERE seq = ?1",
+                params![-seq, server_acked as i64 + 1 + i as i64],
+            )?;
+        }
+        let mine: HashSet<&str> = local.iter().map(|(_, id)| id.as_str()).collect();
+        let mut recovered = 0;
+        for record in held {
+            if mine.contains(record.record_id.to_string().as_str()) {
+                continue;
+            }
+            outbox::insert_sent(&tx, record)?;
+            apply_remote(&tx, record)?;
+            recovered += 1;
+        }
+        tx.execute(
+            "UPDATE outbox SET acked_at = ?1 WHERE acked_at IS NULL AND seq <= ?2",
+            params![now_rfc3339(), server_acked as i64],
+        )?;
+        let recovery = Recovery {
+            recovered,
+            renumbered: stale.len() as u64,
+        };
+        crate::store::set_meta_in(
+            &tx,
+            META_NOTICE,
+            Some(&format!(
+                "Máy này được khôi phục từ một bản sao cũ. Không mất dữ liệu: đã lấy lại {} bản \
+                 ghi làm sau bản sao từ máy chủ và gửi {} bản ghi mới.",
+                recovery.recovered, recovery.renumbered
+            )),
+        )?;
+        crate::store::set_meta_in(
+            &tx,
+            META_NOTICE_EN,
+            Some(&format!(
+                "This laptop was put back from an old copy. Nothing was lost: {} records made \
+                 after the copy came back from the server and {} new records were sent.",
+                recovery.recovered, recovery.renumbered
+            )),
+        )?;
+        tx.commit()?;
+        Ok(recovery)
+    }
+
+    /// Forgets the last notice once a later sync had nothing to tell.
+    pub fn clear_notice(&self) -> CoreResult<()> {
+        self.set_meta(META_NOTICE, None)?;
+        self.set_meta(META_NOTICE_EN, None)
     }
 
     /// Values that lost a merge, newest first.

@@ -27,6 +27,22 @@ pub struct DeviceStatus {
     pub team: TeamV1,
     /// Highest sequence of this device the server has stored; everything up to it is stored.
     pub acked_seq: u64,
+    /// The record the server holds at `acked_seq`: a laptop restored from an old copy holds
+    /// another record (or none) there, and so learns that it must recover before pushing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_record_id: Option<crate::RecordId>,
+}
+
+/// A page of this device's own records as the server holds them (`GET /v1/own`), for a laptop
+/// recovering from an old copy of its database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnRecords {
+    pub records: Vec<OutboxRecord>,
+    /// Sequences the server set aside (quarantine): held, but not passed back.
+    pub set_aside: Vec<QuarantinedRecord>,
+    /// Ask again with `after` = the last sequence covered.
+    pub next_after: u64,
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,9 +4,12 @@
 use crate::db::{Conn, Val};
 use crate::error::{ServerError, ServerResult};
 use sotay_protocol::merge::{self, EntityState};
-use sotay_protocol::sync::{DeviceStatus, PullResponse, PushResponse, QuarantinedRecord};
+use sotay_protocol::sync::{
+    DeviceStatus, OwnRecords, PullResponse, PushResponse, QuarantinedRecord,
+};
 use sotay_protocol::{
-    DeviceId, Entity, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerV1,
+    DeviceId, Entity, Operation, Organisation, OutboxRecord, Payload, RecordId, TeamId, TeamV1,
+    VolunteerV1,
 };
 use std::collections::HashMap;
 
@@ -150,11 +153,68 @@ fn quarantine(
     })
 }
 
+/// The record the server holds for this device at `seq` (stored or set aside).
+fn record_id_at(conn: &mut dyn Conn, device: DeviceId, seq: u64) -> ServerResult<Option<RecordId>> {
+    conn.query_one(
+        "SELECT record_id FROM records WHERE device_id = $1 AND seq = $2
+         UNION ALL SELECT record_id FROM quarantine WHERE device_id = $1 AND seq = $2",
+        &[device.to_string().into(), seq.into()],
+    )?
+    .map(|r| parse(&r[0], "mã bản ghi"))
+    .transpose()
+}
+
 pub(crate) fn status(conn: &mut dyn Conn, device: &DeviceRow) -> ServerResult<DeviceStatus> {
+    let acked = acked_seq(conn, device.id)?;
     Ok(DeviceStatus {
         device_id: device.id,
         team: team(conn, device.team_id)?,
-        acked_seq: acked_seq(conn, device.id)?,
+        acked_seq: acked,
+        acked_record_id: record_id_at(conn, device.id, acked)?,
+    })
+}
+
+/// This device's own records with sequences in `(after, after + limit]`, as the server holds
+/// them: what a laptop restored from an old copy needs to recover.
+pub(crate) fn own_records(
+    conn: &mut dyn Conn,
+    device: &DeviceRow,
+    after: u64,
+    limit: u64,
+) -> ServerResult<OwnRecords> {
+    let last = after.saturating_add(limit);
+    let rows = conn.query(
+        "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields, payload_version,
+                payload
+         FROM records WHERE device_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+        &[device.id.to_string().into(), after.into(), last.into()],
+    )?;
+    let records = rows
+        .iter()
+        .map(|r| record_from_row(r))
+        .collect::<ServerResult<Vec<_>>>()?;
+    let set_aside = conn
+        .query(
+            "SELECT seq, record_id, reason, reason_en FROM quarantine
+             WHERE device_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+            &[device.id.to_string().into(), after.into(), last.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(QuarantinedRecord {
+                seq: r[0].int() as u64,
+                record_id: parse(&r[1], "mã bản ghi")?,
+                reason: r[2].text(),
+                reason_en: r[3].text(),
+            })
+        })
+        .collect::<ServerResult<Vec<_>>>()?;
+    let acked = acked_seq(conn, device.id)?;
+    Ok(OwnRecords {
+        records,
+        set_aside,
+        next_after: last.min(acked),
+        more: last < acked,
     })
 }
 
@@ -215,6 +275,11 @@ pub(crate) fn apply_batch(
             )));
         }
         if record.seq <= acked {
+            // The same sequence with another record: this laptop was restored from an old copy
+            // and numbers new records again. Taking it as a duplicate would lose it silently.
+            if record_id_at(conn, device.id, record.seq)?.is_some_and(|id| id != record.record_id) {
+                return Err(ServerError::SequenceReused { seq: record.seq });
+            }
             duplicates += 1;
             continue;
         }

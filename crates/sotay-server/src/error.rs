@@ -20,6 +20,8 @@ pub enum ServerError {
     BadEnrolmentCode,
     #[error("thứ tự bản ghi bị hở: máy chủ chờ số {expected}")]
     SequenceGap { expected: u64 },
+    #[error("bản ghi số {seq} của máy này đã có trên máy chủ với nội dung khác: máy được khôi phục từ bản sao cũ; hãy cập nhật Sổ Tay để đồng bộ lại an toàn")]
+    SequenceReused { seq: u64 },
     #[error("yêu cầu không hợp lệ: {0}")]
     BadRequest(String),
     #[error("yêu cầu quá lớn: {0}")]
@@ -47,6 +49,7 @@ impl ServerError {
             ServerError::Forbidden(_) => "forbidden",
             ServerError::BadEnrolmentCode => "bad_enrolment_code",
             ServerError::SequenceGap { .. } => "sequence_gap",
+            ServerError::SequenceReused { .. } => "sequence_reused",
             ServerError::BadRequest(_) => "bad_request",
             ServerError::TooLarge(_) => "too_large",
             ServerError::NotFound(_) => "not_found",
@@ -64,7 +67,9 @@ impl ServerError {
             }
             ServerError::Unauthorized | ServerError::Revoked => StatusCode::UNAUTHORIZED,
             ServerError::Forbidden(_) | ServerError::BadEnrolmentCode => StatusCode::FORBIDDEN,
-            ServerError::SequenceGap { .. } => StatusCode::CONFLICT,
+            ServerError::SequenceGap { .. } | ServerError::SequenceReused { .. } => {
+                StatusCode::CONFLICT
+            }
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::Database(_) | ServerError::Internal(_) => {

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sotay_core::refdata::SkillCatalogue;
 use sotay_protocol::sync::{
-    DeviceStatus, EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse,
-    PROTOCOL_HEADER,
+    DeviceStatus, EnrollRequest, EnrollResponse, OwnRecords, PullResponse, PushRequest,
+    PushResponse, PROTOCOL_HEADER,
 };
 use sotay_protocol::wire::{decompress_body, token_hash, WireError};
 use sotay_protocol::PROTOCOL_VERSION;
@@ -81,6 +81,7 @@ pub fn router(db: Database, limits: Settings) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/push", post(push))
         .route("/v1/pull", get(pull))
+        .route("/v1/own", get(own))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_device,
@@ -292,6 +293,32 @@ async fn push(
     })
     .await?;
     Ok(Json(response))
+}
+
+#[derive(Deserialize)]
+struct OwnQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u64>,
+}
+
+/// This device's own records as the server holds them (recovery from an old copy).
+async fn own(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<OwnQuery>,
+) -> ServerResult<Json<OwnRecords>> {
+    let token_hash = bearer_hash(&headers)?;
+    let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
+    let db = state.db.clone();
+    let page = blocking(move || {
+        db.transaction(|conn| {
+            let device = apply::authenticate(conn, &token_hash)?;
+            apply::own_records(conn, &device, query.after, limit)
+        })
+    })
+    .await?;
+    Ok(Json(page))
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use crate::decide::retryable_status;
 use crate::error::{NetworkFailure, SyncError};
 use serde::de::DeserializeOwned;
 use sotay_protocol::sync::{
-    DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest,
+    DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, OwnRecords, PullResponse, PushRequest,
     PushResponse, PROTOCOL_HEADER,
 };
 use sotay_protocol::wire::compress_body;
@@ -79,6 +79,11 @@ impl ApiClient {
 
     pub async fn push(&mut self, request: &PushRequest) -> Result<PushResponse, Failure> {
         self.post("/v1/push", serde_json::to_vec(request).expect("serialises"))
+            .await
+    }
+
+    pub async fn own(&mut self, after: u64, limit: usize) -> Result<OwnRecords, Failure> {
+        self.get(&format!("/v1/own?after={after}&limit={limit}"))
             .await
     }
 

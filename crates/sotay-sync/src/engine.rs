@@ -36,6 +36,10 @@ pub struct SyncSummary {
     /// Records set aside in this sync: this laptop's that the server refused, and pulled ones
     /// that could not be applied (see `sotay sync status`).
     pub quarantined: u64,
+    /// What the volunteer should be told about this sync (a recovery from an old copy), in
+    /// Vietnamese and English.
+    pub notice: Option<String>,
+    pub notice_en: Option<String>,
 }
 
 /// Counts failures in a row and waits before the next attempt, or gives up.
@@ -147,6 +151,35 @@ async fn push_then_pull(
         }
     };
     retry.succeeded();
+    // The server holds another record (or one this laptop never made) where this laptop's log
+    // ends: the file was put back from an old copy. Recover before pushing anything.
+    let (agreed, mine) =
+        store.with(|s| Ok((s.last_acked_seq()?, s.outbox_record_at(status.acked_seq)?)))?;
+    if status.acked_record_id.is_some() && mine != status.acked_record_id {
+        let (mut held, mut set_aside, mut after) = (Vec::new(), Vec::new(), agreed);
+        loop {
+            let page = match client.own(after, config.pull_page).await {
+                Ok(page) => page,
+                Err(failure) => {
+                    retry.after(failure, summary).await?;
+                    continue;
+                }
+            };
+            retry.succeeded();
+            held.extend(page.records);
+            set_aside.extend(page.set_aside.into_iter().map(|q| q.record_id));
+            after = page.next_after;
+            if !page.more {
+                break;
+            }
+        }
+        store.with(|s| s.recover_from_old_copy(agreed, status.acked_seq, &held, &set_aside))?;
+        let told = store.with(|s| s.sync_status())?;
+        summary.notice = told.notice;
+        summary.notice_en = told.notice_en;
+    } else {
+        store.with(|s| s.clear_notice())?;
+    }
     let total = store.with(|s| {
         s.mark_acked(status.acked_seq)?;
         Ok(s.outbox_status()?.pending)

@@ -210,7 +210,11 @@ export type SyncStatus = { server: string | null, enrolled: boolean, pending: nu
  * Records set aside: this laptop's that the server refused, and pulled ones that could not
  * be applied.
  */
-quarantined: number, };
+quarantined: number, 
+/**
+ * What the last sync had to tell the volunteer, if anything (Vietnamese, English).
+ */
+notice: string | null, notice_en: string | null, };
 
 export type ConflictEntry = { entity: string, entity_id: string, field: string, lost_value: JsonValue, lost_hlc: string, winner_hlc: string, recorded_at: string, };
 
@@ -239,7 +243,12 @@ pending: number,
  * Records set aside in this sync: this laptop's that the server refused, and pulled ones
  * that could not be applied (see `sotay sync status`).
  */
-quarantined: number, };
+quarantined: number, 
+/**
+ * What the volunteer should be told about this sync (a recovery from an old copy), in
+ * Vietnamese and English.
+ */
+notice: string | null, notice_en: string | null, };
 
 export type FieldError = { field: Field, reason: string, 
 /**

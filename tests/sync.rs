@@ -937,3 +937,103 @@ fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
         assert_eq!(server.stats(TEAM).citizens, 6);
     });
 }
+
+/// Problem 4 of "Nothing lost, whatever happens": a laptop whose clock ran years ahead (a flat
+/// CMOS battery) must not win every later edit nor drag teammates' clocks; its records are kept
+/// and its user is told the clock is wrong.
+#[test]
+fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let id = a.add_citizens("Đồng", 1)[0];
+        a.sync().unwrap();
+        b.sync().unwrap();
+
+        // A's clock jumps to 2035 and it edits the person.
+        let year_2035: u64 = 2_051_222_400_000;
+        let device = a.store().device_id();
+        let future = sotay_protocol::Hlc {
+            millis: year_2035,
+            counter: 0,
+            device,
+        };
+        rusqlite::Connection::open(&a.path)
+            .unwrap()
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
+                [future.to_string()],
+            )
+            .unwrap();
+        let village = |v: &str| CitizenPatch {
+            village: Some(v.into()),
+            ..Default::default()
+        };
+        a.store()
+            .update_citizen(id, village("Thôn Năm 2035"))
+            .unwrap();
+        a.sync().unwrap();
+        let warning = a.store().sync_status().unwrap().clock_warning;
+        assert!(warning.is_some_and(|w| w.contains("đồng hồ sai")));
+        assert_eq!(
+            a.store().citizen(id).unwrap().village,
+            "Thôn Năm 2035",
+            "kept"
+        );
+
+        // B pulls it, then edits the same person later: the later edit wins everywhere.
+        b.sync().unwrap();
+        assert_eq!(b.store().citizen(id).unwrap().village, "Thôn Năm 2035");
+        // Not believed beyond an hour or so ahead of the real time (here: a day, for slack).
+        let limit = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            + 86_400_000;
+        let b_clock: String = rusqlite::Connection::open(&b.path)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            b_clock.parse::<sotay_protocol::Hlc>().unwrap().millis < limit,
+            "B's clock was dragged: {b_clock}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        b.store().update_citizen(id, village("Thôn Mới")).unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        assert_eq!(a.store().citizen(id).unwrap().village, "Thôn Mới");
+        assert_eq!(b.store().citizen(id).unwrap().village, "Thôn Mới");
+
+        // A laptop of an older version pushes a 2035 stamp as is: the server restamps it.
+        let mut c = Laptop::enrolled(&server, TEAM, "Lan");
+        let mut records = c.store().pending_records(0, 100).unwrap();
+        for r in records.iter_mut() {
+            r.hlc.millis = year_2035;
+        }
+        let body = sotay_protocol::wire::compress_body(
+            &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
+                device_id: c.store().device_id(),
+                records,
+            })
+            .unwrap(),
+        );
+        let (status, answer) = raw_push(&server, &token_of(&c), &[V1, ZSTD], body);
+        assert_eq!(status, 200, "{answer}");
+        let stored: Vec<String> = server
+            .db
+            .transaction(|conn| conn.query("SELECT hlc FROM records", &[]))
+            .unwrap()
+            .into_iter()
+            .map(|r| r[0].text())
+            .collect();
+        assert!(
+            stored
+                .iter()
+                .all(|h| h.parse::<sotay_protocol::Hlc>().unwrap().millis < limit),
+            "{stored:?}"
+        );
+        c.release();
+    });
+}

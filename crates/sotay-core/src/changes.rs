@@ -66,6 +66,42 @@ pub(crate) fn apply_roster(
     Ok(())
 }
 
+/// Replaces a clock in an entity's merged state (a record restamped after a wrong clock): the
+/// fields it set keep their values and now carry the corrected time.
+pub(crate) fn restamp_state(
+    tx: &Transaction<'_>,
+    entity: &str,
+    entity_id: &str,
+    old: &str,
+    new: &str,
+) -> CoreResult<()> {
+    let current: Option<String> = tx
+        .query_row(
+            "SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2",
+            params![entity, entity_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let (Some(state), Ok(old), Ok(new)) = (current, old.parse::<Hlc>(), new.parse::<Hlc>()) else {
+        return Ok(());
+    };
+    let mut state: EntityState = serde_json::from_str(&state).unwrap_or_default();
+    for clock in state.clocks.values_mut() {
+        if *clock == old {
+            *clock = new;
+        }
+    }
+    tx.execute(
+        "UPDATE entity_state SET state = ?3 WHERE entity = ?1 AND entity_id = ?2",
+        params![
+            entity,
+            entity_id,
+            serde_json::to_string(&state).expect("state serialises")
+        ],
+    )?;
+    Ok(())
+}
+
 fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
     let entity = record.entity.as_str();
     let current: Option<String> = tx

@@ -17,7 +17,7 @@ use sotay_protocol::sync::{EnrollResponse, PullResponse};
 use sotay_protocol::{
     DeviceId, Operation, OutboxRecord, Payload, TeamV1, VolunteerId, VolunteerV1, PROTOCOL_VERSION,
 };
-use sotay_protocol::{Entity, RecordId};
+use sotay_protocol::{Entity, Hlc, RecordId, MAX_CLOCK_AHEAD_MS};
 use std::collections::HashSet;
 use std::path::Path;
 use ts_rs::TS;
@@ -92,6 +92,9 @@ const META_LAST_ATTEMPT: &str = "sync.last_attempt";
 /// What the last sync had to tell the volunteer (a recovery from an old copy), both languages.
 const META_NOTICE: &str = "sync.notice";
 const META_NOTICE_EN: &str = "sync.notice_en";
+/// Whether this laptop's clock was found wrong at the last sync, both languages.
+const META_CLOCK: &str = "sync.clock_warning";
+const META_CLOCK_EN: &str = "sync.clock_warning_en";
 
 /// Where this laptop syncs to.
 #[derive(Debug, Clone)]
@@ -122,6 +125,9 @@ pub struct SyncStatus {
     /// What the last sync had to tell the volunteer, if anything (Vietnamese, English).
     pub notice: Option<String>,
     pub notice_en: Option<String>,
+    /// Set while this laptop's clock is (or was, for records it stamped) wrong.
+    pub clock_warning: Option<String>,
+    pub clock_warning_en: Option<String>,
 }
 
 /// What a recovery from an old copy did.
@@ -342,7 +348,103 @@ impl Store {
                 })? as u64,
             notice: self.meta(META_NOTICE)?,
             notice_en: self.meta(META_NOTICE_EN)?,
+            clock_warning: self.meta(META_CLOCK)?,
+            clock_warning_en: self.meta(META_CLOCK_EN)?,
         })
+    }
+
+    /// Puts right what a wrong clock stamped: this laptop's pending records stamped further
+    /// ahead of the server's clock than [`MAX_CLOCK_AHEAD_MS`] are restamped to the server's
+    /// time (in their order), in the outbox and in the merged state, so they neither win every
+    /// later edit nor drag teammates' clocks; the records themselves are kept. Also notes, for
+    /// the volunteer, whether this laptop's clock is wrong now. Returns how many were restamped.
+    pub fn correct_clock(&mut self, server_now_ms: u64) -> CoreResult<u64> {
+        let local_now = outbox::now_millis();
+        let limit = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
+        let tx = self.conn.transaction()?;
+        let future: Vec<(i64, String, String, String)> = tx
+            .prepare(
+                "SELECT seq, hlc, entity, entity_id FROM outbox
+                 WHERE acked_at IS NULL ORDER BY seq",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|(_, hlc, _, _)| hlc.parse::<Hlc>().is_ok_and(|h| h.millis > limit))
+            .collect();
+        let mut stamp = Hlc::zero(self.device).tick(server_now_ms);
+        for (seq, old, entity, entity_id) in &future {
+            stamp = stamp.tick(server_now_ms);
+            tx.execute(
+                "UPDATE outbox SET hlc = ?2 WHERE seq = ?1",
+                params![seq, stamp.to_string()],
+            )?;
+            crate::changes::restamp_state(&tx, entity, entity_id, old, &stamp.to_string())?;
+        }
+        // This device's own clock, if it ran ahead, comes back to the last stamp given.
+        let own: Option<Hlc> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|s| s.parse().ok());
+        if own.is_some_and(|h| h.millis > limit) {
+            crate::store::set_meta_in(&tx, "hlc", Some(&stamp.to_string()))?;
+        }
+        let skew_ms = local_now.abs_diff(server_now_ms);
+        let wrong_now = skew_ms > MAX_CLOCK_AHEAD_MS;
+        let (vi, en) = if wrong_now || !future.is_empty() {
+            let days = skew_ms / 86_400_000;
+            let hours = skew_ms / 3_600_000;
+            let how_far_vi = if days > 0 {
+                format!("{days} ngày")
+            } else {
+                format!("{hours} giờ")
+            };
+            let how_far_en = if days > 0 {
+                format!("{days} days")
+            } else {
+                format!("{hours} hours")
+            };
+            if wrong_now {
+                (
+                    Some(format!(
+                        "Đồng hồ máy này lệch khoảng {how_far_vi} so với máy chủ: hãy chỉnh lại ngày \
+                         giờ của máy (Cài đặt → Thời gian). Dữ liệu vẫn được giữ và đồng bộ."
+                    )),
+                    Some(format!(
+                        "This laptop's clock is about {how_far_en} off the server's: set the date \
+                         and time right (Settings → Time). The data is kept and synced."
+                    )),
+                )
+            } else {
+                (
+                    Some(format!(
+                        "{} bản ghi trên máy này mang giờ của một đồng hồ sai; đã sửa theo giờ máy \
+                         chủ. Hãy kiểm tra pin và ngày giờ của máy.",
+                        future.len()
+                    )),
+                    Some(format!(
+                        "{} records on this laptop carried a wrong clock's time; they now carry \
+                         the server's. Check the laptop's battery and date.",
+                        future.len()
+                    )),
+                )
+            }
+        } else {
+            (None, None)
+        };
+        crate::store::set_meta_in(&tx, META_CLOCK, vi.as_deref())?;
+        crate::store::set_meta_in(&tx, META_CLOCK_EN, en.as_deref())?;
+        tx.commit()?;
+        Ok(future.len() as u64)
     }
 
     /// The record this laptop holds at `seq` of its outbox, if any.

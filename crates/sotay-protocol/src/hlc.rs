@@ -15,6 +15,16 @@ pub struct Hlc {
     pub device: DeviceId,
 }
 
+/// How far ahead of a trusted clock (the server's, or this device's own) a timestamp may be.
+/// Laptops in villages do run with wrong clocks (a flat CMOS battery sets them to any year); a
+/// timestamp further ahead than this is not believed: it neither wins by it nor drags others'
+/// clocks along.
+pub const MAX_CLOCK_AHEAD_MS: u64 = 60 * 60 * 1000;
+
+/// Counters fit the text form's five digits; past that the clock moves on a millisecond instead
+/// of wrapping, so text order stays clock order.
+const MAX_COUNTER: u32 = 99_999;
+
 impl Hlc {
     /// The first timestamp of a device.
     pub fn zero(device: DeviceId) -> Self {
@@ -22,6 +32,18 @@ impl Hlc {
             millis: 0,
             counter: 0,
             device,
+        }
+    }
+
+    fn normalised(self) -> Self {
+        if self.counter > MAX_COUNTER {
+            Self {
+                millis: self.millis + 1,
+                counter: 0,
+                device: self.device,
+            }
+        } else {
+            self
         }
     }
 
@@ -36,21 +58,38 @@ impl Hlc {
         } else {
             Self {
                 millis: self.millis,
-                counter: self.counter + 1,
+                counter: self.counter.saturating_add(1),
                 device: self.device,
             }
+            .normalised()
         }
     }
 
-    /// The local clock after receiving `remote`: strictly after both.
+    /// This timestamp, or `limit` where it is later: what a clock believes of a remote one.
+    pub fn at_most(self, limit_millis: u64) -> Self {
+        if self.millis > limit_millis {
+            Self {
+                millis: limit_millis,
+                counter: 0,
+                device: self.device,
+            }
+        } else {
+            self
+        }
+    }
+
+    /// The local clock after receiving `remote`: strictly after both, except that a remote
+    /// timestamp more than [`MAX_CLOCK_AHEAD_MS`] ahead of this wall clock counts only as far
+    /// as that.
     pub fn observe(self, remote: Hlc, now_millis: u64) -> Self {
+        let remote = remote.at_most(now_millis.saturating_add(MAX_CLOCK_AHEAD_MS));
         let millis = now_millis.max(self.millis).max(remote.millis);
         let counter = if millis == self.millis && millis == remote.millis {
-            self.counter.max(remote.counter) + 1
+            self.counter.max(remote.counter).saturating_add(1)
         } else if millis == self.millis {
-            self.counter + 1
+            self.counter.saturating_add(1)
         } else if millis == remote.millis {
-            remote.counter + 1
+            remote.counter.saturating_add(1)
         } else {
             0
         };
@@ -59,6 +98,7 @@ impl Hlc {
             counter,
             device: self.device,
         }
+        .normalised()
     }
 }
 
@@ -128,6 +168,30 @@ mod tests {
         let next = local.observe(remote, 2_000);
         assert!(next.millis == 9_000 && next.counter == 8);
         assert_eq!(next.device, local.device);
+    }
+
+    #[test]
+    fn a_clock_years_ahead_does_not_drag_others_and_counters_never_wrap() {
+        let now = 1_764_300_000_000;
+        let year_2035 = Hlc {
+            millis: now + 9 * 365 * 24 * 3_600_000,
+            counter: 3,
+            device: DeviceId::new(),
+        };
+        let local = Hlc::zero(DeviceId::new()).tick(now);
+        let next = local.observe(year_2035, now);
+        assert_eq!(next.millis, now + MAX_CLOCK_AHEAD_MS);
+        let mut h = Hlc {
+            millis: now,
+            counter: MAX_COUNTER - 1,
+            device: DeviceId::new(),
+        };
+        for _ in 0..3 {
+            let after = h.tick(now - 5);
+            assert!(after > h && after.to_string() > h.to_string());
+            h = after;
+        }
+        assert_eq!((h.millis, h.counter), (now + 1, 1));
     }
 
     #[test]

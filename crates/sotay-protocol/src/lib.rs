@@ -17,7 +17,7 @@ mod record;
 pub mod sync;
 pub mod wire;
 
-pub use hlc::{Hlc, HlcParseError};
+pub use hlc::{Hlc, HlcParseError, MAX_CLOCK_AHEAD_MS};
 pub use ids::{CitizenId, DeviceId, RecordId, SessionId, TeamId, VolunteerId};
 pub use record::{
     AttendanceV1, CitizenV1, ConsentV1, Entity, Gender, Group, Operation, Organisation,

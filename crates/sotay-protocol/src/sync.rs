@@ -31,6 +31,9 @@ pub struct DeviceStatus {
     /// another record (or none) there, and so learns that it must recover before pushing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked_record_id: Option<crate::RecordId>,
+    /// The server's clock (Unix milliseconds): laptops judge their own clock by it.
+    #[serde(default)]
+    pub server_time_ms: u64,
 }
 
 /// A page of this device's own records as the server holds them (`GET /v1/own`), for a laptop

@@ -8,10 +8,14 @@ use sotay_protocol::sync::{
     DeviceStatus, OwnRecords, PullResponse, PushResponse, QuarantinedRecord,
 };
 use sotay_protocol::{
-    DeviceId, Entity, Operation, Organisation, OutboxRecord, Payload, RecordId, TeamId, TeamV1,
-    VolunteerV1,
+    DeviceId, Entity, Hlc, Operation, Organisation, OutboxRecord, Payload, RecordId, TeamId,
+    TeamV1, VolunteerV1, MAX_CLOCK_AHEAD_MS,
 };
 use std::collections::HashMap;
+
+pub(crate) fn now_millis() -> u64 {
+    chrono::Utc::now().timestamp_millis().max(0) as u64
+}
 
 pub(crate) fn now() -> String {
     rfc3339(chrono::Utc::now())
@@ -171,6 +175,7 @@ pub(crate) fn status(conn: &mut dyn Conn, device: &DeviceRow) -> ServerResult<De
         team: team(conn, device.team_id)?,
         acked_seq: acked,
         acked_record_id: record_id_at(conn, device.id, acked)?,
+        server_time_ms: now_millis(),
     })
 }
 
@@ -267,6 +272,12 @@ pub(crate) fn apply_batch(
     let mut sessions_in_batch = HashMap::new();
     let mut citizens_in_batch = std::collections::HashSet::new();
     let mut quarantined = Vec::new();
+    // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
+    // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
+    // teammates' clocks. Laptops of this version restamp before pushing; this catches others.
+    let now_ms = now_millis();
+    let mut restamp = Hlc::zero(device.id).tick(now_ms);
+    let mut restamped;
     for record in records {
         if record.device_id != device.id {
             return Err(ServerError::Forbidden(format!(
@@ -288,6 +299,16 @@ pub(crate) fn apply_batch(
                 expected: acked + 1,
             });
         }
+        let record = if record.hlc.millis > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
+            restamp = restamp.tick(now_ms);
+            restamped = OutboxRecord {
+                hlc: restamp,
+                ..record.clone()
+            };
+            &restamped
+        } else {
+            record
+        };
         // The laptop's own rules, checked again: a record that breaks them is set aside and
         // the batch goes on, so one bad record never stops the device or its teammates.
         let checked = sotay_core::rules::check_record(record).and_then(|payload| {

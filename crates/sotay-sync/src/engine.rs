@@ -151,6 +151,9 @@ async fn push_then_pull(
         }
     };
     retry.succeeded();
+    if status.server_time_ms > 0 {
+        store.with(|s| s.correct_clock(status.server_time_ms))?;
+    }
     // The server holds another record (or one this laptop never made) where this laptop's log
     // ends: the file was put back from an old copy. Recover before pushing anything.
     let (agreed, mine) =

@@ -214,7 +214,11 @@ quarantined: number,
 /**
  * What the last sync had to tell the volunteer, if anything (Vietnamese, English).
  */
-notice: string | null, notice_en: string | null, };
+notice: string | null, notice_en: string | null, 
+/**
+ * Set while this laptop's clock is (or was, for records it stamped) wrong.
+ */
+clock_warning: string | null, clock_warning_en: string | null, };
 
 export type ConflictEntry = { entity: string, entity_id: string, field: string, lost_value: JsonValue, lost_hlc: string, winner_hlc: string, recorded_at: string, };
 

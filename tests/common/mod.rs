@@ -168,6 +168,11 @@ impl Laptop {
         }
     }
 
+    /// The store as the sync engine holds it.
+    pub fn shared(&self) -> SharedStore {
+        self.shared.clone()
+    }
+
     /// The laptop's store, for one step.
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.shared.lock().unwrap()
@@ -288,6 +293,7 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     faults: Arc<Mutex<Vec<Fault>>>,
     pub seen: Arc<Mutex<u64>>,
+    upstream: Arc<Mutex<SocketAddr>>,
 }
 
 impl FaultProxy {
@@ -296,14 +302,26 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let faults: Arc<Mutex<Vec<Fault>>> = Arc::default();
         let seen: Arc<Mutex<u64>> = Arc::default();
-        let (f, s) = (faults.clone(), seen.clone());
+        let upstream = Arc::new(Mutex::new(upstream));
+        let (f, s, u) = (faults.clone(), seen.clone(), upstream.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let (f, s) = (f.clone(), s.clone());
-                std::thread::spawn(move || handle(client, upstream, f, s));
+                let to = *u.lock().unwrap();
+                std::thread::spawn(move || handle(client, to, f, s));
             }
         });
-        Self { addr, faults, seen }
+        Self {
+            addr,
+            faults,
+            seen,
+            upstream,
+        }
+    }
+
+    /// Sends later connections to another server (one restarted on a new port).
+    pub fn redirect(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
     }
 
     pub fn url(&self) -> String {

@@ -72,7 +72,7 @@ fn two_teams_of_four_laptops_converge_through_faults_restarts_and_restores() {
     let seed: u64 = std::env::var("SOTAY_CHAOS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5071_A7);
+        .unwrap_or(0x0050_71A7);
     eprintln!("chaos seed {seed} (SOTAY_CHAOS_SEED to replay)");
     each_backend(|backend| {
         let mut rng = Rng(seed | 1);

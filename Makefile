@@ -26,7 +26,7 @@ lint: ui
 unit: lint
 	@scripts/install-deps.sh test
 	npm --prefix ui test --silent
-	npm --prefix ui exec -- tsc --noEmit -p .
+	cd ui && npx --no-install tsc --noEmit -p .
 	SOTAY_TEST_DATABASE_URL="$$(scripts/test-postgres.sh)" SOTAY_REQUIRE_POSTGRES=1 \
 		cargo test --workspace --locked
 

@@ -4,9 +4,9 @@
 //! every teammate. Checks that need to know what else exists (an attendance's citizen and
 //! session) are made by each side against its own store, through [`AttendanceRefs`].
 
-use crate::citizens::{validate_citizen, CitizenInput};
-use crate::validate::{self, gender_word};
-use sotay_protocol::{CitizenV1, Operation, OutboxRecord, Payload};
+use crate::citizens::{validate_citizen, CitizenPatch};
+use crate::validate;
+use sotay_protocol::{Operation, OutboxRecord, Payload};
 
 /// Largest payload a record may carry (a citizen with a long note is a few KB).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -24,32 +24,6 @@ fn problem(reason: impl Into<String>, reason_en: impl Into<String>) -> RecordPro
     RecordProblem {
         reason: reason.into(),
         reason_en: reason_en.into(),
-    }
-}
-
-/// The citizen as the form would have taken it, to run the form's rules on a record.
-fn as_input(c: &CitizenV1) -> CitizenInput {
-    let birth = match &c.birth_date {
-        Some(iso) => {
-            let parts: Vec<&str> = iso.split('-').collect();
-            match parts.as_slice() {
-                [y, m, d] => format!("{d}/{m}/{y}"),
-                _ => iso.clone(),
-            }
-        }
-        None => c.birth_year.to_string(),
-    };
-    CitizenInput {
-        full_name: c.full_name.clone(),
-        gender: gender_word(c.gender).to_owned(),
-        birth,
-        village: c.village.clone(),
-        phone: c.phone.clone(),
-        cccd: c.cccd.clone(),
-        groups: c.groups.clone(),
-        note: c.note.clone(),
-        commune_code: Some(c.commune_code.clone()),
-        consent: c.consent.given,
     }
 }
 
@@ -105,7 +79,9 @@ pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
     }
     match &payload {
         Payload::Citizen(c) => {
-            validate_citizen(&as_input(c)).map_err(|errors| {
+            // The citizen as the form would have taken it: the form's rules, once.
+            let input = CitizenPatch::default().apply_to(c);
+            validate_citizen(&input).map_err(|errors| {
                 let join = |en: bool| {
                     errors
                         .iter()

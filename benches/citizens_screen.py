@@ -74,7 +74,8 @@ def main():
         with open(csv, "w") as f:
             f.write(register_csv(people))
         # Namesakes are possible duplicates; every row is a person here, so all are added.
-        subprocess.check_output([cli, "--db", laptop, "citizen", "import", csv] +
+        subprocess.check_output([cli, "--db", laptop, "citizen", "import", csv,
+                                 "--consent-by", "Cán bộ xã", "--consent-date", "01/11/2025"] +
                                 [f"--add-anyway={r}" for r in range(2, people + 2)])
 
         env = dict(os.environ)

@@ -43,7 +43,16 @@ fn laptop(dir: &std::path::Path) -> Store {
     let list = dir.join("list.csv");
     std::fs::write(&list, csv).unwrap();
     store
-        .import_citizens(&list, ImportOptions::default())
+        .import_citizens(
+            &list,
+            ImportOptions {
+                consent: Some(sotay_core::ImportConsent {
+                    collected_by: "Cán bộ xã".into(),
+                    date: "01/11/2025".into(),
+                }),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let ids: Vec<_> = store
         .list_citizens(Default::default())

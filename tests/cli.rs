@@ -72,6 +72,10 @@ impl Cli {
     }
 }
 
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 const LIST: &str = "\u{feff}STT;Họ và tên;Giới tính;Năm sinh;Thôn/Xóm;Số điện thoại;Số CCCD\r\n\
 1;Nguyễn Văn Đường;Nam;1957;Thôn Đông;0912345678;038057000123\r\n\
 2;Trần Thị Ánh;Nữ;05/03/1962;Thôn Đông;;\r\n\
@@ -101,34 +105,48 @@ fn admin_sets_up_imports_searches_and_records_a_session() {
     std::fs::write(&list, LIST).unwrap();
     let list = list.to_str().unwrap();
 
-    let err = cli.fails(&["citizen", "import", list]);
+    // Without a consent column, the volunteer says who collected everyone's consent, and when.
+    let nobody = cli.fails(&["citizen", "import", list]);
+    assert!(nobody.contains("thêm cột “Đồng ý”"), "{nobody}");
+    let consent = [
+        "--consent-by",
+        "Cán bộ văn hóa phường",
+        "--consent-date",
+        "10/11/2025",
+    ];
+    let import = |extra: &[&str]| -> Vec<String> {
+        ["citizen", "import", list]
+            .iter()
+            .chain(extra)
+            .chain(&consent)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let err = cli.fails(&strs(&import(&[])));
     assert!(err.contains("2 dòng không hợp lệ"), "{err}");
     assert!(err.contains("dòng 4, cột Số CCCD"), "{err}");
     assert!(err.contains("dòng 5, cột Số điện thoại"), "{err}");
     assert_eq!(cli.json(&["citizen", "list"]).as_array().unwrap().len(), 0);
 
-    let report = cli.json(&["citizen", "import", list, "--skip-invalid"]);
+    let report = cli.json(&strs(&import(&["--skip-invalid"])));
     assert_eq!(report["added"], 2);
-    let report = cli.json(&["citizen", "import", list, "--skip-invalid"]);
+    let report = cli.json(&strs(&import(&["--skip-invalid"])));
     assert_eq!(report["added"], 0);
     // Row 2 has a CCCD: the same person. Row 3 (no phone, no CCCD) may be: listed, not added.
     assert_eq!(report["already_registered"][0]["row"], 2);
     assert_eq!(report["possible_duplicates"][0]["row"], 3);
     assert_eq!(report["possible_duplicates"][0]["added"], false);
-    let human = cli.ok(&["citizen", "import", list, "--skip-invalid", "--dry-run"]);
+    let human = cli.ok(&strs(&import(&["--skip-invalid", "--dry-run"])));
     assert!(
         human.contains("Dòng 3 (Trần Thị Ánh): có thể trùng với Trần Thị Ánh"),
         "{human}"
     );
-    let report = cli.json(&[
-        "citizen",
-        "import",
-        list,
+    let report = cli.json(&strs(&import(&[
         "--skip-invalid",
         "--add-anyway",
         "3",
         "--dry-run",
-    ]);
+    ])));
     assert_eq!(
         report["added"], 1,
         "the volunteer says row 3 is another person"
@@ -311,6 +329,10 @@ fn officials_print_sheets_set_targets_and_export_reports() {
         "import",
         list.to_str().unwrap(),
         "--skip-invalid",
+        "--consent-by",
+        "Cán bộ văn hóa phường",
+        "--consent-date",
+        "10/11/2025",
     ]);
     let ids: Vec<String> = cli
         .json(&["citizen", "list"])

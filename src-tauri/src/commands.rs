@@ -10,8 +10,8 @@ use sotay_application::{
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{
-    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, ImportOptions, ImportReport, NewTeam,
-    SessionDetail, SessionInput, SessionSummary, TeamInfo,
+    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, ImportConsent, ImportOptions,
+    ImportReport, NewTeam, SessionDetail, SessionInput, SessionSummary, TeamInfo,
 };
 use sotay_protocol::{CitizenId, CitizenV1, SessionId};
 use sotay_sync::{SyncConfig, SyncProgress, SyncSummary};
@@ -96,7 +96,8 @@ fn update_citizen(
 }
 
 /// With `commit` false, a preview: every row checked, nothing stored. `add_anyway`: the rows the
-/// volunteer marked as new people among the possible duplicates.
+/// volunteer marked as new people among the possible duplicates; `consent`: who collected the
+/// consent of everyone on a list without a consent column, and when.
 #[tauri::command(async)]
 fn import_citizens(
     app: State<'_, App>,
@@ -104,11 +105,13 @@ fn import_citizens(
     bytes: Vec<u8>,
     commit: bool,
     add_anyway: Option<Vec<usize>>,
+    consent: Option<ImportConsent>,
 ) -> CommandResult<ImportReport> {
     let options = ImportOptions {
         skip_invalid: true,
         dry_run: !commit,
         add_anyway: add_anyway.unwrap_or_default(),
+        consent,
     };
     Ok(app.import_citizens_bytes(&name, bytes, options)?)
 }

@@ -147,10 +147,19 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
                Lê Văn An,Nam,1950,Thôn Đông,0912345678\n\
                Trần Thị Bình,Nữ,1960,Thôn Tây,0212\n";
     let bytes: Vec<u8> = csv.as_bytes().to_vec();
-    let preview = invoke(
+    // The list has no consent column: the volunteer says who collected it, and when.
+    let consent = json!({"collected_by": "Cán bộ văn hóa xã", "date": "10/11/2025"});
+    let refused = invoke(
         &webview,
         "import_citizens",
         json!({"name": "ds.csv", "bytes": bytes, "commit": false}),
+    )
+    .unwrap();
+    assert_eq!(refused["added"], 0, "nobody without consent");
+    let preview = invoke(
+        &webview,
+        "import_citizens",
+        json!({"name": "ds.csv", "bytes": bytes, "commit": false, "consent": consent}),
     )
     .unwrap();
     assert_eq!(
@@ -162,7 +171,7 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     invoke(
         &webview,
         "import_citizens",
-        json!({"name": "ds.csv", "bytes": bytes, "commit": true}),
+        json!({"name": "ds.csv", "bytes": bytes, "commit": true, "consent": consent}),
     )
     .unwrap();
     let found = invoke(&webview, "search_citizens", json!({"query": "le van an"})).unwrap();

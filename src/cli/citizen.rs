@@ -29,6 +29,12 @@ pub enum CitizenCommand {
         /// A row listed as a possible duplicate that is a new person all the same; repeat.
         #[arg(long = "add-anyway", value_name = "ROW")]
         add_anyway: Vec<usize>,
+        /// For a list without a consent (“Đồng ý”) column: who collected everyone's consent.
+        #[arg(long, requires = "consent_date")]
+        consent_by: Option<String>,
+        /// …and when (dd/mm/yyyy).
+        #[arg(long, requires = "consent_by")]
+        consent_date: Option<String>,
     },
     /// Search by name (diacritics optional) or by phone/CCCD digits.
     Search {
@@ -208,13 +214,19 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
             skip_invalid,
             dry_run,
             add_anyway,
+            consent_by,
+            consent_date,
         } => {
+            let consent = consent_by
+                .zip(consent_date)
+                .map(|(collected_by, date)| sotay_core::ImportConsent { collected_by, date });
             let report = app.import_citizens_file(
                 &file,
                 ImportOptions {
                     skip_invalid,
                     dry_run,
                     add_anyway,
+                    consent,
                 },
             )?;
             ctx.print(&report, |report| {

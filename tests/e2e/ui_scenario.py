@@ -261,8 +261,17 @@ def main():
                   "dt.items.add(new File([arguments[0]], 'danh-sach.csv', {type: 'text/csv'}));"
                   "const input = document.querySelector('#import-file'); input.files = dt.files;"
                   "input.dispatchEvent(new Event('change', {bubbles: true}));", csv_with_one_bad_row())
-        driver.wait_text("#import-preview", "30 dòng")
+        # Nobody is recorded without consent: a list with no consent column stores nobody until
+        # the volunteer says who collected the consent, and when.
+        driver.wait_text("#import-preview", "30 dòng lỗi")
+        assert "Đồng ý" in driver.text("#import-errors")
         assert "danh-sach.csv" in driver.text("#import-file-name")
+        for field, value in [("#import-consent-by", "Cán bộ văn hóa phường Hàm Rồng"),
+                             ("#import-consent-date", "10/11/2025")]:
+            driver.js("const e = document.querySelector(arguments[0]); e.value = arguments[1];"
+                      "e.dispatchEvent(new Event('input', {bubbles: true}));"
+                      "e.dispatchEvent(new Event('change', {bubbles: true}));", field, value)
+        driver.wait_text("#import-preview", "29 người mới")
         errors = driver.text("#import-errors")
         assert "18" in errors and "Số điện thoại" in errors, errors
         driver.screenshot("02-import-preview.png")

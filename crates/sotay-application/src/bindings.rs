@@ -22,7 +22,7 @@ pub fn typescript() -> String {
         ConsentV1, CitizenV1, SessionV1, SkillOutcomeV1, TeamV1, VolunteerV1,
         CitizenInput, CitizenPatch, CitizenPage, AddedCitizen, citizens::DuplicateMatch, DuplicateReason,
         DuplicateGroup,
-        ImportReport, import::RowError, import::MatchedRow,
+        ImportReport, ImportConsent, import::RowError, import::MatchedRow,
         SessionInput, AttendeeInput, SessionDetail, sessions::Attendee, sessions::SkillRef,
         SessionSummary, sheet::SheetOptions,
         NewTeam, TeamInfo, outbox::OutboxStatus, outbox::EntityCount,

@@ -97,7 +97,16 @@ fn search_200k(c: &mut Criterion) {
     write_list(&list, 200_000);
     let mut store = team_store(&dir.path().join("search.sqlite"));
     let report = store
-        .import_citizens(&list, ImportOptions::default())
+        .import_citizens(
+            &list,
+            ImportOptions {
+                consent: Some(sotay_core::ImportConsent {
+                    collected_by: "Cán bộ xã".into(),
+                    date: "01/11/2025".into(),
+                }),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(report.added, 200_000);
     let mut group = c.benchmark_group("search_200k");
@@ -121,7 +130,16 @@ fn session_40(c: &mut Criterion) {
     write_list(&list, 40);
     let mut store = team_store(&dir.path().join("session.sqlite"));
     store
-        .import_citizens(&list, ImportOptions::default())
+        .import_citizens(
+            &list,
+            ImportOptions {
+                consent: Some(sotay_core::ImportConsent {
+                    collected_by: "Cán bộ xã".into(),
+                    date: "01/11/2025".into(),
+                }),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let ids: Vec<_> = store
         .list_citizens(Default::default())
@@ -171,7 +189,16 @@ fn import_10k(c: &mut Criterion) {
             },
             |mut store| {
                 let report = store
-                    .import_citizens(&list, ImportOptions::default())
+                    .import_citizens(
+                        &list,
+                        ImportOptions {
+                            consent: Some(sotay_core::ImportConsent {
+                                collected_by: "Cán bộ xã".into(),
+                                date: "01/11/2025".into(),
+                            }),
+                            ..Default::default()
+                        },
+                    )
                     .unwrap();
                 assert_eq!(report.added, 10_000);
                 store
@@ -189,7 +216,16 @@ fn report_200k(c: &mut Criterion) {
     write_list(&list, 20_000);
     let mut store = team_store(&dir.path().join("report.sqlite"));
     store
-        .import_citizens(&list, ImportOptions::default())
+        .import_citizens(
+            &list,
+            ImportOptions {
+                consent: Some(sotay_core::ImportConsent {
+                    collected_by: "Cán bộ xã".into(),
+                    date: "01/11/2025".into(),
+                }),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let ids: Vec<_> = store
         .list_citizens(Default::default())

@@ -16,9 +16,67 @@ use sotay_protocol::ConsentV1;
 use std::collections::HashSet;
 use std::path::Path;
 
-/// Who is recorded as having collected consent for an imported list.
+/// Recorded as who collected consent for rows whose consent is in the list's own column.
 pub const IMPORT_CONSENT_BY: &str =
-    "Danh sách giấy do xã thu thập (collected on paper by the commune)";
+    "Cột “Đồng ý” của danh sách do xã thu thập (the list's consent column)";
+
+/// Who collected the consent of everyone on a list, and when: what a volunteer says when the
+/// list itself has no consent column (the paper forms are kept by whoever is named here).
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+pub struct ImportConsent {
+    pub collected_by: String,
+    /// `dd/mm/yyyy` or `YYYY-MM-DD`.
+    pub date: String,
+}
+
+impl ImportConsent {
+    /// The consent to record, or what is wrong with what was said.
+    fn checked(&self) -> CoreResult<ConsentV1> {
+        let by = crate::validate::required(&self.collected_by, crate::validate::Field::Consent)
+            .map_err(|_| {
+                CoreError::invalid(
+                    crate::validate::Field::Consent,
+                    "cần ghi tên người đã lấy sự đồng ý của người dân trong danh sách",
+                    "name who collected the consent of the people on the list",
+                )
+            })?;
+        let raw = self.date.trim();
+        let date = match crate::validate::birth(raw, today_vn()) {
+            Ok(crate::validate::Birth {
+                date: Some(date), ..
+            }) => date,
+            _ => crate::validate::iso_date(raw, crate::validate::Field::Consent).map_err(|_| {
+                CoreError::invalid(
+                    crate::validate::Field::Consent,
+                    format!(
+                        "ngày lấy sự đồng ý “{raw}” không hợp lệ (dd/mm/yyyy, không sau hôm nay)"
+                    ),
+                    format!("the consent date “{raw}” is not valid (dd/mm/yyyy, not after today)"),
+                )
+            })?,
+        };
+        if date > today_vn() {
+            return Err(CoreError::invalid(
+                crate::validate::Field::Consent,
+                format!("ngày lấy sự đồng ý “{raw}” ở tương lai"),
+                format!("the consent date “{raw}” is in the future"),
+            ));
+        }
+        Ok(ConsentV1 {
+            given: true,
+            date: date.to_string(),
+            recorded_by: by,
+        })
+    }
+}
+
+/// What a consent cell says: yes, no, or nothing.
+fn consent_cell(value: &str) -> bool {
+    matches!(
+        text::fold(value).as_str(),
+        "co" | "x" | "yes" | "y" | "1" | "dong y" | "true" | "da dong y"
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,16 +87,18 @@ enum Column {
     Village,
     Phone,
     Cccd,
+    Consent,
 }
 
 impl Column {
-    const ALL: [Column; 6] = [
+    const ALL: [Column; 7] = [
         Column::FullName,
         Column::Gender,
         Column::Birth,
         Column::Village,
         Column::Phone,
         Column::Cccd,
+        Column::Consent,
     ];
 
     fn label_vi(self) -> &'static str {
@@ -49,11 +109,12 @@ impl Column {
             Column::Village => "Thôn/Xóm",
             Column::Phone => "Số điện thoại",
             Column::Cccd => "Số CCCD",
+            Column::Consent => "Đồng ý",
         }
     }
 
     fn required(self) -> bool {
-        !matches!(self, Column::Phone | Column::Cccd)
+        !matches!(self, Column::Phone | Column::Cccd | Column::Consent)
     }
 
     /// Recognises a header in Vietnamese or English, with or without diacritics.
@@ -70,6 +131,9 @@ impl Column {
             "thon xom" | "thon" | "xom" | "thon ban" | "village" => Column::Village,
             "so dien thoai" | "dien thoai" | "sdt" | "phone" => Column::Phone,
             "so cccd" | "cccd" | "so dinh danh" | "so dinh danh ca nhan" => Column::Cccd,
+            "dong y" | "consent" | "dong y ghi thong tin" | "dong y cho ghi thong tin" => {
+                Column::Consent
+            }
             _ => return None,
         })
     }
@@ -107,6 +171,9 @@ pub struct ImportOptions {
     /// Rows the volunteer decided are new people although they look like someone registered
     /// (listed in the preview as possible duplicates); every other possible duplicate is left out.
     pub add_anyway: Vec<usize>,
+    /// Who collected everyone's consent, and when, for a list without a consent column. Without
+    /// either, no row is stored: nobody is marked consented who was not.
+    pub consent: Option<ImportConsent>,
 }
 
 /// What an import did (or, for a rejected file or a dry run, would do).
@@ -391,6 +458,11 @@ impl Store {
         options: ImportOptions,
     ) -> CoreResult<ImportReport> {
         let team = self.team()?;
+        let said = options
+            .consent
+            .as_ref()
+            .map(ImportConsent::checked)
+            .transpose()?;
         let rows = read_rows(Path::new(name), bytes)?;
         let mut report = ImportReport {
             rows: rows.len(),
@@ -405,29 +477,57 @@ impl Store {
                 village: raw.get(Column::Village).unwrap_or_default().to_owned(),
                 phone: raw.get(Column::Phone).map(str::to_owned),
                 cccd: raw.get(Column::Cccd).map(str::to_owned),
-                consent: true,
+                // The list's own column decides where there is one; else what the volunteer said
+                // of the whole list; else nobody has consented.
+                consent: match raw.get(Column::Consent) {
+                    Some(cell) => consent_cell(cell),
+                    None => said.is_some(),
+                },
                 ..CitizenInput::default()
             };
+            let consent = match raw.get(Column::Consent) {
+                Some(_) => ConsentV1 {
+                    given: true,
+                    date: today_vn().to_string(),
+                    recorded_by: IMPORT_CONSENT_BY.to_owned(),
+                },
+                None => said.clone().unwrap_or_else(|| ConsentV1 {
+                    given: false,
+                    date: String::new(),
+                    recorded_by: String::new(),
+                }),
+            };
+            let no_consent_info = raw.get(Column::Consent).is_none() && said.is_none();
             match validate_citizen(&input) {
-                Ok(draft) => drafts.push((raw.row, draft)),
-                Err(errors) => report.invalid.extend(errors.into_iter().map(|e| RowError {
-                    row: raw.row,
-                    column: e.field.label_vi().to_owned(),
-                    reason: e.reason,
-                    reason_en: e.reason_en,
+                Ok(draft) => drafts.push((raw.row, draft, consent)),
+                Err(errors) => report.invalid.extend(errors.into_iter().map(|e| {
+                    let (reason, reason_en) =
+                        if e.field == crate::validate::Field::Consent && no_consent_info {
+                            (
+                            "danh sách không cho biết người này đã đồng ý: thêm cột “Đồng ý”, \
+                             hoặc cho biết ai đã lấy sự đồng ý và ngày nào"
+                                .to_owned(),
+                            "the list does not say this person consented: add a “Đồng ý” column, \
+                             or say who collected the consent and when"
+                                .to_owned(),
+                        )
+                        } else {
+                            (e.reason, e.reason_en)
+                        };
+                    RowError {
+                        row: raw.row,
+                        column: e.field.label_vi().to_owned(),
+                        reason,
+                        reason_en,
+                    }
                 })),
             }
         }
         let reject = !report.invalid.is_empty() && !options.skip_invalid;
-        let consent = ConsentV1 {
-            given: true,
-            date: today_vn().to_string(),
-            recorded_by: IMPORT_CONSENT_BY.to_owned(),
-        };
         let tx = self.conn.transaction()?;
         // Earlier rows of the file are stored in this transaction, so a row repeated later in
         // the file is judged against them like anyone registered.
-        for (row, draft) in drafts {
+        for (row, draft, consent) in drafts {
             let matches = find_matches(&tx, &draft)?;
             let mut matched = MatchedRow {
                 row,
@@ -457,7 +557,7 @@ impl Store {
                 team.team.id,
                 &team.team.commune_code,
                 draft,
-                consent.clone(),
+                consent,
             )?;
             report.added += 1;
             matched.added = true;

@@ -32,7 +32,7 @@ pub use citizens::{
 };
 pub use db::{migrate_sqlite, SCHEMA_VERSION};
 pub use error::{CoreError, CoreResult, FieldError};
-pub use import::{ImportOptions, ImportReport};
+pub use import::{ImportConsent, ImportOptions, ImportReport};
 pub use outbox::OutboxStatus;
 pub use sessions::{AttendeeInput, SessionDetail, SessionInput, SessionSummary};
 pub use shared::SharedStore;

@@ -38,6 +38,17 @@ fn citizen(name: &str, gender: &str, birth: &str, village: &str) -> CitizenInput
     }
 }
 
+/// Import options for a list whose consent a commune officer collected on paper.
+fn consented() -> ImportOptions {
+    ImportOptions {
+        consent: Some(sotay_core::ImportConsent {
+            collected_by: "Cán bộ văn hóa xã Hàm Rồng".into(),
+            date: "15/11/2025".into(),
+        }),
+        ..Default::default()
+    }
+}
+
 fn count(path: &Path, table: &str) -> i64 {
     let conn = Connection::open(path).unwrap();
     conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -77,9 +88,7 @@ fn import_is_all_or_nothing_then_skip_invalid_then_idempotent() {
     let csv = commune_csv(dir.path());
     let outbox_before = count(&db, "outbox");
 
-    let err = store
-        .import_citizens(&csv, ImportOptions::default())
-        .unwrap_err();
+    let err = store.import_citizens(&csv, consented()).unwrap_err();
     let CoreError::ImportRejected(report) = &err else {
         panic!("expected a rejection, got {err}");
     };
@@ -98,7 +107,7 @@ fn import_is_all_or_nothing_then_skip_invalid_then_idempotent() {
             &csv,
             ImportOptions {
                 skip_invalid: true,
-                ..Default::default()
+                ..consented()
             },
         )
         .unwrap();
@@ -141,7 +150,7 @@ fn import_is_all_or_nothing_then_skip_invalid_then_idempotent() {
             &csv,
             ImportOptions {
                 skip_invalid: true,
-                ..Default::default()
+                ..consented()
             },
         )
         .unwrap();
@@ -163,26 +172,79 @@ fn import_is_all_or_nothing_then_skip_invalid_then_idempotent() {
 }
 
 #[test]
-fn imported_citizens_record_the_communes_consent() {
+fn imported_citizens_record_who_collected_their_consent_and_when() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut store, _) = new_store(dir.path());
+    let (mut store, db) = new_store(dir.path());
     let csv = dir.path().join("list.csv");
     std::fs::write(
         &csv,
         "full_name,gender,birth_year,village\nBùi Thị Lan,female,1949,Xóm Chợ\n",
     )
     .unwrap();
-    store
+
+    // A list that says nothing of consent stores nobody, and says how to fix it.
+    let err = store
         .import_citizens(&csv, ImportOptions::default())
-        .unwrap();
+        .unwrap_err();
+    assert!(err.to_string().contains("thêm cột “Đồng ý”"), "{err}");
+    assert_eq!(
+        count(&db, "citizen"),
+        0,
+        "nobody is marked consented who was not"
+    );
+
+    store.import_citizens(&csv, consented()).unwrap();
     let c = &store.list_citizens(CitizenSort::Newest).unwrap()[0];
     assert!(c.consent.given);
-    assert!(c
-        .consent
-        .recorded_by
-        .contains("collected on paper by the commune"));
+    assert_eq!(c.consent.recorded_by, "Cán bộ văn hóa xã Hàm Rồng");
+    assert_eq!(c.consent.date, "2025-11-15");
     assert_eq!(c.commune_code, COMMUNE);
     assert_eq!(c.gender, Gender::Female);
+
+    let future = ImportOptions {
+        consent: Some(sotay_core::ImportConsent {
+            collected_by: "Cán bộ xã".into(),
+            date: "01/01/2099".into(),
+        }),
+        ..Default::default()
+    };
+    assert!(store.import_citizens(&csv, future).is_err());
+}
+
+#[test]
+fn a_consent_column_decides_row_by_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let csv = dir.path().join("list.csv");
+    std::fs::write(
+        &csv,
+        "Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Đồng ý\n\
+         Bùi Thị Lan,Nữ,1949,Xóm Chợ,x\n\
+         Hà Văn Tùng,Nam,1951,Xóm Chợ,\n\
+         Lò Thị Mai,Nữ,1960,Bản Lầu,Có\n",
+    )
+    .unwrap();
+    let report = store
+        .import_citizens(
+            &csv,
+            ImportOptions {
+                skip_invalid: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(report.added, 2);
+    let refused: Vec<(usize, &str)> = report
+        .invalid
+        .iter()
+        .map(|e| (e.row, e.column.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [(3, "Đồng ý")],
+        "the row without consent is listed, not stored"
+    );
+    assert_eq!(count(&db, "citizen"), 2);
 }
 
 #[test]
@@ -195,7 +257,7 @@ fn dry_run_reports_everything_and_stores_nothing() {
             &csv,
             ImportOptions {
                 dry_run: true,
-                ..Default::default()
+                ..consented()
             },
         )
         .unwrap();
@@ -211,7 +273,7 @@ fn a_file_without_the_required_columns_is_refused_by_name() {
     let csv = dir.path().join("bad.csv");
     std::fs::write(&csv, "Họ và tên,Giới tính\nAn,Nam\n").unwrap();
     let err = store
-        .import_citizens(&csv, ImportOptions::default())
+        .import_citizens(&csv, consented())
         .unwrap_err()
         .to_string();
     assert!(
@@ -258,9 +320,7 @@ fn xlsx_lists_import_with_numbers_and_dates_as_excel_stores_them() {
     sheet.write_string(2, 4, "Thôn Bắc").unwrap();
     book.save(&path).unwrap();
 
-    let report = store
-        .import_citizens(&path, ImportOptions::default())
-        .unwrap();
+    let report = store.import_citizens(&path, consented()).unwrap();
     assert_eq!(report.added, 2, "{report:?}");
     let mai = &store.search_citizens("mai", 5).unwrap()[0];
     assert_eq!(mai.phone.as_deref(), Some("0912345679"));
@@ -419,9 +479,7 @@ fn a_failed_write_leaves_neither_the_change_nor_its_outbox_record() {
          An Văn Hai,Nam,1951,Đông\nHỏng Văn Lỗi,Nam,1952,Đông\n",
     )
     .unwrap();
-    assert!(store
-        .import_citizens(&csv, ImportOptions::default())
-        .is_err());
+    assert!(store.import_citizens(&csv, consented()).is_err());
     assert_eq!(count(&db, "citizen"), 0);
     assert_eq!(count(&db, "outbox"), outbox_before);
     // And the sequence stays gap-free afterwards.
@@ -664,7 +722,7 @@ fn import_drops_nobody_unseen_and_tells_namesakes_apart() {
             &csv,
             ImportOptions {
                 dry_run: true,
-                ..Default::default()
+                ..consented()
             },
         )
         .unwrap();
@@ -683,7 +741,7 @@ fn import_drops_nobody_unseen_and_tells_namesakes_apart() {
             &csv,
             ImportOptions {
                 add_anyway: vec![4],
-                ..Default::default()
+                ..consented()
             },
         )
         .unwrap();

@@ -29,7 +29,16 @@ fn sheet_500(c: &mut Criterion) {
     let list = dir.path().join("l.csv");
     std::fs::write(&list, csv).unwrap();
     store
-        .import_citizens(&list, ImportOptions::default())
+        .import_citizens(
+            &list,
+            ImportOptions {
+                consent: Some(sotay_core::ImportConsent {
+                    collected_by: "Cán bộ xã".into(),
+                    date: "01/11/2025".into(),
+                }),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let attendees = store
         .list_citizens(Default::default())

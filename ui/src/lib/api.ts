@@ -10,6 +10,7 @@ import type {
   CitizenPatch,
   CitizenV1,
   ErrorPayload,
+  ImportConsent,
   ImportReport,
   NewTeam,
   Overview,
@@ -45,8 +46,13 @@ export const api = {
   updateCitizen: (id: string, patch: CitizenPatch) =>
     invoke<CitizenV1>("update_citizen", { id, patch }),
   /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people. */
-  importCitizens: (name: string, bytes: number[], commit: boolean, addAnyway: number[]) =>
-    invoke<ImportReport>("import_citizens", { name, bytes, commit, addAnyway }),
+  importCitizens: (
+    name: string,
+    bytes: number[],
+    commit: boolean,
+    addAnyway: number[],
+    consent: ImportConsent | null,
+  ) => invoke<ImportReport>("import_citizens", { name, bytes, commit, addAnyway, consent }),
   skills: () => invoke<SkillCatalogue>("skills"),
   addSession: (session: SessionInput) => invoke<SessionDetail>("add_session", { session }),
   sessions: () => invoke<SessionSummary[]>("sessions"),

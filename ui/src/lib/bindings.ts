@@ -111,6 +111,12 @@ possible_duplicates: Array<MatchedRow>,
  */
 shared_phone: Array<MatchedRow>, invalid: Array<RowError>, };
 
+export type ImportConsent = { collected_by: string, 
+/**
+ * `dd/mm/yyyy` or `YYYY-MM-DD`.
+ */
+date: string, };
+
 export type RowError = { row: number, column: string, reason: string, 
 /**
  * The same, for the English interface.

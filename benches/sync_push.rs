@@ -45,13 +45,7 @@ fn laptop(dir: &std::path::Path) -> Store {
     store
         .import_citizens(
             &list,
-            ImportOptions {
-                consent: Some(sotay_core::ImportConsent {
-                    collected_by: "Cán bộ xã".into(),
-                    date: "01/11/2025".into(),
-                }),
-                ..Default::default()
-            },
+            ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
         )
         .unwrap();
     let ids: Vec<_> = store

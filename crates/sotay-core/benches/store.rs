@@ -99,13 +99,7 @@ fn search_200k(c: &mut Criterion) {
     let report = store
         .import_citizens(
             &list,
-            ImportOptions {
-                consent: Some(sotay_core::ImportConsent {
-                    collected_by: "Cán bộ xã".into(),
-                    date: "01/11/2025".into(),
-                }),
-                ..Default::default()
-            },
+            ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
         )
         .unwrap();
     assert_eq!(report.added, 200_000);
@@ -132,13 +126,7 @@ fn session_40(c: &mut Criterion) {
     store
         .import_citizens(
             &list,
-            ImportOptions {
-                consent: Some(sotay_core::ImportConsent {
-                    collected_by: "Cán bộ xã".into(),
-                    date: "01/11/2025".into(),
-                }),
-                ..Default::default()
-            },
+            ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
         )
         .unwrap();
     let ids: Vec<_> = store
@@ -191,13 +179,7 @@ fn import_10k(c: &mut Criterion) {
                 let report = store
                     .import_citizens(
                         &list,
-                        ImportOptions {
-                            consent: Some(sotay_core::ImportConsent {
-                                collected_by: "Cán bộ xã".into(),
-                                date: "01/11/2025".into(),
-                            }),
-                            ..Default::default()
-                        },
+                        ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
                     )
                     .unwrap();
                 assert_eq!(report.added, 10_000);
@@ -218,13 +200,7 @@ fn report_200k(c: &mut Criterion) {
     store
         .import_citizens(
             &list,
-            ImportOptions {
-                consent: Some(sotay_core::ImportConsent {
-                    collected_by: "Cán bộ xã".into(),
-                    date: "01/11/2025".into(),
-                }),
-                ..Default::default()
-            },
+            ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
         )
         .unwrap();
     let ids: Vec<_> = store

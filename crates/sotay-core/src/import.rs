@@ -176,6 +176,19 @@ pub struct ImportOptions {
     pub consent: Option<ImportConsent>,
 }
 
+impl ImportOptions {
+    /// Options for a list whose people's consent `collected_by` collected on `date`.
+    pub fn consented_by(collected_by: &str, date: &str) -> Self {
+        Self {
+            consent: Some(ImportConsent {
+                collected_by: collected_by.to_owned(),
+                date: date.to_owned(),
+            }),
+            ..Self::default()
+        }
+    }
+}
+
 /// What an import did (or, for a rejected file or a dry run, would do).
 #[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct ImportReport {

@@ -40,13 +40,7 @@ fn citizen(name: &str, gender: &str, birth: &str, village: &str) -> CitizenInput
 
 /// Import options for a list whose consent a commune officer collected on paper.
 fn consented() -> ImportOptions {
-    ImportOptions {
-        consent: Some(sotay_core::ImportConsent {
-            collected_by: "Cán bộ văn hóa xã Hàm Rồng".into(),
-            date: "15/11/2025".into(),
-        }),
-        ..Default::default()
-    }
+    ImportOptions::consented_by("Cán bộ văn hóa xã Hàm Rồng", "15/11/2025")
 }
 
 fn count(path: &Path, table: &str) -> i64 {

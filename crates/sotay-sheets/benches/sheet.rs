@@ -31,13 +31,7 @@ fn sheet_500(c: &mut Criterion) {
     store
         .import_citizens(
             &list,
-            ImportOptions {
-                consent: Some(sotay_core::ImportConsent {
-                    collected_by: "Cán bộ xã".into(),
-                    date: "01/11/2025".into(),
-                }),
-                ..Default::default()
-            },
+            ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
         )
         .unwrap();
     let attendees = store

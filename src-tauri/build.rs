@@ -18,6 +18,7 @@ fn main() {
             "print_sheet",
             "export_report",
             "backup",
+            "restore_backup",
         ]),
     ))
     .expect("tauri-build failed");

@@ -6,6 +6,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod unopened;
 
 use sotay_application::{App, DataPaths};
 use sotay_sync::{SyncConfig, SyncProgress};
@@ -48,11 +49,21 @@ pub fn run() {
         arg("--db").or_else(|| std::env::var_os("SOTAY_DB").map(PathBuf::from)),
         arg("--out-dir"),
     );
+    let database = paths.database.clone();
     let app = match App::open(paths) {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("Sổ Tay: {e}");
-            std::process::exit(1);
+            // Not a silent exit: the window explains and offers a restore; the file stays as is.
+            let unopened = unopened::Unopened {
+                error: e.into(),
+                database,
+            };
+            tauri::Builder::default()
+                .manage(unopened)
+                .invoke_handler(unopened::handler())
+                .run(tauri::generate_context!())
+                .expect("Sổ Tay could not start its window");
+            return;
         }
     };
     let background = app.clone();

@@ -212,3 +212,65 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     let backup = invoke(&webview, "backup", json!({})).unwrap();
     assert!(backup["bytes"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("sotay.sqlite");
+    let garbage = b"not a database, a damaged file".repeat(200);
+    std::fs::write(&database, &garbage).unwrap();
+    let error = App::open(DataPaths {
+        database: database.clone(),
+        output_dir: dir.path().join("out"),
+    })
+    .err()
+    .expect("a damaged file does not open");
+    let backup = {
+        let source = tempfile::tempdir().unwrap();
+        let app = app_with_a_team(source.path());
+        let copy = dir.path().join("usb.sqlite");
+        app.backup(Some(copy.clone())).unwrap();
+        std::fs::read(copy).unwrap()
+    };
+    let tauri_app = mock_builder()
+        .manage(sotay_app_lib::unopened::Unopened {
+            error: error.into(),
+            database: database.clone(),
+        })
+        .invoke_handler(sotay_app_lib::unopened::handler())
+        .build(tauri::generate_context!())
+        .unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&tauri_app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    let told = invoke(&webview, "app_state", json!({})).unwrap_err();
+    assert!(
+        told["kind"].as_str().unwrap().starts_with("unopened_"),
+        "{told}"
+    );
+    assert_eq!(std::fs::read(&database).unwrap(), garbage, "untouched");
+
+    // Something that is not a Sổ Tay backup is refused, and nothing moves.
+    let refused = invoke(
+        &webview,
+        "restore_backup",
+        json!({"bytes": b"nope".to_vec()}),
+    );
+    assert!(refused.is_err());
+    assert_eq!(std::fs::read(&database).unwrap(), garbage);
+
+    let aside = invoke(&webview, "restore_backup", json!({"bytes": backup})).unwrap();
+    let aside = std::path::PathBuf::from(aside.as_str().unwrap());
+    assert_eq!(
+        std::fs::read(&aside).unwrap(),
+        garbage,
+        "the old file is kept, as it was"
+    );
+    let restored = App::open(DataPaths {
+        database,
+        output_dir: dir.path().join("out"),
+    })
+    .unwrap();
+    assert_eq!(restored.team().unwrap().team.name, "Đội TNTN Hàm Rồng");
+}

@@ -424,6 +424,21 @@ def main():
         print(f"measure: launch to interactive first screen {startup:.2f} s; "
               f"resident memory after the scenario: app {int(rss) // 1024} MiB, "
               f"web processes {web_rss // 1024} MiB")
+
+        # A database that does not open: the window says so and offers a restore; the file is
+        # left exactly as it was.
+        driver.quit()
+        damaged = os.path.join(work, "damaged.sqlite")
+        with open(damaged, "wb") as f:
+            f.write(b"not a database " * 100)
+        driver.start(app, ["--db", damaged, "--out-dir", out_dir], direct)
+        driver.wait_text("#unopened", "Không mở được dữ liệu")
+        assert "giữ nguyên" in driver.text("#unopened")
+        assert "không phải dữ liệu Sổ Tay" in driver.text("#unopened-reason")
+        assert driver.find("#restore-file")
+        driver.screenshot("08-unopened.png")
+        with open(damaged, "rb") as f:
+            assert f.read() == b"not a database " * 100, "the damaged file was changed"
         results["passed"] += 1
     except Exception as e:  # noqa: BLE001 - the runner reports any failure as one failed scenario
         print(f"e2e scenario failed: {e}", file=sys.stderr)

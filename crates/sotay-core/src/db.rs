@@ -23,9 +23,23 @@ pub fn open(path: &Path) -> CoreResult<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| crate::report::file_error(dir, e))?;
     }
-    let mut conn = Connection::open(path)?;
-    configure(&conn)?;
-    migrate(&mut conn)?;
+    // A file that is not SQLite, or is damaged, says so in words, not in SQLite's.
+    let unreadable = |e: CoreError| match e {
+        CoreError::Database(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+        {
+            CoreError::Unreadable {
+                path: path.display().to_string(),
+            }
+        }
+        e => e,
+    };
+    let mut conn = Connection::open(path).map_err(|e| unreadable(e.into()))?;
+    configure(&conn).map_err(unreadable)?;
+    migrate(&mut conn).map_err(unreadable)?;
     Ok(conn)
 }
 
@@ -93,6 +107,18 @@ mod tests {
         // Opening again applies nothing twice.
         drop(conn);
         open(&dir.path().join("a/b/sotay.sqlite")).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_called_unreadable_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        let garbage = b"not a database ".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        let err = open(&path).unwrap_err();
+        assert!(matches!(err, CoreError::Unreadable { .. }), "{err:?}");
+        assert!(err.to_string().contains("không đọc được"));
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
     }
 
     #[test]

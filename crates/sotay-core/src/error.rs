@@ -62,6 +62,9 @@ pub enum CoreError {
     #[error("kho dữ liệu đang bị lỗi sau một sự cố trước đó; hãy mở lại Sổ Tay")]
     StoreUnavailable,
 
+    #[error("tệp {path} không đọc được: không phải dữ liệu Sổ Tay, hoặc đã bị hỏng")]
+    Unreadable { path: String },
+
     #[error("không sao lưu được vào {path}: {reason}")]
     Backup { path: String, reason: String },
 }
@@ -124,6 +127,9 @@ impl CoreError {
             CoreError::StoreUnavailable => {
                 "the data store failed after an earlier error: restart Sổ Tay".into()
             }
+            CoreError::Unreadable { path } => {
+                format!("the file {path} cannot be read: it is not Sổ Tay data, or it is damaged")
+            }
             CoreError::Backup { path, reason } => {
                 format!("could not back up to {path}: {reason}")
             }
@@ -144,6 +150,7 @@ impl CoreError {
             CoreError::NotEnrolled => "not_enrolled",
             CoreError::AlreadyEnrolled { .. } => "already_enrolled",
             CoreError::StoreUnavailable => "store_unavailable",
+            CoreError::Unreadable { .. } => "unreadable",
             CoreError::Backup { .. } => "backup",
         }
     }

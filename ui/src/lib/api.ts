@@ -67,6 +67,9 @@ export const api = {
   exportReport: (from: string, to: string) =>
     invoke<WrittenReport>("export_report", { from, to }),
   backup: () => invoke<WrittenFile>("backup"),
+  /** Only when the database did not open: puts a backup in its place; returns where the old
+   * file was moved (it is never changed). */
+  restoreBackup: (bytes: number[]) => invoke<string>("restore_backup", { bytes }),
   /** Progress of the background sync (a sync started here reports through its own channel). */
   onSyncProgress: (f: (p: SyncProgress) => void): Promise<UnlistenFn> =>
     listen<SyncProgress>("sync-progress", (e) => f(e.payload)),

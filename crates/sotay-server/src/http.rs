@@ -1,14 +1,15 @@
 //! The HTTP API (axum). Every `/v1` request and response carries the protocol version header; a
 //! request without the version this build speaks is refused before anything else is read. Bodies
 //! are zstd-compressed JSON with limits on compressed size, decompressed size and records per
-//! batch. Handlers authenticate, then run the blocking database work on tokio's blocking pool.
+//! batch. A middleware authenticates the device before any body is read and hands it to the
+//! handler, which runs the blocking database work on tokio's blocking pool.
 
 use crate::admin;
-use crate::apply;
+use crate::apply::{self, DeviceRow};
 use crate::db::Database;
 use crate::error::{ServerError, ServerResult};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -116,19 +117,25 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     }
 }
 
-/// Refuses a request whose token is missing, unknown or revoked, before its body is read.
-async fn require_device(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Refuses a request whose token is missing, unknown or revoked, before its body is read; hands
+/// the device on to the handler, which does not look it up again.
+async fn require_device(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let checked = match bearer_hash(request.headers()) {
         Ok(token_hash) => {
             let db = state.db.clone();
-            blocking(move || db.transaction(|conn| apply::authenticate(conn, &token_hash)))
-                .await
-                .map(|_| ())
+            blocking(move || db.transaction(|conn| apply::authenticate(conn, &token_hash))).await
         }
         Err(e) => Err(e),
     };
     match checked {
-        Ok(()) => next.run(request).await,
+        Ok(device) => {
+            request.extensions_mut().insert(device);
+            next.run(request).await
+        }
         Err(e) => axum::response::IntoResponse::into_response(e),
     }
 }
@@ -248,26 +255,19 @@ async fn enroll(
 
 async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<DeviceRow>,
 ) -> ServerResult<Json<DeviceStatus>> {
-    let token_hash = bearer_hash(&headers)?;
     let db = state.db.clone();
-    let status = blocking(move || {
-        db.transaction(|conn| {
-            let device = apply::authenticate(conn, &token_hash)?;
-            apply::status(conn, &device)
-        })
-    })
-    .await?;
+    let status = blocking(move || db.transaction(|conn| apply::status(conn, &device))).await?;
     Ok(Json(status))
 }
 
 async fn push(
     State(state): State<AppState>,
+    Extension(device): Extension<DeviceRow>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ServerResult<Json<PushResponse>> {
-    let token_hash = bearer_hash(&headers)?;
     let request: PushRequest = decode_body(&headers, &body, &state.limits)?;
     if request.records.len() > state.limits.max_records_per_batch {
         return Err(ServerError::TooLarge(format!(
@@ -279,7 +279,6 @@ async fn push(
     let db = state.db.clone();
     let response = blocking(move || {
         db.transaction(|conn| {
-            let device = apply::authenticate(conn, &token_hash)?;
             let response = apply::apply_batch(conn, &device, &request.records)?;
             tracing::info!(
                 device = %device.id,
@@ -305,17 +304,13 @@ struct OwnQuery {
 /// This device's own records as the server holds them (recovery from an old copy).
 async fn own(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<DeviceRow>,
     Query(query): Query<OwnQuery>,
 ) -> ServerResult<Json<OwnRecords>> {
-    let token_hash = bearer_hash(&headers)?;
     let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
     let db = state.db.clone();
     let page = blocking(move || {
-        db.transaction(|conn| {
-            let device = apply::authenticate(conn, &token_hash)?;
-            apply::own_records(conn, &device, query.after, limit)
-        })
+        db.transaction(|conn| apply::own_records(conn, &device, query.after, limit))
     })
     .await?;
     Ok(Json(page))
@@ -335,17 +330,15 @@ struct PullQuery {
 
 async fn pull(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(device): Extension<DeviceRow>,
     Query(query): Query<PullQuery>,
 ) -> ServerResult<Json<PullResponse>> {
-    let token_hash = bearer_hash(&headers)?;
     let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
     let db = state.db.clone();
     let catalogue = (query.catalogue.as_deref() != Some(state.limits.catalogue.version.as_str()))
         .then(|| serde_json::to_value(&*state.limits.catalogue).expect("catalogue serialises"));
     let page = blocking(move || {
         db.transaction(|conn| {
-            let device = apply::authenticate(conn, &token_hash)?;
             let from = match query.position {
                 Some(p) => apply::PullFrom::Position(p),
                 None => apply::PullFrom::LegacyCursor(query.cursor),

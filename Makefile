@@ -62,3 +62,4 @@ bench: deps
 	cargo bench -p sotay-core --bench store
 	cargo bench -p sotay-sheets --bench sheet
 	cargo bench --bench sync_push
+	SOTAY_BENCH_DATABASE_URL=$$(scripts/test-postgres.sh) cargo bench -p sotay-server --bench ingest

@@ -7,76 +7,14 @@
 //! 1 % of segments held back for a retransmission timeout (what 1 % packet loss costs a TCP
 //! stream). Where netem exists, `scripts/bench-netem.sh` runs the same benchmark on a real one.
 
-use sotay_core::{AttendeeInput, ImportOptions, NewTeam, SessionInput, SharedStore, Store};
+use sotay_core::sample::SampleTeam;
+use sotay_core::SharedStore;
 use sotay_protocol::Organisation;
 use sotay_sync::SyncConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-const CITIZENS: usize = 20_000;
-const SESSIONS: usize = 800;
-const PER_SESSION: usize = 25;
-
-fn laptop(dir: &std::path::Path) -> Store {
-    let mut store = Store::open(&dir.join("laptop.sqlite")).unwrap();
-    store
-        .init_team(NewTeam {
-            name: "Đội bench".into(),
-            organisation: Organisation::YouthUnion,
-            province_code: "38".into(),
-            commune_code: "14758".into(),
-            volunteer: "Lê Thị Hoa".into(),
-        })
-        .unwrap();
-    let mut csv = String::from("Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n");
-    for i in 0..CITIZENS {
-        csv += &format!(
-            "Nguyễn Văn Người{i},{},{},Thôn {},09{:08}\n",
-            if i.is_multiple_of(2) { "Nam" } else { "Nữ" },
-            1930 + i % 90,
-            i / 90,
-            i
-        );
-    }
-    let list = dir.join("list.csv");
-    std::fs::write(&list, csv).unwrap();
-    store
-        .import_citizens(
-            &list,
-            ImportOptions::consented_by("Cán bộ xã", "01/11/2025"),
-        )
-        .unwrap();
-    let ids: Vec<_> = store
-        .list_citizens(Default::default())
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    for s in 0..SESSIONS {
-        let attendees = (0..PER_SESSION)
-            .map(|k| AttendeeInput {
-                citizen_id: ids[(s * PER_SESSION + k) % ids.len()],
-                achieved: if k.is_multiple_of(3) {
-                    vec!["VNEID1".into()]
-                } else {
-                    vec![]
-                },
-            })
-            .collect();
-        store
-            .add_session(SessionInput {
-                date: format!("2026-{:02}-{:02}", 1 + s % 12, 1 + s % 28),
-                place: "Nhà văn hóa".into(),
-                skills: vec!["0.1".into(), "4.1".into(), "VNEID1".into()],
-                attendees,
-                ..Default::default()
-            })
-            .unwrap();
-    }
-    store
-}
 
 /// Relays one direction with the village link's rate, latency and loss.
 fn pump(mut from: TcpStream, mut to: TcpStream, seed: u64) {
@@ -135,7 +73,8 @@ fn village_link(upstream: SocketAddr) -> SocketAddr {
 fn run(label: &str, village: bool) {
     let dir = tempfile::tempdir().unwrap();
     let setup = Instant::now();
-    let store = SharedStore::new(laptop(dir.path()));
+    let sample = SampleTeam::default();
+    let store = SharedStore::new(sample.build(dir.path()).unwrap());
     let records = store.with(|s| s.outbox_status()).unwrap().pending;
     eprintln!(
         "{label}: {records} records prepared in {:.1?}",
@@ -143,25 +82,20 @@ fn run(label: &str, village: bool) {
     );
 
     let db = sotay_server::Database::open_sqlite(&dir.path().join("central.sqlite")).unwrap();
-    let code = sotay_server::admin::create_enrolment_code(&db, "Đội bench", None).ok();
-    let code = match code {
-        Some(c) => c.code,
-        None => {
-            sotay_server::admin::create_enrolment_code(
-                &db,
-                "Đội bench",
-                Some(sotay_server::admin::TeamSpec {
-                    name: "Đội bench".into(),
-                    organisation: Organisation::YouthUnion,
-                    province_code: "38".into(),
-                    commune_code: "14758".into(),
-                }),
-            )
-            .unwrap()
-            .code
-        }
-    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let code = runtime
+        .block_on(sotay_server::admin::create_enrolment_code(
+            &db,
+            "Đội bench",
+            Some(sotay_server::admin::TeamSpec {
+                name: "Đội bench".into(),
+                organisation: Organisation::YouthUnion,
+                province_code: "38".into(),
+                commune_code: "14758".into(),
+            }),
+        ))
+        .unwrap()
+        .code;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -195,14 +129,14 @@ fn run(label: &str, village: bool) {
         ))
         .expect("sync completes");
     let took = started.elapsed();
-    let stats = sotay_server::admin::stats(&db).unwrap();
+    let stats = runtime.block_on(sotay_server::admin::stats(&db)).unwrap();
     let team = &stats[0];
     assert_eq!(
         (team.citizens, team.sessions, team.attendances),
         (
-            CITIZENS as u64,
-            SESSIONS as u64,
-            (SESSIONS * PER_SESSION) as u64
+            sample.citizens as u64,
+            sample.sessions as u64,
+            (sample.sessions * sample.per_session) as u64
         )
     );
     println!(

@@ -4,6 +4,11 @@
 
 mod cli;
 
+// `sotay serve` allocates and frees a merged state per record it ingests (see Cargo.toml).
+#[cfg(not(windows))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

@@ -47,18 +47,16 @@ fn citizens_of(store: &SharedStore) -> BTreeMap<String, CitizenV1> {
 fn server_citizens(server: &TestServer, team: &str) -> BTreeMap<String, CitizenV1> {
     server
         .db
-        .transaction(|conn| {
-            conn.query(
-                "SELECT e.state FROM entities e JOIN teams t ON t.id = e.team_id
-                 WHERE t.name = $1 AND e.entity = 'citizen' AND e.deleted = 0",
-                &[team.into()],
-            )
-        })
-        .unwrap()
+        .sql(
+            "SELECT e.state FROM entities e JOIN teams t ON t.id = e.team_id
+             WHERE t.name = ?1 AND e.entity = 'citizen' AND NOT e.deleted",
+            "SELECT e.state::text FROM entities e JOIN teams t ON t.id = e.team_id
+             WHERE t.name = $1 AND e.entity = 'citizen' AND NOT e.deleted",
+            &[team],
+        )
         .into_iter()
         .filter_map(|r| {
-            let state: sotay_protocol::merge::EntityState =
-                serde_json::from_str(&r[0].text()).ok()?;
+            let state: sotay_protocol::merge::EntityState = serde_json::from_str(&r[0]).ok()?;
             match Payload::decode(sotay_protocol::Entity::Citizen, 1, state.payload()) {
                 Ok(Payload::Citizen(c)) => Some((c.id.to_string(), c)),
                 _ => None,
@@ -252,22 +250,19 @@ fn two_teams_of_four_laptops_converge_through_faults_restarts_and_restores() {
         for laptop in laptops.iter().map(|(_, l)| l).chain([&hostile]) {
             let last_seq = laptop.store().outbox_status().unwrap().last_seq;
             let device = laptop.store().device_id().to_string();
-            let held: i64 = server
-                .db
-                .transaction(|conn| {
-                    conn.query_one(
-                        "SELECT (SELECT COUNT(*) FROM records WHERE device_id = $1)
-                              + (SELECT COUNT(*) FROM quarantine WHERE device_id = $1)",
-                        &[device.clone().into()],
-                    )
-                })
-                .unwrap()
-                .unwrap()[0]
-                .int();
+            let held: i64 = server.db.sql(
+                "SELECT (SELECT COUNT(*) FROM records WHERE device_id = ?1)
+                      + (SELECT COUNT(*) FROM quarantine WHERE device_id = ?1)",
+                "SELECT ((SELECT COUNT(*) FROM records WHERE device_id = $1::uuid)
+                      + (SELECT COUNT(*) FROM quarantine WHERE device_id = $1::uuid))::text",
+                &[&device],
+            )[0][0]
+                .parse()
+                .unwrap();
             assert_eq!(held as u64, last_seq, "device {device}");
         }
         assert!(laptops.iter().all(|(_, l)| l.pending() == 0));
-        let quarantined = sotay_server::admin::quarantine(&server.db).unwrap();
+        let quarantined = server.db.quarantine();
         assert_eq!(quarantined.len(), 1, "{quarantined:?}");
     });
 }

@@ -254,7 +254,7 @@ fn a_revoked_token_is_refused_clearly_and_records_stay_pending() {
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
         laptop.add_citizens("Lý", 5);
         let device = laptop.store().device_id();
-        sotay_server::admin::revoke(&server.db, device).unwrap();
+        server.db.revoke(device);
         let before = laptop.pending();
         let err = laptop.sync().unwrap_err();
         assert!(err.to_string().contains("thu hồi"), "{err}");
@@ -469,7 +469,7 @@ fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
         let last = tampered.len() - 10;
         tampered[last] ^= 1;
         for bad in [tampered, bytes[..bytes.len() - 20].to_vec()] {
-            let err = sotay_server::admin::import_bundle(&server.db, &bad).unwrap_err();
+            let err = server.db.import_bundle(&bad).unwrap_err();
             assert_eq!(err.kind(), "forbidden", "{err}");
         }
         // A laptop never enrolled here: a foreign bundle.
@@ -484,14 +484,14 @@ fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
         let foreign = dir.path().join("foreign.bundle");
         stranger.store().export_bundle(&foreign).unwrap();
         let foreign = std::fs::read(&foreign).unwrap();
-        let err = sotay_server::admin::import_bundle(&server.db, &foreign).unwrap_err();
+        let err = server.db.import_bundle(&foreign).unwrap_err();
         assert_eq!(err.kind(), "forbidden", "{err}");
         assert!(err.to_string().contains("không thuộc máy chủ này"), "{err}");
         assert_eq!(server.stats(TEAM).records, 0);
 
-        let applied = sotay_server::admin::import_bundle(&server.db, &bytes).unwrap();
+        let applied = server.db.import_bundle(&bytes).unwrap();
         assert_eq!(applied.applied, summary.records);
-        let again = sotay_server::admin::import_bundle(&server.db, &bytes).unwrap();
+        let again = server.db.import_bundle(&bytes).unwrap();
         assert_eq!((again.applied, again.duplicates), (0, summary.records));
         assert_server_has(&server, 25, 1, 10);
         // Still pending on the laptop until the next contact acknowledges them.
@@ -549,19 +549,8 @@ fn a_server_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
     each_backend(|backend| {
         let port = free_port();
         let mut process = spawn_server(&backend, port);
-        let db = open_db(&backend);
-        let code = sotay_server::admin::create_enrolment_code(
-            &db,
-            TEAM,
-            Some(sotay_server::admin::TeamSpec {
-                name: TEAM.into(),
-                organisation: sotay_protocol::Organisation::YouthUnion,
-                province_code: "38".into(),
-                commune_code: COMMUNE.into(),
-            }),
-        )
-        .unwrap()
-        .code;
+        let db = ServerDb::open(&backend);
+        let code = db.code(TEAM);
         let mut laptop = Laptop::new();
         laptop.enroll(&format!("http://127.0.0.1:{port}"), &code, "Hoa");
         let ids = laptop.add_citizens("Phan", 1_500);
@@ -586,7 +575,7 @@ fn a_server_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
             laptop.sync_with(&config).unwrap();
         }
         assert_eq!(laptop.pending(), 0);
-        let stats = sotay_server::admin::stats(&db).unwrap();
+        let stats = db.stats();
         let team = stats.iter().find(|t| t.team_name == TEAM).unwrap();
         assert_eq!(
             (team.citizens, team.sessions, team.attendances),
@@ -647,27 +636,22 @@ fn the_server_report_counts_what_every_laptop_recorded() {
         a.sync().unwrap();
         let options = sotay_core::report::ReportOptions::default();
         let laptop = a.store().report(&options).unwrap();
-        let on_server = sotay_server::admin::report(
-            &server.db,
-            &sotay_server::admin::ReportScope::default(),
-            &options,
-        )
-        .unwrap();
+        let on_server = server
+            .db
+            .report(&sotay_server::admin::ReportScope::default(), &options);
         assert_eq!(on_server.totals, laptop.totals);
         assert_eq!(
             (on_server.totals.people, on_server.totals.attendances),
             (14, 14)
         );
         assert_eq!(on_server.people_confirmed, 4 + 3);
-        let scoped = sotay_server::admin::report(
-            &server.db,
+        let scoped = server.db.report(
             &sotay_server::admin::ReportScope {
                 team: None,
                 province: Some("01".into()),
             },
             &options,
-        )
-        .unwrap();
+        );
         assert_eq!(scoped.totals.people, 0, "no data in Hà Nội");
     });
 }
@@ -818,7 +802,7 @@ fn a_bad_record_is_set_aside_and_nobody_stops() {
         let mut b = Laptop::enrolled(&server, TEAM, "Nam");
         b.sync().expect("a teammate syncs on");
         assert_eq!((b.count("citizen"), b.count("session")), (1, 1));
-        let listed = sotay_server::admin::quarantine(&server.db).unwrap();
+        let listed = server.db.quarantine();
         let reasons: Vec<&str> = listed.iter().map(|q| q.reason.as_str()).collect();
         for expected in ["đồng ý", "byte", "không khớp", "không có"] {
             assert!(
@@ -833,18 +817,11 @@ fn a_bad_record_is_set_aside_and_nobody_stops() {
         let mut bad = c.store().pending_records(0, 1000).unwrap().pop().unwrap();
         bad.payload["consent"]["given"] = false.into();
         c.sync().unwrap();
-        server
-            .db
-            .transaction(|conn| {
-                conn.exec(
-                    "UPDATE records SET payload = $1 WHERE record_id = $2",
-                    &[
-                        bad.payload.to_string().into(),
-                        bad.record_id.to_string().into(),
-                    ],
-                )
-            })
-            .unwrap();
+        server.db.sql(
+            "UPDATE records SET payload = ?1 WHERE record_id = ?2",
+            "UPDATE records SET payload = $1::jsonb WHERE record_id = $2::uuid",
+            &[&bad.payload.to_string(), &bad.record_id.to_string()],
+        );
         let summary = b
             .sync()
             .expect("the bad pulled record does not stop the pull");
@@ -1023,10 +1000,9 @@ fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
         assert_eq!(status, 200, "{answer}");
         let stored: Vec<String> = server
             .db
-            .transaction(|conn| conn.query("SELECT hlc FROM records", &[]))
-            .unwrap()
+            .sql("SELECT hlc FROM records", "SELECT hlc FROM records", &[])
             .into_iter()
-            .map(|r| r[0].text())
+            .map(|r| r[0].clone())
             .collect();
         assert!(
             stored

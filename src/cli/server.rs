@@ -88,9 +88,9 @@ pub enum ServerCommand {
     },
 }
 
-fn open_server_db(ctx: &Ctx, target: &ServerDb) -> anyhow::Result<Database> {
+async fn open_server_db(ctx: &Ctx, target: &ServerDb) -> anyhow::Result<Database> {
     Ok(match (&target.database_url, &ctx.db) {
-        (Some(url), _) => Database::connect_postgres(url)?,
+        (Some(url), _) => Database::connect_postgres(url).await?,
         (None, Some(path)) => Database::open_sqlite(path)?,
         (None, None) => {
             anyhow::bail!("cần --db FILE (SQLite) hoặc --database-url URL (PostgreSQL)")
@@ -107,7 +107,6 @@ pub fn serve(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<()> {
             .with_context(|| format!("{} không phải danh mục kỹ năng", path.display()))?;
         settings.catalogue = std::sync::Arc::new(catalogue);
     }
-    let db = open_server_db(ctx, &args.target)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -115,6 +114,7 @@ pub fn serve(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     super::runtime()?.block_on(async {
+        let db = open_server_db(ctx, &args.target).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("không mở được cổng {}", args.listen))?;
@@ -131,6 +131,10 @@ pub fn serve(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 pub fn run(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    super::runtime()?.block_on(run_async(cmd, ctx))
+}
+
+async fn run_async(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
     match cmd {
         ServerCommand::Enroll {
             target,
@@ -139,7 +143,7 @@ pub fn run(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
             province,
             commune,
         } => {
-            let db = open_server_db(ctx, &target)?;
+            let db = open_server_db(ctx, &target).await?;
             let spec = match (org, province, commune) {
                 (Some(organisation), Some(province_code), Some(commune_code)) => {
                     Some(admin::TeamSpec {
@@ -151,18 +155,18 @@ pub fn run(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            let code = admin::create_enrolment_code(&db, &team, spec)?;
+            let code = admin::create_enrolment_code(&db, &team, spec).await?;
             ctx.print(&code, |code| {
                 println!("Mã đăng ký cho đội “{}”: {}", code.team_name, code.code);
                 println!("Dùng một lần, hết hạn {}.", code.expires_at);
             });
         }
         ServerCommand::Revoke { target, device } => {
-            admin::revoke(&open_server_db(ctx, &target)?, device)?;
+            admin::revoke(&open_server_db(ctx, &target).await?, device).await?;
             println!("Đã thu hồi thiết bị {device}.");
         }
         ServerCommand::Stats { target } => {
-            let stats = admin::stats(&open_server_db(ctx, &target)?)?;
+            let stats = admin::stats(&open_server_db(ctx, &target).await?).await?;
             ctx.print(&stats, |stats| {
                 for t in stats {
                     println!(
@@ -180,18 +184,23 @@ pub fn run(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
         } => {
             let request = spec.request();
             let scope = admin::ReportScope { team, province };
-            let report = admin::report(&open_server_db(ctx, &target)?, &scope, &request.options())?;
+            let report = admin::report(
+                &open_server_db(ctx, &target).await?,
+                &scope,
+                &request.options(),
+            )
+            .await?;
             let out = spec.out().unwrap_or_else(|| {
                 PathBuf::from(format!("bao-cao-may-chu.{}", request.format.extension()))
             });
             print_written(&write_report_file(&report, request.format, &out)?, ctx);
         }
         ServerCommand::Target { target, spec } => {
-            admin::set_target(&open_server_db(ctx, &target)?, &spec.target())?;
+            admin::set_target(&open_server_db(ctx, &target).await?, &spec.target()).await?;
             println!("Đã lưu chỉ tiêu.");
         }
         ServerCommand::Quarantine { target } => {
-            let entries = admin::quarantine(&open_server_db(ctx, &target)?)?;
+            let entries = admin::quarantine(&open_server_db(ctx, &target).await?).await?;
             ctx.print(&entries, |entries| {
                 if entries.is_empty() {
                     println!("Không có bản ghi nào bị giữ lại.");
@@ -213,7 +222,8 @@ pub fn run(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
         ServerCommand::ImportBundle { target, file } => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("không đọc được {}", file.display()))?;
-            let response = admin::import_bundle(&open_server_db(ctx, &target)?, &bytes)?;
+            let response =
+                admin::import_bundle(&open_server_db(ctx, &target).await?, &bytes).await?;
             ctx.print(&response, |r| {
                 println!(
                     "Đã nhập gói: {} bản ghi mới, {} bản ghi đã có; đã nhận đến số {}.",

@@ -38,29 +38,151 @@ pub fn each_backend(test: impl Fn(Backend)) {
 }
 
 pub fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx_core::connection::Connection;
+    use sqlx_core::executor::Executor;
     let name = format!("sotay_test_{}", uuid::Uuid::new_v4().simple());
-    let mut client = postgres::Client::connect(admin_url, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
+    block_on(async {
+        let mut conn = sqlx_postgres::PgConnection::connect(admin_url)
+            .await
+            .unwrap();
+        conn.execute(sqlx_core::sql_str::AssertSqlSafe(format!(
+            "CREATE DATABASE {name}"
+        )))
+        .await
         .unwrap();
+    });
     // The admin URL ends in /DATABASE; the test's URL names the new database instead.
     let base = admin_url.rsplit_once('/').expect("URL ends in /DATABASE").0;
     format!("{base}/{name}")
 }
 
-pub fn open_db(backend: &Backend) -> Database {
-    match backend {
-        Backend::Sqlite(path) => Database::open_sqlite(path).unwrap(),
-        Backend::Postgres(url) => Database::connect_postgres(url).unwrap(),
+/// A server database and the runtime its operations run on, for what an administrator does from
+/// the command line.
+pub struct ServerDb {
+    pub db: Database,
+    pub backend: Backend,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl ServerDb {
+    pub fn open(backend: &Backend) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = runtime.block_on(async {
+            match backend {
+                Backend::Sqlite(path) => Database::open_sqlite(path).unwrap(),
+                Backend::Postgres(url) => Database::connect_postgres(url).await.unwrap(),
+            }
+        });
+        Self {
+            db,
+            backend: backend.clone(),
+            runtime,
+        }
+    }
+
+    pub fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(future)
+    }
+
+    pub fn code(&self, team: &str) -> String {
+        self.block_on(admin::create_enrolment_code(
+            &self.db,
+            team,
+            Some(TeamSpec {
+                name: team.into(),
+                organisation: Organisation::YouthUnion,
+                province_code: "38".into(),
+                commune_code: COMMUNE.into(),
+            }),
+        ))
+        .unwrap()
+        .code
+    }
+
+    pub fn stats(&self) -> Vec<TeamStats> {
+        self.block_on(admin::stats(&self.db)).unwrap()
+    }
+
+    pub fn quarantine(&self) -> Vec<admin::QuarantineEntry> {
+        self.block_on(admin::quarantine(&self.db)).unwrap()
+    }
+
+    pub fn revoke(&self, device: sotay_protocol::DeviceId) {
+        self.block_on(admin::revoke(&self.db, device)).unwrap()
+    }
+
+    pub fn import_bundle(
+        &self,
+        bytes: &[u8],
+    ) -> sotay_server::ServerResult<sotay_protocol::sync::PushResponse> {
+        self.block_on(admin::import_bundle(&self.db, bytes))
+    }
+
+    pub fn report(
+        &self,
+        scope: &admin::ReportScope,
+        options: &sotay_core::report::ReportOptions,
+    ) -> sotay_core::report::Report {
+        self.block_on(admin::report(&self.db, scope, options))
+            .unwrap()
+    }
+
+    /// Raw SQL for what a test checks or breaks behind the server's back; each engine has its own
+    /// types, so each gets its own statement. Parameters are text; columns must be text.
+    pub fn sql(&self, sqlite: &str, postgres: &str, params: &[&str]) -> Vec<Vec<String>> {
+        match &self.backend {
+            Backend::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                let mut stmt = conn.prepare(sqlite).unwrap();
+                let columns = stmt.column_count();
+                stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    (0..columns)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                                other => format!("{other:?}"),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+            }
+            Backend::Postgres(url) => self.block_on(async {
+                use sqlx_core::connection::Connection;
+                use sqlx_core::row::Row;
+                let mut conn = sqlx_postgres::PgConnection::connect(url).await.unwrap();
+                let mut query =
+                    sqlx_core::query::query(sqlx_core::sql_str::AssertSqlSafe(postgres.to_owned()));
+                for p in params {
+                    query = query.bind(p.to_string());
+                }
+                query
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
+                    .collect()
+            }),
+        }
     }
 }
 
 /// The server running in this test process on its own runtime.
 pub struct TestServer {
     pub backend: Backend,
-    pub db: Database,
+    pub db: ServerDb,
     pub addr: SocketAddr,
-    runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -71,25 +193,24 @@ impl TestServer {
     }
 
     pub fn start_with(backend: Backend, limits: sotay_server::Settings) -> Self {
-        let db = open_db(&backend);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
+        let db = ServerDb::open(&backend);
+        let listener = db
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = runtime.spawn(sotay_server::serve(listener, db.clone(), limits, async {
-            let _ = stopped.await;
-        }));
+        let task = db.runtime.spawn(sotay_server::serve(
+            listener,
+            db.db.clone(),
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             backend,
             db,
             addr,
-            runtime,
             stop: Some(stop),
             task: Some(task),
         }
@@ -100,23 +221,12 @@ impl TestServer {
     }
 
     pub fn code(&self, team: &str) -> String {
-        admin::create_enrolment_code(
-            &self.db,
-            team,
-            Some(TeamSpec {
-                name: team.into(),
-                organisation: Organisation::YouthUnion,
-                province_code: "38".into(),
-                commune_code: COMMUNE.into(),
-            }),
-        )
-        .unwrap()
-        .code
+        self.db.code(team)
     }
 
     pub fn stats(&self, team: &str) -> TeamStats {
-        admin::stats(&self.db)
-            .unwrap()
+        self.db
+            .stats()
             .into_iter()
             .find(|t| t.team_name == team)
             .expect("team on server")
@@ -129,7 +239,7 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            let _ = self.runtime.block_on(task);
+            let _ = self.db.block_on(task);
         }
     }
 }

@@ -35,6 +35,7 @@ async fn searches_answer_while_a_push_waits_on_a_slow_server() {
             commune_code: "14758".into(),
         }),
     )
+    .await
     .unwrap()
     .code;
     let gate = Arc::new(Gate::default());

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod refdata;
 pub mod report;
 pub mod rules;
+pub mod sample;
 pub mod sessions;
 mod shared;
 pub mod sheet;

@@ -43,23 +43,36 @@ fn check_note(note: &Option<String>) -> Result<(), RecordProblem> {
     }
 }
 
+/// The length of a value's compact JSON, counted without writing it out.
+fn json_size(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("counting cannot fail");
+    count.0
+}
+
 /// Checks a record on its own: its size, that its payload decodes and is the entity it names,
 /// and the same field rules as the forms (a citizen needs consent, a valid phone…). A delete
 /// needs only to name its entity.
 pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
-    let size = record.payload.to_string().len();
+    let size = json_size(&record.payload);
     if size > MAX_PAYLOAD_BYTES {
         return Err(problem(
             format!("nội dung {size} byte, quá giới hạn {MAX_PAYLOAD_BYTES}"),
             format!("the payload has {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}"),
         ));
     }
-    let payload = Payload::decode(
-        record.entity,
-        record.payload_version,
-        record.payload.clone(),
-    )
-    .map_err(|e| problem(format!("nội dung không đọc được: {e}"), e.to_string()))?;
+    let payload = Payload::decode_ref(record.entity, record.payload_version, &record.payload)
+        .map_err(|e| problem(format!("nội dung không đọc được: {e}"), e.to_string()))?;
     if payload.entity_id() != record.entity_id {
         return Err(problem(
             format!(

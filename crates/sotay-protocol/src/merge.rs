@@ -49,33 +49,72 @@ pub struct LostValue {
 
 /// Applies `record` to `state`. Returns the values that lost (from either side).
 pub fn apply(state: &mut EntityState, record: &OutboxRecord) -> Vec<LostValue> {
-    let mut changes: Vec<(String, Value)> = match record.op {
-        Operation::Delete => vec![(DELETED_FIELD.to_owned(), Value::Bool(true))],
-        Operation::Upsert => {
-            let Value::Object(payload) = &record.payload else {
-                return Vec::new();
-            };
-            let named = &record.fields;
-            payload
-                .iter()
-                .filter(|(k, _)| named.is_empty() || named.iter().any(|n| n == *k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        }
+    let changes = match (record.op, &record.payload) {
+        (Operation::Delete, _) => Vec::new(),
+        (Operation::Upsert, Value::Object(payload)) => payload
+            .iter()
+            .filter(|(k, _)| named(&record.fields, k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        (Operation::Upsert, _) => return Vec::new(),
     };
-    if record.op == Operation::Upsert && record.fields.is_empty() {
+    merge_changes(
+        state,
+        record.op,
+        record.fields.is_empty(),
+        record.hlc,
+        changes,
+    )
+}
+
+/// Like [`apply`], for a caller with no further use for the payload: its values move into the
+/// state instead of being copied (the server merging a large batch).
+pub fn apply_owned(
+    state: &mut EntityState,
+    op: Operation,
+    fields: &[String],
+    hlc: Hlc,
+    payload: Value,
+) -> Vec<LostValue> {
+    let changes = match (op, payload) {
+        (Operation::Delete, _) => Vec::new(),
+        (Operation::Upsert, Value::Object(payload)) => payload
+            .into_iter()
+            .filter(|(k, _)| named(fields, k))
+            .collect(),
+        (Operation::Upsert, _) => return Vec::new(),
+    };
+    merge_changes(state, op, fields.is_empty(), hlc, changes)
+}
+
+/// A change that names no fields sets them all.
+fn named(fields: &[String], field: &str) -> bool {
+    fields.is_empty() || fields.iter().any(|n| n == field)
+}
+
+fn merge_changes(
+    state: &mut EntityState,
+    op: Operation,
+    whole: bool,
+    hlc: Hlc,
+    mut changes: Vec<(String, Value)>,
+) -> Vec<LostValue> {
+    match op {
+        Operation::Delete => changes.push((DELETED_FIELD.to_owned(), Value::Bool(true))),
         // A full upsert also revives a deleted entity if it is newer than the delete.
-        changes.push((DELETED_FIELD.to_owned(), Value::Bool(false)));
+        Operation::Upsert if whole => changes.push((DELETED_FIELD.to_owned(), Value::Bool(false))),
+        Operation::Upsert => {}
     }
+    let record_hlc = hlc;
     let mut lost = Vec::new();
     for (field, value) in changes {
         match state.clocks.get(&field) {
-            Some(&current) if current >= record.hlc => {
-                if current != record.hlc && state.fields.get(&field) != Some(&value) {
+            Some(&current) if current >= record_hlc => {
+                if current != record_hlc && state.fields.get(&field) != Some(&value) {
                     lost.push(LostValue {
                         field,
                         value,
-                        hlc: record.hlc,
+                        hlc: record_hlc,
                         winner_hlc: current,
                     });
                 }
@@ -83,19 +122,19 @@ pub fn apply(state: &mut EntityState, record: &OutboxRecord) -> Vec<LostValue> {
             current => {
                 // An overwrite by the same device is an ordinary later edit; by another device it
                 // may be a concurrent one, so the replaced value is kept for review.
-                if let Some(&old_hlc) = current.filter(|c| c.device != record.hlc.device) {
+                if let Some(&old_hlc) = current.filter(|c| c.device != record_hlc.device) {
                     let old = state.fields.get(&field).cloned().unwrap_or(Value::Null);
                     if old != value {
                         lost.push(LostValue {
                             field: field.clone(),
                             value: old,
                             hlc: old_hlc,
-                            winner_hlc: record.hlc,
+                            winner_hlc: record_hlc,
                         });
                     }
                 }
                 state.fields.insert(field.clone(), value);
-                state.clocks.insert(field, record.hlc);
+                state.clocks.insert(field, record_hlc);
             }
         }
     }

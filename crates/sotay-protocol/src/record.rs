@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// What kind of thing a record changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Team,
@@ -263,11 +263,14 @@ impl Payload {
         value.expect("payload structs serialise infallibly")
     }
 
-    pub fn decode(
+    /// Decodes a payload without taking (or copying) the JSON: what a check that keeps the
+    /// record as it came uses.
+    pub fn decode_ref(
         entity: Entity,
         version: u16,
-        value: serde_json::Value,
+        value: &serde_json::Value,
     ) -> Result<Self, PayloadError> {
+        use serde::Deserialize;
         if version != 1 {
             return Err(PayloadError::UnknownVersion { entity, version });
         }
@@ -277,16 +280,28 @@ impl Payload {
             source,
         };
         Ok(match entity {
-            Entity::Team => Payload::Team(serde_json::from_value(value).map_err(malformed)?),
+            Entity::Team => Payload::Team(Deserialize::deserialize(value).map_err(malformed)?),
             Entity::Volunteer => {
-                Payload::Volunteer(serde_json::from_value(value).map_err(malformed)?)
+                Payload::Volunteer(Deserialize::deserialize(value).map_err(malformed)?)
             }
-            Entity::Citizen => Payload::Citizen(serde_json::from_value(value).map_err(malformed)?),
-            Entity::Session => Payload::Session(serde_json::from_value(value).map_err(malformed)?),
+            Entity::Citizen => {
+                Payload::Citizen(Deserialize::deserialize(value).map_err(malformed)?)
+            }
+            Entity::Session => {
+                Payload::Session(Deserialize::deserialize(value).map_err(malformed)?)
+            }
             Entity::Attendance => {
-                Payload::Attendance(serde_json::from_value(value).map_err(malformed)?)
+                Payload::Attendance(Deserialize::deserialize(value).map_err(malformed)?)
             }
         })
+    }
+
+    pub fn decode(
+        entity: Entity,
+        version: u16,
+        value: serde_json::Value,
+    ) -> Result<Self, PayloadError> {
+        Self::decode_ref(entity, version, &value)
     }
 }
 

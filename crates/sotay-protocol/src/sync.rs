@@ -55,7 +55,7 @@ pub struct PushRequest {
     pub records: Vec<OutboxRecord>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PushResponse {
     /// Highest sequence of this device now stored: the client marks everything up to it sent.
     pub acked_seq: u64,

@@ -1,12 +1,13 @@
 //! What a province IT admin does on the server's database: enrolment codes, revocation,
 //! statistics, and importing USB bundles.
 
-use crate::apply::{self, now, DeviceRow};
-use crate::db::{Database, Val};
+use crate::apply::{random_secret, rfc3339, DeviceRow};
 use crate::error::{ServerError, ServerResult};
+use crate::store::{Database, Storage};
 use serde::Serialize;
 use sotay_protocol::sync::PushResponse;
-use sotay_protocol::{DeviceId, Organisation, TeamId};
+use sotay_protocol::wire::token_hash;
+use sotay_protocol::{DeviceId, Organisation, TeamId, TeamV1};
 
 /// A team to create if no team of that name exists yet.
 #[derive(Debug, Clone)]
@@ -25,164 +26,82 @@ pub struct EnrolmentCode {
     pub expires_at: String,
 }
 
-/// A random secret of `len` characters from an alphabet without look-alikes (no 0/O, 1/I/L),
-/// so a code read aloud over the phone is typed right.
-pub(crate) fn random_secret(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        for b in uuid::Uuid::new_v4().into_bytes() {
-            // 248 = 8 × 31: rejecting the rest keeps every symbol equally likely.
-            if b < 248 && out.len() < len {
-                out.push(ALPHABET[(b % 31) as usize] as char);
-            }
-        }
-    }
-    out
-}
-
 /// Creates the team if needed and a one-time enrolment code for it, valid 14 days.
-pub fn create_enrolment_code(
+pub async fn create_enrolment_code(
     db: &Database,
     team_name: &str,
     spec: Option<TeamSpec>,
 ) -> ServerResult<EnrolmentCode> {
     let code = random_secret(10);
-    let expires_at = apply::rfc3339(chrono::Utc::now() + chrono::Duration::days(14));
-    db.transaction(|conn| {
-        let existing = conn.query_one(
-            "SELECT id, name FROM teams WHERE name = $1",
-            &[team_name.trim().into()],
-        )?;
-        let (team_id, name) = match existing {
-            Some(row) => (row[0].text(), row[1].text()),
-            None => {
-                let spec = spec.ok_or_else(|| {
-                    ServerError::BadRequest(format!(
-                        "chưa có đội “{team_name}”: cần --org, --province và --commune để tạo"
-                    ))
-                })?;
-                let units = sotay_core::refdata::admin_units();
-                match units.commune(&spec.commune_code) {
-                    Some((p, _)) if p.code == spec.province_code => {}
-                    _ => {
-                        return Err(ServerError::BadRequest(format!(
-                            "mã xã {} không thuộc tỉnh {}",
-                            spec.commune_code, spec.province_code
-                        )))
-                    }
+    let expires_at = chrono::Utc::now() + chrono::Duration::days(14);
+    let new_team = match spec {
+        Some(spec) => {
+            let units = sotay_core::refdata::admin_units();
+            match units.commune(&spec.commune_code) {
+                Some((p, _)) if p.code == spec.province_code => {}
+                _ => {
+                    return Err(ServerError::BadRequest(format!(
+                        "mã xã {} không thuộc tỉnh {}",
+                        spec.commune_code, spec.province_code
+                    )))
                 }
-                let id = TeamId::new().to_string();
-                let organisation = match serde_json::to_value(spec.organisation) {
-                    Ok(serde_json::Value::String(s)) => s,
-                    _ => unreachable!("unit variants serialise to strings"),
-                };
-                conn.exec(
-                    "INSERT INTO teams (id, name, organisation, province_code, commune_code,
-                                        created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        id.clone().into(),
-                        sotay_core::text::normalize(&spec.name).into(),
-                        organisation.into(),
-                        spec.province_code.into(),
-                        spec.commune_code.into(),
-                        now().into(),
-                    ],
-                )?;
-                (id, sotay_core::text::normalize(&spec.name))
             }
-        };
-        conn.exec(
-            "INSERT INTO enrolment_codes (code_hash, team_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4)",
-            &[
-                sotay_protocol::wire::token_hash(&code).into(),
-                team_id.clone().into(),
-                now().into(),
-                expires_at.clone().into(),
-            ],
-        )?;
-        Ok(EnrolmentCode {
-            code: code.clone(),
-            team_id: team_id
-                .parse()
-                .map_err(|_| ServerError::Internal("mã đội hỏng".into()))?,
-            team_name: name,
-            expires_at: expires_at.clone(),
-        })
+            Some(TeamV1 {
+                id: TeamId::new(),
+                name: sotay_core::text::normalize(&spec.name),
+                organisation: spec.organisation,
+                province_code: spec.province_code,
+                commune_code: spec.commune_code,
+            })
+        }
+        None => None,
+    };
+    let (team_id, team_name) = db
+        .add_enrolment_code(
+            team_name.trim().to_owned(),
+            new_team,
+            token_hash(&code),
+            expires_at,
+        )
+        .await?
+        .ok_or_else(|| {
+            ServerError::BadRequest(format!(
+                "chưa có đội “{team_name}”: cần --org, --province và --commune để tạo"
+            ))
+        })?;
+    Ok(EnrolmentCode {
+        code,
+        team_id,
+        team_name,
+        expires_at: rfc3339(expires_at),
     })
 }
 
 /// Trades a code for a device token. Returns the token (shown once) and the device's row.
-pub(crate) fn enroll(
+pub(crate) async fn enroll(
     db: &Database,
     code: &str,
     device: DeviceId,
 ) -> ServerResult<(String, DeviceRow)> {
     let token = random_secret(40);
-    db.transaction(|conn| {
-        let row = conn
-            .query_one(
-                "SELECT team_id, expires_at, used_by FROM enrolment_codes WHERE code_hash = $1",
-                &[sotay_protocol::wire::token_hash(&code.trim().to_uppercase()).into()],
-            )?
-            .ok_or(ServerError::BadEnrolmentCode)?;
-        if row[2] != Val::Null || row[1].text() < now() {
-            return Err(ServerError::BadEnrolmentCode);
-        }
-        let known = conn.query_one(
-            "SELECT id FROM devices WHERE id = $1",
-            &[device.to_string().into()],
-        )?;
-        if known.is_some() {
-            return Err(ServerError::Forbidden(format!(
-                "thiết bị {device} đã đăng ký; thu hồi nó trước khi đăng ký lại"
-            )));
-        }
-        conn.exec(
-            "UPDATE enrolment_codes SET used_by = $1 WHERE code_hash = $2",
-            &[
-                device.to_string().into(),
-                sotay_protocol::wire::token_hash(&code.trim().to_uppercase()).into(),
-            ],
-        )?;
-        conn.exec(
-            "INSERT INTO devices (id, team_id, token_hash, enrolled_at) VALUES ($1, $2, $3, $4)",
-            &[
-                device.to_string().into(),
-                row[0].clone(),
-                sotay_protocol::wire::token_hash(&token).into(),
-                now().into(),
-            ],
-        )?;
-        Ok((
-            token.clone(),
-            DeviceRow {
-                id: device,
-                team_id: row[0]
-                    .text()
-                    .parse()
-                    .map_err(|_| ServerError::Internal("mã đội hỏng".into()))?,
-            },
-        ))
-    })
+    let row = db
+        .enroll(
+            token_hash(&code.trim().to_uppercase()),
+            device,
+            token_hash(&token),
+        )
+        .await?;
+    Ok((token, row))
 }
 
 /// Revokes a device: its token stops working at once; its records stay.
-pub fn revoke(db: &Database, device: DeviceId) -> ServerResult<()> {
-    db.transaction(|conn| {
-        let n = conn.exec(
-            "UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-            &[now().into(), device.to_string().into()],
-        )?;
-        if n == 0 {
-            return Err(ServerError::NotFound(format!(
-                "thiết bị {device} (còn hiệu lực)"
-            )));
-        }
-        Ok(())
-    })
+pub async fn revoke(db: &Database, device: DeviceId) -> ServerResult<()> {
+    if !db.revoke(device).await? {
+        return Err(ServerError::NotFound(format!(
+            "thiết bị {device} (còn hiệu lực)"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -199,80 +118,34 @@ pub struct TeamStats {
 }
 
 /// Counts per team of what the server holds (deleted entities excluded).
-pub fn stats(db: &Database) -> ServerResult<Vec<TeamStats>> {
-    db.transaction(|conn| {
-        let rows = conn.query(
-            "SELECT t.id, t.name,
-                (SELECT COUNT(*) FROM devices d WHERE d.team_id = t.id),
-                (SELECT COUNT(*) FROM records r WHERE r.team_id = t.id),
-                (SELECT COUNT(*) FROM entities e
-                  WHERE e.team_id = t.id AND e.entity = 'citizen' AND e.deleted = 0),
-                (SELECT COUNT(*) FROM entities e
-                  WHERE e.team_id = t.id AND e.entity = 'session' AND e.deleted = 0),
-                (SELECT COUNT(*) FROM entities e
-                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0),
-                (SELECT CAST(COALESCE(SUM(e.n_outcomes), 0) AS BIGINT) FROM entities e
-                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0),
-                (SELECT CAST(COALESCE(SUM(e.n_achieved), 0) AS BIGINT) FROM entities e
-                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0)
-             FROM teams t ORDER BY t.name",
-            &[],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| TeamStats {
-                team_id: r[0].text(),
-                team_name: r[1].text(),
-                devices: r[2].int() as u64,
-                records: r[3].int() as u64,
-                citizens: r[4].int() as u64,
-                sessions: r[5].int() as u64,
-                attendances: r[6].int() as u64,
-                outcomes: r[7].int() as u64,
-                achieved: r[8].int() as u64,
-            })
-            .collect())
-    })
+pub async fn stats(db: &Database) -> ServerResult<Vec<TeamStats>> {
+    db.stats().await
 }
 
 /// Applies a USB bundle with the same checks as a push: signature, device still enrolled,
 /// sequence, team scope. All of it or nothing.
-pub fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> {
-    db.transaction(|conn| {
-        let mut key = None;
-        let mut device_row = None;
-        // The header line names the device; its token hash is the key that checks the rest.
-        let header = bytes
-            .iter()
-            .take(200)
-            .position(|&b| b == b'\n')
-            .and_then(|n| std::str::from_utf8(&bytes[..n]).ok());
-        let claimed: Option<DeviceId> = header
-            .and_then(|h| h.split(' ').nth(1))
-            .and_then(|d| d.parse().ok());
-        if let Some(device) = claimed {
-            if let Some(row) = conn.query_one(
-                "SELECT team_id, token_hash, revoked_at FROM devices WHERE id = $1",
-                &[device.to_string().into()],
-            )? {
-                if row[2] != Val::Null {
-                    return Err(ServerError::Revoked);
-                }
-                key = Some(row[1].text());
-                device_row = Some(DeviceRow {
-                    id: device,
-                    team_id: row[0]
-                        .text()
-                        .parse()
-                        .map_err(|_| ServerError::Internal("mã đội hỏng".into()))?,
-                });
-            }
-        }
-        let content = sotay_protocol::bundle::open(bytes, |_| key)
-            .map_err(|e| ServerError::Forbidden(format!("gói dữ liệu không hợp lệ: {e}")))?;
-        let device = device_row.ok_or(ServerError::Unauthorized)?;
-        apply::apply_batch(conn, &device, &content.records)
-    })
+pub async fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResponse> {
+    // The header line names the device; its token hash is the key that checks the rest.
+    let header = bytes
+        .iter()
+        .take(200)
+        .position(|&b| b == b'\n')
+        .and_then(|n| std::str::from_utf8(&bytes[..n]).ok());
+    let claimed: Option<DeviceId> = header
+        .and_then(|h| h.split(' ').nth(1))
+        .and_then(|d| d.parse().ok());
+    let known = match claimed {
+        Some(device) => db.device_key(device).await?,
+        None => None,
+    };
+    if known.as_ref().is_some_and(|k| k.revoked) {
+        return Err(ServerError::Revoked);
+    }
+    let key = known.as_ref().map(|k| k.token_hash.clone());
+    let content = sotay_protocol::bundle::open(bytes, |_| key)
+        .map_err(|e| ServerError::Forbidden(format!("gói dữ liệu không hợp lệ: {e}")))?;
+    let device = known.ok_or(ServerError::Unauthorized)?.device;
+    db.push(device, content.records).await
 }
 
 /// A record set aside by the server, for an administrator.
@@ -289,33 +162,15 @@ pub struct QuarantineEntry {
 }
 
 /// Every record set aside because it breaks the rules, newest first.
-pub fn quarantine(db: &Database) -> ServerResult<Vec<QuarantineEntry>> {
-    db.transaction(|conn| {
-        let rows = conn.query(
-            "SELECT t.name, q.device_id, q.seq, q.record_id, q.entity, q.entity_id, q.reason,
-                    q.received_at
-             FROM quarantine q JOIN teams t ON t.id = q.team_id
-             ORDER BY q.id DESC",
-            &[],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| QuarantineEntry {
-                team_name: r[0].text(),
-                device_id: r[1].text(),
-                seq: r[2].int() as u64,
-                record_id: r[3].text(),
-                entity: r[4].text(),
-                entity_id: r[5].text(),
-                reason: r[6].text(),
-                received_at: r[7].text(),
-            })
-            .collect())
-    })
+pub async fn quarantine(db: &Database) -> ServerResult<Vec<QuarantineEntry>> {
+    db.quarantine().await
 }
 
 /// Sets (or replaces) a commune's adult population and targets on the server.
-pub fn set_target(db: &Database, target: &sotay_core::report::CommuneTarget) -> ServerResult<()> {
+pub async fn set_target(
+    db: &Database,
+    target: &sotay_core::report::CommuneTarget,
+) -> ServerResult<()> {
     target.validate().map_err(|e| match e {
         // The server's message is the bare reason, without the core's field label in front.
         sotay_core::CoreError::Invalid(fields) => ServerError::BadRequest(
@@ -327,24 +182,7 @@ pub fn set_target(db: &Database, target: &sotay_core::report::CommuneTarget) -> 
         ),
         other => ServerError::BadRequest(other.to_string()),
     })?;
-    db.transaction(|conn| {
-        conn.exec(
-            "INSERT INTO commune_targets (commune_code, adult_population, basic_pct,
-                                          confirmed_pct, updated_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (commune_code) DO UPDATE SET
-                 adult_population = excluded.adult_population, basic_pct = excluded.basic_pct,
-                 confirmed_pct = excluded.confirmed_pct, updated_at = excluded.updated_at",
-            &[
-                target.commune_code.clone().into(),
-                target.adult_population.into(),
-                i64::from(target.basic_pct).into(),
-                i64::from(target.confirmed_pct).into(),
-                now().into(),
-            ],
-        )?;
-        Ok(())
-    })
+    db.set_target(target.clone()).await
 }
 
 /// Which synced data a server report covers.
@@ -357,58 +195,30 @@ pub struct ReportScope {
 }
 
 /// The same report as a laptop's, over everything synced to this server.
-pub fn report(
+pub async fn report(
     db: &Database,
     scope: &ReportScope,
     options: &sotay_core::report::ReportOptions,
 ) -> ServerResult<sotay_core::report::Report> {
-    use sotay_core::report::{build, input_from_states, CommuneTarget};
-    let (states, teams, targets) = db.transaction(|conn| {
-        let teams = conn.query("SELECT id, name FROM teams", &[])?;
-        let team_filter = match &scope.team {
-            Some(name) => Some(
-                teams
-                    .iter()
-                    .find(|t| t[1].text() == *name)
-                    .map(|t| t[0].text())
-                    .ok_or_else(|| ServerError::NotFound(format!("đội “{name}”")))?,
-            ),
-            None => None,
-        };
-        let states = conn.query(
-            "SELECT entity, state, team_id FROM entities
-             WHERE entity IN ('citizen', 'session', 'attendance') AND deleted = 0",
-            &[],
-        )?;
-        let states: Vec<(String, String)> = states
-            .into_iter()
-            .filter(|r| team_filter.as_ref().is_none_or(|t| r[2].text() == *t))
-            .map(|r| (r[0].text(), r[1].text()))
-            .collect();
-        let targets = conn
-            .query(
-                "SELECT commune_code, adult_population, basic_pct, confirmed_pct
-                 FROM commune_targets ORDER BY commune_code",
-                &[],
-            )?
-            .into_iter()
-            .map(|r| CommuneTarget {
-                commune_code: r[0].text(),
-                adult_population: r[1].int() as u64,
-                basic_pct: r[2].int() as u32,
-                confirmed_pct: r[3].int() as u32,
-            })
-            .collect::<Vec<_>>();
-        Ok((states, teams, targets))
-    })?;
-    let team_names = teams
-        .iter()
-        .filter_map(|t| Some((t[0].text().parse().ok()?, t[1].text())))
-        .collect();
+    use sotay_core::report::{build, input_from_states};
+    let data = db.report_data().await?;
+    let team_filter = match &scope.team {
+        Some(name) => Some(
+            data.teams
+                .iter()
+                .find(|t| t.1 == *name)
+                .map(|t| t.0)
+                .ok_or_else(|| ServerError::NotFound(format!("đội “{name}”")))?,
+        ),
+        None => None,
+    };
     let mut input = input_from_states(
-        states.iter().map(|(e, s)| (e.as_str(), s.as_str())),
-        team_names,
-        targets,
+        data.states
+            .iter()
+            .filter(|(_, _, team)| team_filter.is_none_or(|t| *team == t))
+            .map(|(e, s, _)| (e.as_str(), s.as_str())),
+        data.teams.into_iter().collect(),
+        data.targets,
     );
     if let Some(province) = &scope.province {
         let units = sotay_core::refdata::admin_units();

@@ -1,15 +1,15 @@
-//! What the server does with records, written once over [`Conn`]: authenticate a device, apply a
-//! batch (idempotent, gap-checked, team-scoped, merged), and page a team's records back out.
+//! What the server decides about a pushed batch, apart from any database: given what the engine
+//! loaded (the device's acknowledged sequence, the team's position, the stored state of every
+//! entity the batch touches or refers to), [`plan_batch`] checks each record (device, sequence,
+//! team scope, the laptop's own rules, clock drift), merges it, and returns every row to write.
+//! Each engine loads and writes in the way it does best; the rules live once, here.
 
-use crate::db::{Conn, Val};
 use crate::error::{ServerError, ServerResult};
-use sotay_protocol::merge::{self, EntityState};
-use sotay_protocol::sync::{
-    DeviceStatus, OwnRecords, PullResponse, PushResponse, QuarantinedRecord,
-};
+use sotay_core::rules::{check_record, check_references, AttendanceRefs, RecordProblem};
+use sotay_protocol::merge::{self, EntityState, LostValue};
+use sotay_protocol::sync::{PushResponse, QuarantinedRecord};
 use sotay_protocol::{
-    DeviceId, Entity, Hlc, Operation, Organisation, OutboxRecord, Payload, RecordId, TeamId,
-    TeamV1, VolunteerV1, MAX_CLOCK_AHEAD_MS,
+    DeviceId, Entity, Hlc, Operation, OutboxRecord, Payload, RecordId, TeamId, MAX_CLOCK_AHEAD_MS,
 };
 use std::collections::HashMap;
 
@@ -17,404 +17,161 @@ pub(crate) fn now_millis() -> u64 {
     chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
-pub(crate) fn now() -> String {
-    rfc3339(chrono::Utc::now())
-}
-
-/// The one timestamp format the server stores: RFC 3339, UTC, microseconds, so that stored
+/// The one text timestamp format SQLite stores: RFC 3339, UTC, microseconds, so that stored
 /// times also compare correctly as text.
 pub(crate) fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct DeviceRow {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRow {
     pub id: DeviceId,
     pub team_id: TeamId,
 }
 
-fn parse<T: std::str::FromStr>(v: &Val, what: &str) -> ServerResult<T> {
-    v.text()
-        .parse()
-        .map_err(|_| ServerError::Internal(format!("{what} hỏng trong CSDL")))
+/// An entity as the server holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEntity {
+    pub team_id: TeamId,
+    pub state: EntityState,
 }
 
-/// The device a bearer token belongs to; revoked devices are refused.
-pub(crate) fn authenticate(conn: &mut dyn Conn, token_hash: &str) -> ServerResult<DeviceRow> {
-    let row = conn
-        .query_one(
-            "SELECT id, team_id, revoked_at FROM devices WHERE token_hash = $1",
-            &[token_hash.into()],
-        )?
-        .ok_or(ServerError::Unauthorized)?;
-    if row[2] != Val::Null {
-        return Err(ServerError::Revoked);
+pub(crate) type EntityKey = (Entity, String);
+
+/// What an engine loads, inside the push's transaction, before planning it.
+#[derive(Debug, Default)]
+pub(crate) struct BatchContext {
+    /// The highest sequence of this device the server holds (stored or set aside).
+    pub acked: u64,
+    /// The team's last handed-out position, read under the team's row lock.
+    pub position: i64,
+    /// The record held at each already acknowledged sequence the batch repeats.
+    pub held: HashMap<u64, RecordId>,
+    /// Every entity of [`touched_keys`] the server holds.
+    pub stored: HashMap<EntityKey, StoredEntity>,
+    /// Every entity of [`referenced_keys`] the server holds: its team, and whether deleted.
+    pub refs: HashMap<EntityKey, (TeamId, bool)>,
+}
+
+/// The sequences of the batch the server already holds: their record IDs tell a resent record
+/// from a laptop restored from an old copy.
+pub(crate) fn seqs_to_check(records: &[OutboxRecord], acked: u64) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| r.seq)
+        .filter(|&s| s <= acked)
+        .collect()
+}
+
+/// The entities a batch changes: their whole state is merged.
+pub(crate) fn touched_keys(records: &[OutboxRecord]) -> Vec<EntityKey> {
+    let mut keys: Vec<EntityKey> = records
+        .iter()
+        .map(|r| (r.entity, r.entity_id.clone()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The sessions and citizens the batch's attendances refer to, apart from those it changes
+/// (`touched`, sorted): only whether they are the team's and alive is needed.
+pub(crate) fn referenced_keys(records: &[OutboxRecord], touched: &[EntityKey]) -> Vec<EntityKey> {
+    let mut keys = Vec::new();
+    for r in records.iter().filter(|r| r.entity == Entity::Attendance) {
+        for (field, entity) in [
+            ("session_id", Entity::Session),
+            ("citizen_id", Entity::Citizen),
+        ] {
+            if let Some(id) = r.payload.get(field).and_then(|v| v.as_str()) {
+                let key = (entity, id.to_owned());
+                if touched.binary_search(&key).is_err() {
+                    keys.push(key);
+                }
+            }
+        }
     }
-    Ok(DeviceRow {
-        id: parse(&row[0], "mã thiết bị")?,
-        team_id: parse(&row[1], "mã đội")?,
-    })
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
-pub(crate) fn team(conn: &mut dyn Conn, id: TeamId) -> ServerResult<TeamV1> {
-    let row = conn
-        .query_one(
-            "SELECT id, name, organisation, province_code, commune_code FROM teams WHERE id = $1",
-            &[id.to_string().into()],
-        )?
-        .ok_or_else(|| ServerError::NotFound(format!("đội {id}")))?;
-    let organisation: Organisation =
-        serde_json::from_value(serde_json::Value::String(row[2].text()))
-            .map_err(|_| ServerError::Internal("tổ chức hỏng trong CSDL".into()))?;
-    Ok(TeamV1 {
-        id: parse(&row[0], "mã đội")?,
-        name: row[1].text(),
-        organisation,
-        province_code: row[3].text(),
-        commune_code: row[4].text(),
-    })
+/// A value that lost a merge, to keep for review.
+#[derive(Debug, Clone)]
+pub(crate) struct Conflict {
+    pub entity: Entity,
+    pub entity_id: String,
+    pub lost: LostValue,
 }
 
-/// The highest sequence of this device the server holds: stored or set aside in quarantine.
-fn acked_seq(conn: &mut dyn Conn, device: DeviceId) -> ServerResult<u64> {
-    Ok(conn
-        .query_one(
-            "SELECT COALESCE(MAX(seq), 0) FROM (
-                 SELECT seq FROM records WHERE device_id = $1
-                 UNION ALL SELECT seq FROM quarantine WHERE device_id = $1) AS held",
-            &[device.to_string().into()],
-        )?
-        .map_or(0, |r| r[0].int()) as u64)
+/// A record to store. Its payload has moved into the merged state; `payload_json` is its text.
+#[derive(Debug)]
+pub(crate) struct StoredRecord {
+    pub record: OutboxRecord,
+    pub payload_json: String,
+    pub position: i64,
 }
 
-/// What an attendance may refer to on the server: the team's stored entities, and those earlier
-/// in the same batch.
+/// Every row a batch writes.
+#[derive(Debug, Default)]
+pub(crate) struct BatchPlan {
+    /// Records to store, each with its team position.
+    pub records: Vec<StoredRecord>,
+    /// Records set aside, with why.
+    pub quarantined: Vec<(OutboxRecord, RecordProblem)>,
+    /// The final state of every entity the batch changed.
+    pub entities: Vec<(EntityKey, StoredEntity)>,
+    pub conflicts: Vec<Conflict>,
+    /// The team's last position after this batch.
+    pub position: i64,
+    pub response: PushResponse,
+}
+
+/// Attendance references, answered from the entities as they stand at this point of the batch.
 struct TeamRefs<'a> {
-    conn: &'a mut dyn Conn,
     team: TeamId,
-    in_batch: &'a HashMap<String, TeamId>,
-    citizens_in_batch: &'a std::collections::HashSet<String>,
+    entities: &'a HashMap<EntityKey, StoredEntity>,
+    refs: &'a HashMap<EntityKey, (TeamId, bool)>,
 }
 
 impl TeamRefs<'_> {
-    fn stored(&mut self, entity: &str, id: &str) -> bool {
-        self.conn
-            .query_one(
-                "SELECT 1 FROM entities
-                 WHERE entity = $1 AND entity_id = $2 AND team_id = $3 AND deleted = 0",
-                &[entity.into(), id.into(), self.team.to_string().into()],
-            )
-            .ok()
-            .flatten()
-            .is_some()
+    fn live(&self, entity: Entity, id: &str) -> bool {
+        let key = (entity, id.to_owned());
+        match self.entities.get(&key) {
+            Some(e) => e.team_id == self.team && !e.state.is_deleted(),
+            None => self
+                .refs
+                .get(&key)
+                .is_some_and(|(team, deleted)| *team == self.team && !deleted),
+        }
     }
 }
 
-impl sotay_core::rules::AttendanceRefs for TeamRefs<'_> {
+impl AttendanceRefs for TeamRefs<'_> {
     fn citizen_known(&mut self, id: &str) -> bool {
-        self.citizens_in_batch.contains(id) || self.stored("citizen", id)
+        self.live(Entity::Citizen, id)
     }
 
     fn session_known(&mut self, id: &str) -> bool {
-        self.in_batch.get(id) == Some(&self.team) || self.stored("session", id)
+        self.live(Entity::Session, id)
     }
 }
 
-/// Sets a record aside: acknowledged, never merged or passed on; listed by `sotay server
-/// quarantine`.
-fn quarantine(
-    conn: &mut dyn Conn,
-    device: &DeviceRow,
-    record: &OutboxRecord,
-    problem: &sotay_core::rules::RecordProblem,
-) -> ServerResult<QuarantinedRecord> {
-    conn.exec(
-        "INSERT INTO quarantine (team_id, device_id, seq, record_id, entity, entity_id, reason,
-                                 reason_en, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        &[
-            device.team_id.to_string().into(),
-            device.id.to_string().into(),
-            record.seq.into(),
-            record.record_id.to_string().into(),
-            record.entity.as_str().into(),
-            record
-                .entity_id
-                .chars()
-                .take(200)
-                .collect::<String>()
-                .into(),
-            problem.reason.clone().into(),
-            problem.reason_en.clone().into(),
-            now().into(),
-        ],
-    )?;
-    Ok(QuarantinedRecord {
-        seq: record.seq,
-        record_id: record.record_id,
-        reason: problem.reason.clone(),
-        reason_en: problem.reason_en.clone(),
-    })
-}
-
-/// The record the server holds for this device at `seq` (stored or set aside).
-fn record_id_at(conn: &mut dyn Conn, device: DeviceId, seq: u64) -> ServerResult<Option<RecordId>> {
-    conn.query_one(
-        "SELECT record_id FROM records WHERE device_id = $1 AND seq = $2
-         UNION ALL SELECT record_id FROM quarantine WHERE device_id = $1 AND seq = $2",
-        &[device.to_string().into(), seq.into()],
-    )?
-    .map(|r| parse(&r[0], "mã bản ghi"))
-    .transpose()
-}
-
-pub(crate) fn status(conn: &mut dyn Conn, device: &DeviceRow) -> ServerResult<DeviceStatus> {
-    let acked = acked_seq(conn, device.id)?;
-    Ok(DeviceStatus {
-        device_id: device.id,
-        team: team(conn, device.team_id)?,
-        acked_seq: acked,
-        acked_record_id: record_id_at(conn, device.id, acked)?,
-        server_time_ms: now_millis(),
-    })
-}
-
-/// This device's own records with sequences in `(after, after + limit]`, as the server holds
-/// them: what a laptop restored from an old copy needs to recover.
-pub(crate) fn own_records(
-    conn: &mut dyn Conn,
-    device: &DeviceRow,
-    after: u64,
-    limit: u64,
-) -> ServerResult<OwnRecords> {
-    let last = after.saturating_add(limit);
-    let rows = conn.query(
-        "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields, payload_version,
-                payload
-         FROM records WHERE device_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
-        &[device.id.to_string().into(), after.into(), last.into()],
-    )?;
-    let records = rows
-        .iter()
-        .map(|r| record_from_row(r))
-        .collect::<ServerResult<Vec<_>>>()?;
-    let set_aside = conn
-        .query(
-            "SELECT seq, record_id, reason, reason_en FROM quarantine
-             WHERE device_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
-            &[device.id.to_string().into(), after.into(), last.into()],
-        )?
-        .iter()
-        .map(|r| {
-            Ok(QuarantinedRecord {
-                seq: r[0].int() as u64,
-                record_id: parse(&r[1], "mã bản ghi")?,
-                reason: r[2].text(),
-                reason_en: r[3].text(),
-            })
-        })
-        .collect::<ServerResult<Vec<_>>>()?;
-    let acked = acked_seq(conn, device.id)?;
-    Ok(OwnRecords {
-        records,
-        set_aside,
-        next_after: last.min(acked),
-        more: last < acked,
-    })
-}
-
-/// The team a payload claims to belong to; for an attendance, the team of its session.
-fn claimed_team(
-    conn: &mut dyn Conn,
-    payload: &Payload,
-    sessions_in_batch: &HashMap<String, TeamId>,
-) -> ServerResult<Option<TeamId>> {
-    Ok(match payload {
+/// The team a full payload claims to belong to; for an attendance, the team of its session.
+fn claimed_team(payload: &Payload, refs: &TeamRefs) -> Option<TeamId> {
+    match payload {
         Payload::Team(t) => Some(t.id),
         Payload::Volunteer(v) => Some(v.team_id),
         Payload::Citizen(c) => Some(c.team_id),
         Payload::Session(s) => Some(s.team_id),
         Payload::Attendance(a) => {
-            let id = a.session_id.to_string();
-            match sessions_in_batch.get(&id) {
-                Some(t) => Some(*t),
-                None => conn
-                    .query_one(
-                        "SELECT team_id FROM entities WHERE entity = 'session' AND entity_id = $1",
-                        &[id.into()],
-                    )?
-                    .map(|r| parse(&r[0], "mã đội"))
-                    .transpose()?,
+            let key = (Entity::Session, a.session_id.to_string());
+            match refs.entities.get(&key) {
+                Some(s) => Some(s.team_id),
+                None => refs.refs.get(&key).map(|(team, _)| *team),
             }
         }
-    })
-}
-
-/// Applies a batch of one device's records in the caller's transaction. Records the server
-/// already holds are skipped; a gap, a record of another device, or any record outside the
-/// device's team refuses the whole batch (the caller rolls back, nothing is written).
-pub(crate) fn apply_batch(
-    conn: &mut dyn Conn,
-    device: &DeviceRow,
-    records: &[OutboxRecord],
-) -> ServerResult<PushResponse> {
-    // Taking the team's row first serialises this team's pushes (PostgreSQL's row lock; SQLite
-    // writes one at a time anyway): positions are handed out, and commit, in order.
-    let mut position = conn
-        .query_one(
-            "UPDATE teams SET next_position = next_position WHERE id = $1 RETURNING next_position",
-            &[device.team_id.to_string().into()],
-        )?
-        .map_or(0, |r| r[0].int());
-    let mut acked = acked_seq(conn, device.id)?;
-    let mut applied = 0;
-    let mut duplicates = 0;
-    let mut sessions_in_batch = HashMap::new();
-    let mut citizens_in_batch = std::collections::HashSet::new();
-    let mut quarantined = Vec::new();
-    // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
-    // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
-    // teammates' clocks. Laptops of this version restamp before pushing; this catches others.
-    let now_ms = now_millis();
-    let mut restamp = Hlc::zero(device.id).tick(now_ms);
-    let mut restamped;
-    for record in records {
-        if record.device_id != device.id {
-            return Err(ServerError::Forbidden(format!(
-                "bản ghi của thiết bị {} không được gửi bằng thiết bị {}",
-                record.device_id, device.id
-            )));
-        }
-        if record.seq <= acked {
-            // The same sequence with another record: this laptop was restored from an old copy
-            // and numbers new records again. Taking it as a duplicate would lose it silently.
-            if record_id_at(conn, device.id, record.seq)?.is_some_and(|id| id != record.record_id) {
-                return Err(ServerError::SequenceReused { seq: record.seq });
-            }
-            duplicates += 1;
-            continue;
-        }
-        if record.seq != acked + 1 {
-            return Err(ServerError::SequenceGap {
-                expected: acked + 1,
-            });
-        }
-        let record = if record.hlc.millis > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
-            restamp = restamp.tick(now_ms);
-            restamped = OutboxRecord {
-                hlc: restamp,
-                ..record.clone()
-            };
-            &restamped
-        } else {
-            record
-        };
-        // The laptop's own rules, checked again: a record that breaks them is set aside and
-        // the batch goes on, so one bad record never stops the device or its teammates.
-        let checked = sotay_core::rules::check_record(record).and_then(|payload| {
-            if record.op == Operation::Delete {
-                return Ok(());
-            }
-            let mut refs = TeamRefs {
-                conn: &mut *conn,
-                team: device.team_id,
-                in_batch: &sessions_in_batch,
-                citizens_in_batch: &citizens_in_batch,
-            };
-            sotay_core::rules::check_references(&payload, &mut refs)
-        });
-        if let Err(problem) = checked {
-            quarantined.push(quarantine(conn, device, record, &problem)?);
-            acked = record.seq;
-            continue;
-        }
-        let payload = match record.op {
-            Operation::Upsert if record.fields.is_empty() => Some(
-                Payload::decode(
-                    record.entity,
-                    record.payload_version,
-                    record.payload.clone(),
-                )
-                .map_err(|e| ServerError::BadRequest(e.to_string()))?,
-            ),
-            // A partial change or a delete names the entity only; its team is the stored one.
-            _ => None,
-        };
-        let stored = conn.query_one(
-            "SELECT team_id, state FROM entities WHERE entity = $1 AND entity_id = $2",
-            &[
-                record.entity.as_str().into(),
-                record.entity_id.clone().into(),
-            ],
-        )?;
-        // The device must own both what it claims and what is already stored under that ID.
-        let owner: Option<TeamId> = stored
-            .as_ref()
-            .map(|row| parse(&row[0], "mã đội"))
-            .transpose()?;
-        let claimed = match &payload {
-            Some(p) => claimed_team(conn, p, &sessions_in_batch)?,
-            None => None,
-        };
-        let known = owner.is_some() || claimed.is_some();
-        if !known
-            || [owner, claimed]
-                .into_iter()
-                .flatten()
-                .any(|t| t != device.team_id)
-        {
-            return Err(forbidden(record));
-        }
-        if let Some(Payload::Session(s)) = &payload {
-            sessions_in_batch.insert(s.id.to_string(), s.team_id);
-        }
-        if record.entity == Entity::Citizen && record.op == Operation::Upsert {
-            citizens_in_batch.insert(record.entity_id.clone());
-        }
-        position += 1;
-        store_record(conn, device, record, position)?;
-        let mut state: EntityState = stored
-            .as_ref()
-            .and_then(|r| serde_json::from_str(&r[1].text()).ok())
-            .unwrap_or_default();
-        let lost = merge::apply(&mut state, record);
-        save_entity(
-            conn,
-            device.team_id,
-            record.entity,
-            &record.entity_id,
-            &state,
-        )?;
-        for l in lost {
-            conn.exec(
-                "INSERT INTO conflicts (team_id, entity, entity_id, field, lost_value, lost_hlc,
-                                        winner_hlc, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    device.team_id.to_string().into(),
-                    record.entity.as_str().into(),
-                    record.entity_id.clone().into(),
-                    l.field.into(),
-                    l.value.to_string().into(),
-                    l.hlc.to_string().into(),
-                    l.winner_hlc.to_string().into(),
-                    now().into(),
-                ],
-            )?;
-        }
-        acked = record.seq;
-        applied += 1;
     }
-    conn.exec(
-        "UPDATE teams SET next_position = $2 WHERE id = $1",
-        &[device.team_id.to_string().into(), position.into()],
-    )?;
-    Ok(PushResponse {
-        acked_seq: acked,
-        applied,
-        duplicates,
-        quarantined,
-    })
 }
 
 fn forbidden(record: &OutboxRecord) -> ServerError {
@@ -426,47 +183,207 @@ fn forbidden(record: &OutboxRecord) -> ServerError {
     ))
 }
 
-fn store_record(
-    conn: &mut dyn Conn,
+/// Decides a batch of one device's records. Records the server already holds are skipped; a
+/// record that breaks the rules is set aside and the batch goes on; a gap, a reused sequence, a
+/// record of another device, or any record outside the device's team refuses the whole batch
+/// (the engine rolls back, nothing is written).
+pub(crate) fn plan_batch(
+    context: BatchContext,
     device: &DeviceRow,
-    r: &OutboxRecord,
-    team_position: i64,
-) -> ServerResult<()> {
-    conn.exec(
-        "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
-                              fields, payload_version, payload, received_at, team_position)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            device.id.to_string().into(),
-            r.seq.into(),
-            device.team_id.to_string().into(),
-            r.record_id.to_string().into(),
-            r.hlc.to_string().into(),
-            r.entity.as_str().into(),
-            r.entity_id.clone().into(),
-            r.op.as_str().into(),
-            serde_json::to_string(&r.fields)
-                .expect("strings serialise")
-                .into(),
-            i64::from(r.payload_version).into(),
-            r.payload.to_string().into(),
-            now().into(),
-            team_position.into(),
-        ],
-    )?;
-    Ok(())
+    records: Vec<OutboxRecord>,
+    now_ms: u64,
+) -> ServerResult<BatchPlan> {
+    let BatchContext {
+        mut acked,
+        mut position,
+        mut held,
+        stored,
+        refs,
+    } = context;
+    let mut entities = stored;
+    let mut changed: Vec<EntityKey> = Vec::new();
+    let mut plan = BatchPlan::default();
+    // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
+    // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
+    // teammates' clocks. Laptops of this version restamp before pushing; this catches others.
+    let mut restamp = Hlc::zero(device.id).tick(now_ms);
+    for mut record in records {
+        if record.device_id != device.id {
+            return Err(ServerError::Forbidden(format!(
+                "bản ghi của thiết bị {} không được gửi bằng thiết bị {}",
+                record.device_id, device.id
+            )));
+        }
+        if record.seq <= acked {
+            // The same sequence with another record: this laptop was restored from an old copy
+            // and numbers new records again. Taking it as a duplicate would lose it silently.
+            if held
+                .get(&record.seq)
+                .is_some_and(|id| *id != record.record_id)
+            {
+                return Err(ServerError::SequenceReused { seq: record.seq });
+            }
+            plan.response.duplicates += 1;
+            continue;
+        }
+        if record.seq != acked + 1 {
+            return Err(ServerError::SequenceGap {
+                expected: acked + 1,
+            });
+        }
+        acked = record.seq;
+        held.insert(record.seq, record.record_id);
+        if record.hlc.millis > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
+            restamp = restamp.tick(now_ms);
+            record.hlc = restamp;
+        }
+        // The laptop's own rules, checked again: a record that breaks them is set aside and
+        // the batch goes on, so one bad record never stops the device or its teammates.
+        let mut known = TeamRefs {
+            team: device.team_id,
+            entities: &entities,
+            refs: &refs,
+        };
+        let checked = check_record(&record).and_then(|payload| {
+            if record.op != Operation::Delete {
+                check_references(&payload, &mut known)?;
+            }
+            Ok(payload)
+        });
+        let payload = match checked {
+            Ok(payload) => payload,
+            Err(problem) => {
+                plan.response.quarantined.push(QuarantinedRecord {
+                    seq: record.seq,
+                    record_id: record.record_id,
+                    reason: problem.reason.clone(),
+                    reason_en: problem.reason_en.clone(),
+                });
+                plan.quarantined.push((record, problem));
+                continue;
+            }
+        };
+        let key = (record.entity, record.entity_id.clone());
+        // The device must own both what it claims and what is already stored under that ID. A
+        // partial change or a delete names the entity only; its team is the stored one.
+        let owner = entities.get(&key).map(|e| e.team_id);
+        let claimed = (record.op == Operation::Upsert && record.fields.is_empty())
+            .then(|| claimed_team(&payload, &known))
+            .flatten();
+        if (owner.is_none() && claimed.is_none())
+            || [owner, claimed]
+                .into_iter()
+                .flatten()
+                .any(|t| t != device.team_id)
+        {
+            return Err(forbidden(&record));
+        }
+        changed.push(key.clone());
+        let entity = entities.entry(key).or_insert_with(|| StoredEntity {
+            team_id: device.team_id,
+            state: EntityState::default(),
+        });
+        let payload_json = record.payload.to_string();
+        let payload = std::mem::take(&mut record.payload);
+        for lost in merge::apply_owned(
+            &mut entity.state,
+            record.op,
+            &record.fields,
+            record.hlc,
+            payload,
+        ) {
+            plan.conflicts.push(Conflict {
+                entity: record.entity,
+                entity_id: record.entity_id.clone(),
+                lost,
+            });
+        }
+        position += 1;
+        plan.records.push(StoredRecord {
+            record,
+            payload_json,
+            position,
+        });
+        plan.response.applied += 1;
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    plan.entities = changed
+        .into_iter()
+        .filter_map(|key| {
+            let entity = entities.remove(&key)?;
+            Some((key, entity))
+        })
+        .collect();
+    plan.position = position;
+    plan.response.acked_seq = acked;
+    Ok(plan)
 }
 
-fn save_entity(
-    conn: &mut dyn Conn,
-    team: TeamId,
-    entity: Entity,
-    id: &str,
-    state: &EntityState,
-) -> ServerResult<()> {
-    // Outcome counts are kept beside the state so statistics need no JSON functions, which
-    // differ between SQLite and PostgreSQL.
-    let (n_outcomes, n_achieved) = match state.fields.get("outcomes") {
+/// The merged state as the server stores it: the clock most fields share once, and only the
+/// clocks that differ. A state made by one record (most of them) carries one clock instead of
+/// one per field: about a third of the bytes. States stored in full (before this form) read
+/// the same way.
+#[derive(serde::Serialize)]
+struct StateOut<'a> {
+    fields: &'a serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock: Option<Hlc>,
+    clocks: std::collections::BTreeMap<&'a str, Hlc>,
+}
+
+#[derive(serde::Deserialize)]
+struct StateIn {
+    fields: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    clock: Option<Hlc>,
+    #[serde(default)]
+    clocks: std::collections::BTreeMap<String, Hlc>,
+}
+
+fn compact(state: &EntityState) -> StateOut<'_> {
+    let mut counts: Vec<(Hlc, usize)> = Vec::new();
+    for clock in state.clocks.values() {
+        match counts.iter_mut().find(|(c, _)| c == clock) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*clock, 1)),
+        }
+    }
+    let clock = counts.iter().max_by_key(|(_, n)| *n).map(|(c, _)| *c);
+    StateOut {
+        fields: &state.fields,
+        clock,
+        clocks: state
+            .clocks
+            .iter()
+            .filter(|(field, c)| Some(**c) != clock || !state.fields.contains_key(*field))
+            .map(|(field, c)| (field.as_str(), *c))
+            .collect(),
+    }
+}
+
+pub(crate) fn state_to_json(state: &EntityState) -> String {
+    serde_json::to_string(&compact(state)).expect("state serialises")
+}
+
+pub(crate) fn state_from_json(json: &str) -> ServerResult<EntityState> {
+    let stored: StateIn = serde_json::from_str(json)
+        .map_err(|_| ServerError::Internal("trạng thái hỏng trong CSDL".into()))?;
+    let mut clocks = stored.clocks;
+    if let Some(clock) = stored.clock {
+        for field in stored.fields.keys() {
+            clocks.entry(field.clone()).or_insert(clock);
+        }
+    }
+    Ok(EntityState {
+        fields: stored.fields,
+        clocks,
+    })
+}
+
+/// Outcome counts kept beside an attendance's state, so statistics need no JSON functions.
+pub(crate) fn outcome_counts(entity: Entity, state: &EntityState) -> (i64, i64) {
+    match state.fields.get("outcomes") {
         Some(serde_json::Value::Array(outcomes)) if entity == Entity::Attendance => (
             outcomes.len() as i64,
             outcomes
@@ -475,111 +392,255 @@ fn save_entity(
                 .count() as i64,
         ),
         _ => (0, 0),
-    };
-    conn.exec(
-        "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
-             deleted = excluded.deleted, n_outcomes = excluded.n_outcomes,
-             n_achieved = excluded.n_achieved",
-        &[
-            entity.as_str().into(),
-            id.into(),
-            team.to_string().into(),
-            serde_json::to_string(state)
-                .expect("state serialises")
-                .into(),
-            state.is_deleted().into(),
-            n_outcomes.into(),
-            n_achieved.into(),
-        ],
-    )?;
-    Ok(())
-}
-
-fn record_from_row(row: &[Val]) -> ServerResult<OutboxRecord> {
-    let entity = Entity::parse(&row[4].text())
-        .ok_or_else(|| ServerError::Internal("loại bản ghi hỏng".into()))?;
-    let op = Operation::parse(&row[6].text())
-        .ok_or_else(|| ServerError::Internal("thao tác hỏng".into()))?;
-    let bad = |_| ServerError::Internal("nội dung bản ghi hỏng".into());
-    Ok(OutboxRecord {
-        record_id: parse(&row[0], "mã bản ghi")?,
-        device_id: parse(&row[1], "mã thiết bị")?,
-        seq: row[2].int() as u64,
-        hlc: parse(&row[3], "đồng hồ")?,
-        entity,
-        entity_id: row[5].text(),
-        op,
-        fields: serde_json::from_str(&row[7].text()).map_err(bad)?,
-        payload_version: row[8].int() as u16,
-        payload: serde_json::from_str(&row[9].text()).map_err(bad)?,
-    })
+    }
 }
 
 /// Where a pull resumes. Laptops of this version send the team position they reached; an older
 /// laptop sends the server-wide sequence it used before positions existed.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum PullFrom {
+pub enum PullFrom {
     Position(u64),
     LegacyCursor(u64),
 }
 
-/// Records of the device's team written by its other devices, after where it stopped.
-pub(crate) fn pull(
-    conn: &mut dyn Conn,
-    device: &DeviceRow,
-    from: PullFrom,
-    limit: u64,
-    catalogue: Option<serde_json::Value>,
-) -> ServerResult<PullResponse> {
-    let (sql, cursor) = match from {
-        PullFrom::Position(p) => (
-            "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
-                    payload_version, payload, team_position
-             FROM records
-             WHERE team_id = $1 AND team_position > $2 AND device_id <> $3
-             ORDER BY team_position LIMIT $4",
-            p,
-        ),
-        PullFrom::LegacyCursor(c) => (
-            "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
-                    payload_version, payload, server_seq
-             FROM records
-             WHERE team_id = $1 AND server_seq > $2 AND device_id <> $3
-             ORDER BY server_seq LIMIT $4",
-            c,
-        ),
-    };
-    let rows = conn.query(
-        sql,
-        &[
-            device.team_id.to_string().into(),
-            cursor.into(),
-            device.id.to_string().into(),
-            limit.into(),
-        ],
-    )?;
-    let records = rows
-        .iter()
-        .map(|r| record_from_row(r))
-        .collect::<ServerResult<Vec<_>>>()?;
-    let next_cursor = rows.last().map_or(cursor, |r| r[10].int() as u64);
-    let volunteers = conn
-        .query(
-            "SELECT state FROM entities WHERE team_id = $1 AND entity = 'volunteer' AND deleted = 0",
-            &[device.team_id.to_string().into()],
-        )?
-        .iter()
-        .filter_map(|r| serde_json::from_str::<EntityState>(&r[0].text()).ok())
-        .filter_map(|s| serde_json::from_value::<VolunteerV1>(s.payload()).ok())
-        .collect();
-    Ok(PullResponse {
-        more: records.len() as u64 == limit,
-        records,
-        next_cursor,
-        team: team(conn, device.team_id)?,
-        volunteers,
-        catalogue,
-    })
+/// A page of a team's records, as an engine reads it.
+#[derive(Debug, Default)]
+pub struct RecordPage {
+    pub records: Vec<OutboxRecord>,
+    /// The cursor after the last record of the page (the one asked for when the page is empty).
+    pub next_cursor: u64,
+}
+
+/// A secret of `len` characters from an alphabet without look-alikes (no 0/O, 1/I/L), so a code
+/// read aloud over the phone is typed right.
+pub(crate) fn random_secret(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in uuid::Uuid::new_v4().into_bytes() {
+            // 248 = 8 × 31: rejecting the rest keeps every symbol equally likely.
+            if b < 248 && out.len() < len {
+                out.push(ALPHABET[(b % 31) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotay_core::sample::SampleTeam;
+
+    /// A small sample team's records, as its laptop would push them, and that laptop's device.
+    fn laptop_records() -> (DeviceRow, Vec<OutboxRecord>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SampleTeam {
+            citizens: 3,
+            sessions: 1,
+            per_session: 2,
+        }
+        .build(dir.path())
+        .unwrap();
+        let records = store.pending_records(0, 1_000).unwrap();
+        let team = records
+            .iter()
+            .find(|r| r.entity == Entity::Team)
+            .map(|r| r.entity_id.parse().unwrap())
+            .unwrap();
+        let device = DeviceRow {
+            id: store.device_id(),
+            team_id: TeamId(team),
+        };
+        (device, records)
+    }
+
+    fn decide(
+        context: BatchContext,
+        device: &DeviceRow,
+        records: &[OutboxRecord],
+    ) -> ServerResult<BatchPlan> {
+        plan_batch(context, device, records.to_vec(), now_millis())
+    }
+
+    #[test]
+    fn a_first_batch_is_applied_in_order_with_the_next_positions() {
+        let (device, records) = laptop_records();
+        let context = BatchContext {
+            position: 40,
+            ..Default::default()
+        };
+        let plan = decide(context, &device, &records).unwrap();
+        let n = records.len();
+        assert_eq!(plan.response.applied as usize, n);
+        assert_eq!(plan.response.acked_seq, n as u64);
+        let positions: Vec<i64> = plan.records.iter().map(|r| r.position).collect();
+        assert_eq!(positions, (41..41 + n as i64).collect::<Vec<_>>());
+        assert_eq!(plan.position, 40 + n as i64);
+        // One final state per entity, each of the device's team.
+        let mut keys: Vec<_> = records
+            .iter()
+            .map(|r| (r.entity, r.entity_id.clone()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(plan.entities.len(), keys.len());
+        assert!(plan
+            .entities
+            .iter()
+            .all(|(_, e)| e.team_id == device.team_id));
+    }
+
+    #[test]
+    fn a_resent_batch_is_counted_as_duplicates_and_a_reused_sequence_refused() {
+        let (device, records) = laptop_records();
+        let held: HashMap<u64, RecordId> = records.iter().map(|r| (r.seq, r.record_id)).collect();
+        let resent = BatchContext {
+            acked: records.len() as u64,
+            held: held.clone(),
+            ..Default::default()
+        };
+        let plan = decide(resent, &device, &records).unwrap();
+        assert_eq!(plan.response.duplicates as usize, records.len());
+        assert!(plan.records.is_empty() && plan.entities.is_empty());
+
+        let mut restored = records.clone();
+        restored[2].record_id = RecordId::new();
+        let context = BatchContext {
+            acked: records.len() as u64,
+            held,
+            ..Default::default()
+        };
+        let err = decide(context, &device, &restored).unwrap_err();
+        assert!(
+            matches!(err, ServerError::SequenceReused { seq: 3 }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_gap_another_devices_record_or_another_teams_record_refuses_the_batch() {
+        let (device, records) = laptop_records();
+        let err = decide(BatchContext::default(), &device, &records[2..]).unwrap_err();
+        assert!(
+            matches!(err, ServerError::SequenceGap { expected: 1 }),
+            "{err:?}"
+        );
+
+        let stranger = DeviceRow {
+            id: DeviceId::new(),
+            team_id: device.team_id,
+        };
+        let err = decide(BatchContext::default(), &stranger, &records).unwrap_err();
+        assert!(matches!(err, ServerError::Forbidden(_)), "{err:?}");
+
+        let other_team = DeviceRow {
+            id: device.id,
+            team_id: TeamId::new(),
+        };
+        let err = decide(BatchContext::default(), &other_team, &records).unwrap_err();
+        assert!(matches!(err, ServerError::Forbidden(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_record_breaking_the_rules_is_set_aside_and_the_rest_applied() {
+        let (device, mut records) = laptop_records();
+        let citizen = records
+            .iter()
+            .position(|r| r.entity == Entity::Citizen)
+            .unwrap();
+        records[citizen].payload["consent"]["given"] = false.into();
+        let plan = decide(BatchContext::default(), &device, &records).unwrap();
+        assert_eq!(plan.quarantined[0].0.seq, records[citizen].seq);
+        assert_eq!(plan.response.quarantined[0].seq, records[citizen].seq);
+        assert_eq!(plan.response.acked_seq, records.len() as u64);
+        // An attendance of the person set aside refers to nobody: set aside too, nothing stops.
+        let of_that_person = records
+            .iter()
+            .filter(|r| {
+                r.entity == Entity::Attendance
+                    && r.payload["citizen_id"] == records[citizen].entity_id.as_str()
+            })
+            .count();
+        assert_eq!(plan.quarantined.len(), 1 + of_that_person);
+        assert_eq!(
+            plan.response.applied as usize,
+            records.len() - 1 - of_that_person
+        );
+    }
+
+    #[test]
+    fn an_attendance_of_another_teams_citizen_is_set_aside() {
+        let (device, records) = laptop_records();
+        let attendance = records
+            .iter()
+            .find(|r| r.entity == Entity::Attendance)
+            .unwrap();
+        let citizen = attendance.payload["citizen_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The server already holds that citizen, for another team.
+        let mut context = BatchContext::default();
+        context
+            .refs
+            .insert((Entity::Citizen, citizen.clone()), (TeamId::new(), false));
+        let batch: Vec<_> = records
+            .iter()
+            .filter(|r| !(r.entity == Entity::Citizen && r.entity_id == citizen))
+            .cloned()
+            .collect();
+        // Renumber as if the citizen had never been made here.
+        let batch: Vec<_> = batch
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                r.seq = i as u64 + 1;
+                r
+            })
+            .collect();
+        let plan = decide(context, &device, &batch).unwrap();
+        assert!(plan
+            .quarantined
+            .iter()
+            .any(|(r, _)| r.payload["citizen_id"] == citizen.as_str()));
+    }
+
+    #[test]
+    fn stored_states_read_back_whole_in_a_third_of_the_bytes() {
+        let (_, records) = laptop_records();
+        let citizen = records
+            .iter()
+            .find(|r| r.entity == Entity::Citizen)
+            .unwrap();
+        let mut state = EntityState::default();
+        merge::apply(&mut state, citizen);
+        let mut edit = citizen.clone();
+        edit.hlc = edit.hlc.tick(edit.hlc.millis + 5);
+        edit.fields = vec!["phone".into()];
+        edit.payload["phone"] = "0911111111".into();
+        merge::apply(&mut state, &edit);
+        let json = state_to_json(&state);
+        assert_eq!(state_from_json(&json).unwrap(), state);
+        let full = serde_json::to_string(&state).unwrap();
+        assert!(
+            json.len() * 2 < full.len(),
+            "{} of {}",
+            json.len(),
+            full.len()
+        );
+        // A state stored in full, as before, reads the same.
+        assert_eq!(state_from_json(&full).unwrap(), state);
+    }
+
+    #[test]
+    fn a_record_stamped_years_ahead_is_kept_and_restamped_to_now() {
+        let (device, mut records) = laptop_records();
+        let now = now_millis();
+        records[0].hlc.millis = now + 9 * 365 * 24 * 3_600_000;
+        let plan = decide(BatchContext::default(), &device, &records).unwrap();
+        let kept = &plan.records[0].record;
+        assert_eq!(kept.record_id, records[0].record_id);
+        assert!(kept.hlc.millis <= now_millis(), "{}", kept.hlc);
+    }
 }

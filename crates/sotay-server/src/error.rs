@@ -80,6 +80,12 @@ impl ServerError {
         }
     }
 
+    pub(crate) fn already_enrolled(device: sotay_protocol::DeviceId) -> Self {
+        ServerError::Forbidden(format!(
+            "thiết bị {device} đã đăng ký; thu hồi nó trước khi đăng ký lại"
+        ))
+    }
+
     pub(crate) fn db(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         ServerError::Database(Box::new(e))
     }

@@ -2,12 +2,12 @@
 //! request without the version this build speaks is refused before anything else is read. Bodies
 //! are zstd-compressed JSON with limits on compressed size, decompressed size and records per
 //! batch. A middleware authenticates the device before any body is read and hands it to the
-//! handler, which runs the blocking database work on tokio's blocking pool.
+//! handler, which calls one storage operation.
 
 use crate::admin;
-use crate::apply::{self, DeviceRow};
-use crate::db::Database;
+use crate::apply::{DeviceRow, PullFrom};
 use crate::error::{ServerError, ServerResult};
+use crate::store::{Database, Storage};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -125,10 +125,7 @@ async fn require_device(
     next: Next,
 ) -> Response {
     let checked = match bearer_hash(request.headers()) {
-        Ok(token_hash) => {
-            let db = state.db.clone();
-            blocking(move || db.transaction(|conn| apply::authenticate(conn, &token_hash))).await
-        }
+        Ok(token_hash) => state.db.authenticate(token_hash).await,
         Err(e) => Err(e),
     };
     match checked {
@@ -225,41 +222,33 @@ fn bearer_hash(headers: &HeaderMap) -> ServerResult<String> {
     Ok(token_hash(value.trim()))
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ServerResult<T> + Send + 'static,
-) -> ServerResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?
-}
-
 async fn enroll(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ServerResult<Json<EnrollResponse>> {
     let request: EnrollRequest = decode_body(&headers, &body, &state.limits)?;
-    let db = state.db.clone();
-    let response = blocking(move || {
-        let (token, device) = admin::enroll(&db, &request.code, request.device_id)?;
-        let team = db.transaction(|conn| apply::team(conn, device.team_id))?;
-        tracing::info!(device = %device.id, team = %device.team_id, "device enrolled");
-        Ok(EnrollResponse {
-            device_token: token,
-            team,
-        })
-    })
-    .await?;
-    Ok(Json(response))
+    let (token, device) = admin::enroll(&state.db, &request.code, request.device_id).await?;
+    let team = state.db.team(device.team_id).await?;
+    tracing::info!(device = %device.id, team = %device.team_id, "device enrolled");
+    Ok(Json(EnrollResponse {
+        device_token: token,
+        team,
+    }))
 }
 
 async fn status(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceRow>,
 ) -> ServerResult<Json<DeviceStatus>> {
-    let db = state.db.clone();
-    let status = blocking(move || db.transaction(|conn| apply::status(conn, &device))).await?;
-    Ok(Json(status))
+    let (acked_seq, acked_record_id) = state.db.acked(device.id).await?;
+    Ok(Json(DeviceStatus {
+        device_id: device.id,
+        team: state.db.team(device.team_id).await?,
+        acked_seq,
+        acked_record_id,
+        server_time_ms: crate::apply::now_millis(),
+    }))
 }
 
 async fn push(
@@ -276,21 +265,14 @@ async fn push(
             state.limits.max_records_per_batch
         )));
     }
-    let db = state.db.clone();
-    let response = blocking(move || {
-        db.transaction(|conn| {
-            let response = apply::apply_batch(conn, &device, &request.records)?;
-            tracing::info!(
-                device = %device.id,
-                applied = response.applied,
-                duplicates = response.duplicates,
-                acked_seq = response.acked_seq,
-                "batch applied"
-            );
-            Ok(response)
-        })
-    })
-    .await?;
+    let response = state.db.push(device, request.records).await?;
+    tracing::info!(
+        device = %device.id,
+        applied = response.applied,
+        duplicates = response.duplicates,
+        acked_seq = response.acked_seq,
+        "batch applied"
+    );
     Ok(Json(response))
 }
 
@@ -308,12 +290,9 @@ async fn own(
     Query(query): Query<OwnQuery>,
 ) -> ServerResult<Json<OwnRecords>> {
     let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
-    let db = state.db.clone();
-    let page = blocking(move || {
-        db.transaction(|conn| apply::own_records(conn, &device, query.after, limit))
-    })
-    .await?;
-    Ok(Json(page))
+    Ok(Json(
+        state.db.own_records(device, query.after, limit).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -334,18 +313,19 @@ async fn pull(
     Query(query): Query<PullQuery>,
 ) -> ServerResult<Json<PullResponse>> {
     let limit = query.limit.unwrap_or(500).clamp(1, 2_000);
-    let db = state.db.clone();
     let catalogue = (query.catalogue.as_deref() != Some(state.limits.catalogue.version.as_str()))
         .then(|| serde_json::to_value(&*state.limits.catalogue).expect("catalogue serialises"));
-    let page = blocking(move || {
-        db.transaction(|conn| {
-            let from = match query.position {
-                Some(p) => apply::PullFrom::Position(p),
-                None => apply::PullFrom::LegacyCursor(query.cursor),
-            };
-            apply::pull(conn, &device, from, limit, catalogue)
-        })
-    })
-    .await?;
-    Ok(Json(page))
+    let from = match query.position {
+        Some(p) => PullFrom::Position(p),
+        None => PullFrom::LegacyCursor(query.cursor),
+    };
+    let page = state.db.pull(device, from, limit).await?;
+    Ok(Json(PullResponse {
+        more: page.records.len() as u64 == limit,
+        records: page.records,
+        next_cursor: page.next_cursor,
+        team: state.db.team(device.team_id).await?,
+        volunteers: state.db.volunteers(device.team_id).await?,
+        catalogue,
+    }))
 }

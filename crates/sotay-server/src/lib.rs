@@ -3,17 +3,18 @@
 //! as the laptops, and serves the team's records back to its other devices. It keeps no state in
 //! memory between requests, so instances behind a load balancer share only the database.
 //!
-//! Storage is SQLite (a commune or district office) or PostgreSQL (a province); both run the same
-//! SQL through [`db::Conn`].
+//! Storage is a set of domain operations ([`store::Storage`]) with one implementation per engine:
+//! SQLite (a commune or district office) or PostgreSQL (a province). What a batch means is decided
+//! once, apart from both ([`apply`]).
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
-mod apply;
-pub mod db;
+pub mod apply;
 mod error;
 mod http;
+pub mod store;
 
-pub use db::Database;
 pub use error::{ServerError, ServerResult};
 pub use http::{router, serve, Settings};
+pub use store::{Database, Storage};

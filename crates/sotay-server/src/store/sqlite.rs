@@ -1,0 +1,816 @@
+//! [`Storage`] on SQLite (rusqlite): one connection behind a mutex (SQLite writes one at a time
+//! anyway), each operation one transaction on tokio's blocking pool, statements prepared once
+//! and cached. IDs and times are text (times as RFC 3339 UTC, which sorts as it should).
+
+use super::{
+    organisation_text, own_page_end, stored, team_from_columns, DeviceKey, ReportData, Storage,
+};
+use crate::admin::{QuarantineEntry, TeamStats};
+use crate::apply::{
+    outcome_counts, plan_batch, referenced_keys, rfc3339, seqs_to_check, state_from_json,
+    state_to_json, touched_keys, BatchContext, DeviceRow, PullFrom, RecordPage, StoredEntity,
+    StoredRecord,
+};
+use crate::error::{ServerError, ServerResult};
+use rusqlite::{params, OptionalExtension, Transaction};
+use sotay_core::report::CommuneTarget;
+use sotay_protocol::sync::{OwnRecords, PushResponse, QuarantinedRecord};
+use sotay_protocol::{
+    DeviceId, Entity, Operation, OutboxRecord, RecordId, TeamId, TeamV1, VolunteerV1,
+};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub(super) const SCHEMA: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_targets.sql"),
+    include_str!("../migrations/sqlite/0003_team_position.sql"),
+    include_str!("../migrations/sqlite/0004_quarantine.sql"),
+];
+
+#[derive(Clone)]
+pub struct SqliteStorage {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+fn db(e: rusqlite::Error) -> ServerError {
+    ServerError::db(e)
+}
+
+fn now() -> String {
+    rfc3339(chrono::Utc::now())
+}
+
+impl SqliteStorage {
+    pub fn open(path: &Path) -> ServerResult<Self> {
+        let mut conn = rusqlite::Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        // A first sync brings tens of thousands of records: a larger page cache keeps the
+        // indexes in memory, and fewer, larger checkpoints write each page once.
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(db)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8_192)
+            .map_err(db)?;
+        sotay_core::migrate_sqlite(&mut conn, SCHEMA).map_err(|e| match e {
+            sotay_core::CoreError::Database(e) => ServerError::db(e),
+            e => ServerError::Internal(e.to_string()),
+        })?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` in one transaction on the blocking pool: committed when it returns Ok.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction) -> ServerResult<T> + Send + 'static,
+    ) -> ServerResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let result = f(&tx)?;
+            tx.commit().map_err(db)?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+    }
+}
+
+fn team(tx: &Transaction, id: TeamId) -> ServerResult<TeamV1> {
+    let row = tx
+        .prepare_cached(
+            "SELECT name, organisation, province_code, commune_code FROM teams WHERE id = ?1",
+        )
+        .map_err(db)?
+        .query_row([id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })
+        .optional()
+        .map_err(db)?
+        .ok_or_else(|| ServerError::NotFound(format!("đội {id}")))?;
+    team_from_columns(id, row)
+}
+
+fn acked_seq(tx: &Transaction, device: DeviceId) -> ServerResult<u64> {
+    let seq: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0) FROM (
+                 SELECT seq FROM records WHERE device_id = ?1
+                 UNION ALL SELECT seq FROM quarantine WHERE device_id = ?1)",
+        )
+        .map_err(db)?
+        .query_row([device.to_string()], |r| r.get(0))
+        .map_err(db)?;
+    Ok(seq as u64)
+}
+
+fn record_id_at(tx: &Transaction, device: DeviceId, seq: u64) -> ServerResult<Option<RecordId>> {
+    let id: Option<String> = tx
+        .prepare_cached(
+            "SELECT record_id FROM records WHERE device_id = ?1 AND seq = ?2
+             UNION ALL SELECT record_id FROM quarantine WHERE device_id = ?1 AND seq = ?2",
+        )
+        .map_err(db)?
+        .query_row(params![device.to_string(), seq as i64], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    id.map(|id| stored(&id, "mã bản ghi")).transpose()
+}
+
+const RECORD_COLUMNS: &str = "record_id, device_id, seq, hlc, entity, entity_id, op, fields, \
+                              payload_version, payload";
+
+fn record_from_row(r: &rusqlite::Row) -> ServerResult<OutboxRecord> {
+    let text = |i: usize| r.get::<_, String>(i).map_err(db);
+    let bad = |_| ServerError::Internal("nội dung bản ghi hỏng".into());
+    Ok(OutboxRecord {
+        record_id: stored(&text(0)?, "mã bản ghi")?,
+        device_id: stored(&text(1)?, "mã thiết bị")?,
+        seq: r.get::<_, i64>(2).map_err(db)? as u64,
+        hlc: stored(&text(3)?, "đồng hồ")?,
+        entity: Entity::parse(&text(4)?)
+            .ok_or_else(|| ServerError::Internal("loại bản ghi hỏng".into()))?,
+        entity_id: text(5)?,
+        op: Operation::parse(&text(6)?)
+            .ok_or_else(|| ServerError::Internal("thao tác hỏng".into()))?,
+        fields: serde_json::from_str(&text(7)?).map_err(bad)?,
+        payload_version: r.get::<_, i64>(8).map_err(db)? as u16,
+        payload: serde_json::from_str(&text(9)?).map_err(bad)?,
+    })
+}
+
+fn push(
+    tx: &Transaction,
+    device: DeviceRow,
+    records: Vec<OutboxRecord>,
+) -> ServerResult<PushResponse> {
+    let team = device.team_id.to_string();
+    let device_id = device.id.to_string();
+    let position: i64 = tx
+        .prepare_cached("SELECT next_position FROM teams WHERE id = ?1")
+        .map_err(db)?
+        .query_row([&team], |r| r.get(0))
+        .optional()
+        .map_err(db)?
+        .unwrap_or(0);
+    let acked = acked_seq(tx, device.id)?;
+    let mut context = BatchContext {
+        acked,
+        position,
+        ..Default::default()
+    };
+    for seq in seqs_to_check(&records, acked) {
+        if let Some(id) = record_id_at(tx, device.id, seq)? {
+            context.held.insert(seq, id);
+        }
+    }
+    let touched = touched_keys(&records);
+    {
+        let mut load = tx
+            .prepare_cached(
+                "SELECT team_id, state FROM entities WHERE entity = ?1 AND entity_id = ?2",
+            )
+            .map_err(db)?;
+        for key in &touched {
+            let row: Option<(String, String)> = load
+                .query_row(params![key.0.as_str(), key.1], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(db)?;
+            if let Some((team_id, state)) = row {
+                let entity = StoredEntity {
+                    team_id: stored(&team_id, "mã đội")?,
+                    state: state_from_json(&state)?,
+                };
+                context.stored.insert(key.clone(), entity);
+            }
+        }
+        let mut look = tx
+            .prepare_cached(
+                "SELECT team_id, deleted FROM entities WHERE entity = ?1 AND entity_id = ?2",
+            )
+            .map_err(db)?;
+        for key in referenced_keys(&records, &touched) {
+            let row: Option<(String, bool)> = look
+                .query_row(params![key.0.as_str(), key.1], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(db)?;
+            if let Some((team_id, deleted)) = row {
+                context
+                    .refs
+                    .insert(key, (stored(&team_id, "mã đội")?, deleted));
+            }
+        }
+    }
+    let plan = plan_batch(context, &device, records, crate::apply::now_millis())?;
+    let received = now();
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
+                                  fields, payload_version, payload, received_at, team_position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .map_err(db)?;
+    for StoredRecord {
+        record: r,
+        payload_json,
+        position,
+    } in &plan.records
+    {
+        insert
+            .execute(params![
+                device_id,
+                r.seq as i64,
+                team,
+                r.record_id.to_string(),
+                r.hlc.to_string(),
+                r.entity.as_str(),
+                r.entity_id,
+                r.op.as_str(),
+                serde_json::to_string(&r.fields).expect("strings serialise"),
+                i64::from(r.payload_version),
+                payload_json,
+                received,
+                position,
+            ])
+            .map_err(db)?;
+    }
+    let mut set_aside = tx
+        .prepare_cached(
+            "INSERT INTO quarantine (team_id, device_id, seq, record_id, entity, entity_id, reason,
+                                     reason_en, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(db)?;
+    for (r, problem) in &plan.quarantined {
+        set_aside
+            .execute(params![
+                team,
+                device_id,
+                r.seq as i64,
+                r.record_id.to_string(),
+                r.entity.as_str(),
+                r.entity_id.chars().take(200).collect::<String>(),
+                problem.reason,
+                problem.reason_en,
+                received,
+            ])
+            .map_err(db)?;
+    }
+    let mut save = tx
+        .prepare_cached(
+            "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
+                                   n_achieved)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
+                 deleted = excluded.deleted, n_outcomes = excluded.n_outcomes,
+                 n_achieved = excluded.n_achieved",
+        )
+        .map_err(db)?;
+    for ((entity, id), e) in &plan.entities {
+        let (outcomes, achieved) = outcome_counts(*entity, &e.state);
+        save.execute(params![
+            entity.as_str(),
+            id,
+            e.team_id.to_string(),
+            state_to_json(&e.state),
+            e.state.is_deleted(),
+            outcomes,
+            achieved,
+        ])
+        .map_err(db)?;
+    }
+    let mut conflict = tx
+        .prepare_cached(
+            "INSERT INTO conflicts (team_id, entity, entity_id, field, lost_value, lost_hlc,
+                                    winner_hlc, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(db)?;
+    for c in &plan.conflicts {
+        conflict
+            .execute(params![
+                team,
+                c.entity.as_str(),
+                c.entity_id,
+                c.lost.field,
+                c.lost.value.to_string(),
+                c.lost.hlc.to_string(),
+                c.lost.winner_hlc.to_string(),
+                received,
+            ])
+            .map_err(db)?;
+    }
+    tx.prepare_cached("UPDATE teams SET next_position = ?2 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![team, plan.position])
+        .map_err(db)?;
+    Ok(plan.response)
+}
+
+fn stats(tx: &Transaction) -> ServerResult<Vec<TeamStats>> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT t.id, t.name,
+                (SELECT COUNT(*) FROM devices d WHERE d.team_id = t.id),
+                (SELECT COUNT(*) FROM records r WHERE r.team_id = t.id),
+                (SELECT COUNT(*) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'citizen' AND e.deleted = 0),
+                (SELECT COUNT(*) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'session' AND e.deleted = 0),
+                (SELECT COUNT(*) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0),
+                (SELECT COALESCE(SUM(e.n_outcomes), 0) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0),
+                (SELECT COALESCE(SUM(e.n_achieved), 0) FROM entities e
+                  WHERE e.team_id = t.id AND e.entity = 'attendance' AND e.deleted = 0)
+             FROM teams t ORDER BY t.name",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+            Ok(TeamStats {
+                team_id: r.get(0)?,
+                team_name: r.get(1)?,
+                devices: n(2)?,
+                records: n(3)?,
+                citizens: n(4)?,
+                sessions: n(5)?,
+                attendances: n(6)?,
+                outcomes: n(7)?,
+                achieved: n(8)?,
+            })
+        })
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+impl Storage for SqliteStorage {
+    async fn authenticate(&self, token_hash: String) -> ServerResult<DeviceRow> {
+        self.run(move |tx| {
+            let (id, team, revoked): (String, String, Option<String>) = tx
+                .prepare_cached("SELECT id, team_id, revoked_at FROM devices WHERE token_hash = ?1")
+                .map_err(db)?
+                .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(db)?
+                .ok_or(ServerError::Unauthorized)?;
+            if revoked.is_some() {
+                return Err(ServerError::Revoked);
+            }
+            Ok(DeviceRow {
+                id: stored(&id, "mã thiết bị")?,
+                team_id: stored(&team, "mã đội")?,
+            })
+        })
+        .await
+    }
+
+    async fn team(&self, id: TeamId) -> ServerResult<TeamV1> {
+        self.run(move |tx| team(tx, id)).await
+    }
+
+    async fn acked(&self, device: DeviceId) -> ServerResult<(u64, Option<RecordId>)> {
+        self.run(move |tx| {
+            let acked = acked_seq(tx, device)?;
+            Ok((acked, record_id_at(tx, device, acked)?))
+        })
+        .await
+    }
+
+    async fn push(
+        &self,
+        device: DeviceRow,
+        records: Vec<OutboxRecord>,
+    ) -> ServerResult<PushResponse> {
+        self.run(move |tx| push(tx, device, records)).await
+    }
+
+    async fn pull(
+        &self,
+        device: DeviceRow,
+        from: PullFrom,
+        limit: u64,
+    ) -> ServerResult<RecordPage> {
+        self.run(move |tx| {
+            let (sql, cursor) = match from {
+                PullFrom::Position(p) => (
+                    "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
+                            payload_version, payload, team_position
+                     FROM records
+                     WHERE team_id = ?1 AND team_position > ?2 AND device_id <> ?3
+                     ORDER BY team_position LIMIT ?4",
+                    p,
+                ),
+                PullFrom::LegacyCursor(c) => (
+                    "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
+                            payload_version, payload, server_seq
+                     FROM records
+                     WHERE team_id = ?1 AND server_seq > ?2 AND device_id <> ?3
+                     ORDER BY server_seq LIMIT ?4",
+                    c,
+                ),
+            };
+            let mut stmt = tx.prepare_cached(sql).map_err(db)?;
+            let mut rows = stmt
+                .query(params![
+                    device.team_id.to_string(),
+                    cursor as i64,
+                    device.id.to_string(),
+                    limit as i64
+                ])
+                .map_err(db)?;
+            let mut page = RecordPage {
+                next_cursor: cursor,
+                ..Default::default()
+            };
+            while let Some(row) = rows.next().map_err(db)? {
+                page.records.push(record_from_row(row)?);
+                page.next_cursor = row.get::<_, i64>(10).map_err(db)? as u64;
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn volunteers(&self, team: TeamId) -> ServerResult<Vec<VolunteerV1>> {
+        self.run(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT state FROM entities
+                     WHERE team_id = ?1 AND entity = 'volunteer' AND deleted = 0",
+                )
+                .map_err(db)?;
+            let states = stmt
+                .query_map([team.to_string()], |r| r.get::<_, String>(0))
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            Ok(states
+                .iter()
+                .filter_map(|s| state_from_json(s).ok())
+                .filter_map(|s| serde_json::from_value(s.payload()).ok())
+                .collect())
+        })
+        .await
+    }
+
+    async fn own_records(
+        &self,
+        device: DeviceRow,
+        after: u64,
+        limit: u64,
+    ) -> ServerResult<OwnRecords> {
+        self.run(move |tx| {
+            let id = device.id.to_string();
+            let last = after.saturating_add(limit) as i64;
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records
+                     WHERE device_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq"
+                ))
+                .map_err(db)?;
+            let mut rows = stmt.query(params![id, after as i64, last]).map_err(db)?;
+            let mut records = Vec::new();
+            while let Some(row) = rows.next().map_err(db)? {
+                records.push(record_from_row(row)?);
+            }
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT seq, record_id, reason, reason_en FROM quarantine
+                     WHERE device_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+                )
+                .map_err(db)?;
+            let set_aside = stmt
+                .query_map(params![id, after as i64, last], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                    ))
+                })
+                .map_err(db)?
+                .map(|row| {
+                    let (seq, record_id, reason, reason_en) = row.map_err(db)?;
+                    Ok(QuarantinedRecord {
+                        seq: seq as u64,
+                        record_id: stored(&record_id, "mã bản ghi")?,
+                        reason,
+                        reason_en,
+                    })
+                })
+                .collect::<ServerResult<Vec<_>>>()?;
+            let (next_after, more) = own_page_end(after, limit, acked_seq(tx, device.id)?);
+            Ok(OwnRecords {
+                records,
+                set_aside,
+                next_after,
+                more,
+            })
+        })
+        .await
+    }
+
+    async fn add_enrolment_code(
+        &self,
+        team_name: String,
+        new_team: Option<TeamV1>,
+        code_hash: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> ServerResult<Option<(TeamId, String)>> {
+        self.run(move |tx| {
+            let existing: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT id, name FROM teams WHERE name = ?1",
+                    [&team_name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            let (id, name) = match (existing, new_team) {
+                (Some((id, name)), _) => (stored(&id, "mã đội")?, name),
+                (None, Some(team)) => {
+                    tx.execute(
+                        "INSERT INTO teams (id, name, organisation, province_code, commune_code,
+                                            created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            team.id.to_string(),
+                            team.name,
+                            organisation_text(team.organisation),
+                            team.province_code,
+                            team.commune_code,
+                            now()
+                        ],
+                    )
+                    .map_err(db)?;
+                    (team.id, team.name)
+                }
+                (None, None) => return Ok(None),
+            };
+            tx.execute(
+                "INSERT INTO enrolment_codes (code_hash, team_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, id.to_string(), now(), rfc3339(expires_at)],
+            )
+            .map_err(db)?;
+            Ok(Some((id, name)))
+        })
+        .await
+    }
+
+    async fn enroll(
+        &self,
+        code_hash: String,
+        device: DeviceId,
+        token_hash: String,
+    ) -> ServerResult<DeviceRow> {
+        self.run(move |tx| {
+            let (team, expires_at, used_by): (String, String, Option<String>) = tx
+                .query_row(
+                    "SELECT team_id, expires_at, used_by FROM enrolment_codes WHERE code_hash = ?1",
+                    [&code_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?
+                .ok_or(ServerError::BadEnrolmentCode)?;
+            if used_by.is_some() || expires_at < now() {
+                return Err(ServerError::BadEnrolmentCode);
+            }
+            let known = tx
+                .query_row("SELECT 1 FROM devices WHERE id = ?1", [device.to_string()], |_| Ok(()))
+                .optional()
+                .map_err(db)?;
+            if known.is_some() {
+                return Err(ServerError::already_enrolled(device));
+            }
+            tx.execute(
+                "UPDATE enrolment_codes SET used_by = ?1 WHERE code_hash = ?2",
+                params![device.to_string(), code_hash],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO devices (id, team_id, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4)",
+                params![device.to_string(), team, token_hash, now()],
+            )
+            .map_err(db)?;
+            Ok(DeviceRow {
+                id: device,
+                team_id: stored(&team, "mã đội")?,
+            })
+        })
+        .await
+    }
+
+    async fn revoke(&self, device: DeviceId) -> ServerResult<bool> {
+        self.run(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE devices SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                    params![now(), device.to_string()],
+                )
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn device_key(&self, device: DeviceId) -> ServerResult<Option<DeviceKey>> {
+        self.run(move |tx| {
+            let row: Option<(String, String, Option<String>)> = tx
+                .query_row(
+                    "SELECT team_id, token_hash, revoked_at FROM devices WHERE id = ?1",
+                    [device.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            row.map(|(team, token_hash, revoked)| {
+                Ok(DeviceKey {
+                    device: DeviceRow {
+                        id: device,
+                        team_id: stored(&team, "mã đội")?,
+                    },
+                    token_hash,
+                    revoked: revoked.is_some(),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn stats(&self) -> ServerResult<Vec<TeamStats>> {
+        self.run(stats).await
+    }
+
+    async fn quarantine(&self) -> ServerResult<Vec<QuarantineEntry>> {
+        self.run(|tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT t.name, q.device_id, q.seq, q.record_id, q.entity, q.entity_id,
+                            q.reason, q.received_at
+                     FROM quarantine q JOIN teams t ON t.id = q.team_id
+                     ORDER BY q.id DESC",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(QuarantineEntry {
+                        team_name: r.get(0)?,
+                        device_id: r.get(1)?,
+                        seq: r.get::<_, i64>(2)? as u64,
+                        record_id: r.get(3)?,
+                        entity: r.get(4)?,
+                        entity_id: r.get(5)?,
+                        reason: r.get(6)?,
+                        received_at: r.get(7)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn set_target(&self, target: CommuneTarget) -> ServerResult<()> {
+        self.run(move |tx| {
+            tx.execute(
+                "INSERT INTO commune_targets (commune_code, adult_population, basic_pct,
+                                              confirmed_pct, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (commune_code) DO UPDATE SET
+                     adult_population = excluded.adult_population, basic_pct = excluded.basic_pct,
+                     confirmed_pct = excluded.confirmed_pct, updated_at = excluded.updated_at",
+                params![
+                    target.commune_code,
+                    target.adult_population as i64,
+                    target.basic_pct,
+                    target.confirmed_pct,
+                    now()
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn report_data(&self) -> ServerResult<ReportData> {
+        self.run(|tx| {
+            let mut data = ReportData::default();
+            let mut stmt = tx.prepare("SELECT id, name FROM teams").map_err(db)?;
+            let mut rows = stmt.query([]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let id: String = r.get(0).map_err(db)?;
+                data.teams
+                    .push((stored(&id, "mã đội")?, r.get(1).map_err(db)?));
+            }
+            let mut stmt = tx
+                .prepare(
+                    "SELECT entity, state, team_id FROM entities
+                     WHERE entity IN ('citizen', 'session', 'attendance') AND deleted = 0",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let team: String = r.get(2).map_err(db)?;
+                data.states.push((
+                    r.get(0).map_err(db)?,
+                    r.get(1).map_err(db)?,
+                    stored(&team, "mã đội")?,
+                ));
+            }
+            let mut stmt = tx
+                .prepare(
+                    "SELECT commune_code, adult_population, basic_pct, confirmed_pct
+                     FROM commune_targets ORDER BY commune_code",
+                )
+                .map_err(db)?;
+            data.targets = stmt
+                .query_map([], |r| {
+                    Ok(CommuneTarget {
+                        commune_code: r.get(0)?,
+                        adult_population: r.get::<_, i64>(1)? as u64,
+                        basic_pct: r.get(2)?,
+                        confirmed_pct: r.get(3)?,
+                    })
+                })
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?;
+            Ok(data)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrading_to_team_positions_numbers_each_teams_records_in_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("central.sqlite");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        sotay_core::migrate_sqlite(&mut conn, &SCHEMA[..2]).unwrap();
+        for team in ["a", "b"] {
+            conn.execute(
+                "INSERT INTO teams VALUES (?1, ?1, 'other', '38', '14758', 'now')",
+                [team],
+            )
+            .unwrap();
+        }
+        // Arrival order a, b, a, a, b.
+        for (i, team) in ["a", "b", "a", "a", "b"].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id,
+                                      op, fields, payload_version, payload, received_at)
+                 VALUES (?1, 1, ?2, ?1, 'h', 'citizen', ?1, 'upsert', '[]', 1, '{}', 'now')",
+                rusqlite::params![format!("d{i}"), team],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let storage = SqliteStorage::open(&path).unwrap();
+        let conn = storage.conn.lock().unwrap();
+        let positions: Vec<(String, i64)> = conn
+            .prepare("SELECT team_id, team_position FROM records ORDER BY server_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = [("a", 1), ("b", 1), ("a", 2), ("a", 3), ("b", 2)];
+        assert_eq!(positions, expected.map(|(t, p)| (t.to_owned(), p)).to_vec());
+        let next: Vec<i64> = conn
+            .prepare("SELECT next_position FROM teams ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(next, [3, 2]);
+    }
+}

@@ -104,6 +104,7 @@ fn run(label: &str, village: bool) {
         listener,
         db.clone(),
         Default::default(),
+        None,
         std::future::pending(),
     ));
     let addr = if village {
@@ -116,6 +117,7 @@ fn run(label: &str, village: bool) {
             &store,
             &format!("http://{addr}"),
             &code,
+            None,
             None,
         ))
         .unwrap();

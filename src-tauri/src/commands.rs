@@ -66,8 +66,11 @@ async fn enroll(
     server: String,
     code: String,
     volunteer: String,
+    fingerprint: Option<String>,
 ) -> CommandResult<TeamInfo> {
-    Ok(app.enroll(&server, &code, Some(&volunteer)).await?)
+    Ok(app
+        .enroll(&server, &code, Some(&volunteer), fingerprint.as_deref())
+        .await?)
 }
 
 /// Best matches first, with the total; an empty query pages through the register.

@@ -27,6 +27,13 @@ pub struct ServeArgs {
     /// A newer skill catalogue (JSON, as assets/skills.json) to hand to laptops.
     #[arg(long)]
     catalogue: Option<PathBuf>,
+    /// The server's certificate (PEM, self-signed is fine): serve HTTPS. Laptops refuse plain
+    /// http:// from any other machine.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +50,10 @@ pub enum ServerCommand {
         province: Option<String>,
         #[arg(long)]
         commune: Option<String>,
+        /// The certificate `serve` uses (PEM): its fingerprint is printed with the code, for
+        /// the volunteer to type or compare at enrolment.
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
     },
     /// Revoke a device's token.
     Revoke {
@@ -88,6 +99,14 @@ pub enum ServerCommand {
     },
 }
 
+/// An enrolment code as printed: with the fingerprint to pin, when the certificate was given.
+#[derive(serde::Serialize)]
+struct PrintedCode {
+    #[serde(flatten)]
+    code: admin::EnrolmentCode,
+    certificate_fingerprint: Option<String>,
+}
+
 async fn open_server_db(ctx: &Ctx, target: &ServerDb) -> anyhow::Result<Database> {
     Ok(match (&target.database_url, &ctx.db) {
         (Some(url), _) => Database::connect_postgres(url).await?,
@@ -107,6 +126,10 @@ pub fn serve(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<()> {
             .with_context(|| format!("{} không phải danh mục kỹ năng", path.display()))?;
         settings.catalogue = std::sync::Arc::new(catalogue);
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(sotay_server::TlsIdentity::load(cert, key)?),
+        _ => None,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -118,14 +141,21 @@ pub fn serve(args: ServeArgs, ctx: &Ctx) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("không mở được cổng {}", args.listen))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         eprintln!(
-            "Máy chủ Sổ Tay đang chạy tại http://{}",
+            "Máy chủ Sổ Tay đang chạy tại {scheme}://{}",
             listener.local_addr()?
         );
+        match &tls {
+            Some(identity) => eprintln!("Dấu vân tay chứng chỉ: {}", identity.fingerprint),
+            None => eprintln!(
+                "Chưa có TLS (--tls-cert/--tls-key): máy tính xách tay chỉ đồng bộ được khi máy chủ ở ngay trên máy đó"
+            ),
+        }
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        sotay_server::serve(listener, db, settings, shutdown).await?;
+        sotay_server::serve(listener, db, settings, tls.as_ref(), shutdown).await?;
         Ok(())
     })
 }
@@ -142,7 +172,12 @@ async fn run_async(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
             org,
             province,
             commune,
+            tls_cert,
         } => {
+            let fingerprint = tls_cert
+                .as_deref()
+                .map(sotay_server::tls::fingerprint_of)
+                .transpose()?;
             let db = open_server_db(ctx, &target).await?;
             let spec = match (org, province, commune) {
                 (Some(organisation), Some(province_code), Some(commune_code)) => {
@@ -155,10 +190,17 @@ async fn run_async(cmd: ServerCommand, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            let code = admin::create_enrolment_code(&db, &team, spec).await?;
-            ctx.print(&code, |code| {
+            let code = PrintedCode {
+                code: admin::create_enrolment_code(&db, &team, spec).await?,
+                certificate_fingerprint: fingerprint,
+            };
+            ctx.print(&code, |printed| {
+                let code = &printed.code;
                 println!("Mã đăng ký cho đội “{}”: {}", code.team_name, code.code);
                 println!("Dùng một lần, hết hạn {}.", code.expires_at);
+                if let Some(fingerprint) = &printed.certificate_fingerprint {
+                    println!("Dấu vân tay chứng chỉ máy chủ: {fingerprint}");
+                }
             });
         }
         ServerCommand::Revoke { target, device } => {

@@ -29,6 +29,10 @@ enum SyncCommand {
         /// Your name, when this laptop is new to the team.
         #[arg(long)]
         volunteer: Option<String>,
+        /// The server certificate's fingerprint as `sotay server enroll` printed it; without
+        /// it, the certificate the server shows now is trusted from then on.
+        #[arg(long)]
+        fingerprint: Option<String>,
     },
     /// Last success, pending records, last error.
     Status,
@@ -52,13 +56,23 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
             server,
             code,
             volunteer,
+            fingerprint,
         }) => {
-            let team = runtime()?.block_on(app.enroll(&server, &code, volunteer.as_deref()))?;
+            let team = runtime()?.block_on(app.enroll(
+                &server,
+                &code,
+                volunteer.as_deref(),
+                fingerprint.as_deref(),
+            ))?;
+            let certificate = app.sync_status()?.certificate;
             ctx.print(&team, |team| {
                 println!(
                     "Đã đăng ký máy này với {server} cho đội “{}”.",
                     team.team.name
-                )
+                );
+                if let Some(fingerprint) = &certificate {
+                    println!("Chứng chỉ máy chủ (từ nay chỉ tin chứng chỉ này): {fingerprint}");
+                }
             });
         }
         Some(SyncCommand::Status) => {

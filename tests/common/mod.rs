@@ -183,6 +183,7 @@ pub struct TestServer {
     pub backend: Backend,
     pub db: ServerDb,
     pub addr: SocketAddr,
+    tls: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -193,31 +194,45 @@ impl TestServer {
     }
 
     pub fn start_with(backend: Backend, limits: sotay_server::Settings) -> Self {
+        Self::serve(backend, limits, None, "127.0.0.1:0")
+    }
+
+    /// A server speaking HTTPS with `identity` on `address` (port 0: any free port).
+    pub fn start_tls(backend: Backend, identity: sotay_server::TlsIdentity, address: &str) -> Self {
+        Self::serve(backend, Default::default(), Some(identity), address)
+    }
+
+    fn serve(
+        backend: Backend,
+        limits: sotay_server::Settings,
+        tls: Option<sotay_server::TlsIdentity>,
+        address: &str,
+    ) -> Self {
         let db = ServerDb::open(&backend);
-        let listener = db
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        let listener = db.block_on(tokio::net::TcpListener::bind(address)).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = db.runtime.spawn(sotay_server::serve(
-            listener,
-            db.db.clone(),
-            limits,
-            async {
+        let served = db.db.clone();
+        let with_tls = tls.is_some();
+        let task = db.runtime.spawn(async move {
+            sotay_server::serve(listener, served, limits, tls.as_ref(), async {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await
+        });
         Self {
             backend,
             db,
             addr,
+            tls: with_tls,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn code(&self, team: &str) -> String {
@@ -306,7 +321,23 @@ impl Laptop {
     }
 
     pub fn enroll(&mut self, url: &str, code: &str, volunteer: &str) {
-        block_on(sotay_sync::enroll(&self.shared, url, code, Some(volunteer))).unwrap();
+        self.try_enroll(url, code, volunteer, None).unwrap();
+    }
+
+    pub fn try_enroll(
+        &mut self,
+        url: &str,
+        code: &str,
+        volunteer: &str,
+        fingerprint: Option<&str>,
+    ) -> sotay_sync::SyncResult<sotay_core::TeamInfo> {
+        block_on(sotay_sync::enroll(
+            &self.shared,
+            url,
+            code,
+            Some(volunteer),
+            fingerprint,
+        ))
     }
 
     pub fn add_citizens(&mut self, prefix: &str, n: usize) -> Vec<CitizenId> {
@@ -361,6 +392,16 @@ impl Laptop {
 
     pub fn pending(&self) -> u64 {
         self.store().outbox_status().unwrap().pending
+    }
+
+    /// Changes a setting behind the app's back (a server address someone edited, say).
+    pub fn set_meta(&self, key: &str, value: &str) {
+        let conn = rusqlite::Connection::open(&self.path).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = ?2 WHERE key = ?1",
+            rusqlite::params![key, value],
+        )
+        .unwrap();
     }
 
     pub fn count(&self, table: &str) -> i64 {

@@ -212,10 +212,18 @@ def main():
 
         server_port = free_port()
         central = os.path.join(work, "central.sqlite")
-        code = json.loads(subprocess.check_output(
+        # The server speaks HTTPS with a self-signed certificate, as in a commune office.
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        subprocess.check_call(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                               "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+                               "-subj", "/CN=sotay", "-keyout", key, "-out", cert],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        enrolment = json.loads(subprocess.check_output(
             [cli, "--db", central, "server", "enroll", "--team", TEAM, "--org", "youth",
-             "--province", "38", "--commune", "14758", "--json"]))["code"]
-        procs.append(subprocess.Popen([cli, "--db", central, "serve", "--listen", f"127.0.0.1:{server_port}"],
+             "--province", "38", "--commune", "14758", "--tls-cert", cert, "--json"]))
+        code, fingerprint = enrolment["code"], enrolment["certificate_fingerprint"]
+        procs.append(subprocess.Popen([cli, "--db", central, "serve", "--listen", f"127.0.0.1:{server_port}",
+                                       "--tls-cert", cert, "--tls-key", key],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(server_port)
 
@@ -376,10 +384,12 @@ def main():
 
         # Sync to the server the test started.
         driver.click("#nav-sync")
-        driver.type("#sync-server", f"http://127.0.0.1:{server_port}")
+        driver.type("#sync-server", f"https://127.0.0.1:{server_port}")
         driver.type("#sync-code", code)
         driver.type("#sync-volunteer", "Lê Thị Hoa")
+        driver.type("#sync-fingerprint", fingerprint.replace(":", " ").lower())
         driver.click("#sync-enroll")
+        driver.wait_text("#sync-certificate", fingerprint)
         driver.click("#sync-now")
         driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
         driver.wait_text("#pending-count", "Chờ đồng bộ: 0")

@@ -38,13 +38,17 @@ impl SyncOptions {
 }
 
 impl App {
+    /// Joins the server's team with a one-time code. `fingerprint` is the server certificate's,
+    /// as the administrator printed it; without it, the certificate the server shows now is the
+    /// one trusted from then on (`sync_status().certificate`).
     pub async fn enroll(
         &self,
         server: &str,
         code: &str,
         volunteer: Option<&str>,
+        fingerprint: Option<&str>,
     ) -> AppResult<TeamInfo> {
-        Ok(sotay_sync::enroll(&self.store, server, code, volunteer).await?)
+        Ok(sotay_sync::enroll(&self.store, server, code, volunteer, fingerprint).await?)
     }
 
     /// Pushes what waits and pulls the team's records; `progress` hears "X of Y" after each

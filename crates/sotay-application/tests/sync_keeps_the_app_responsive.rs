@@ -67,7 +67,7 @@ async fn searches_answer_while_a_push_waits_on_a_slow_server() {
         output_dir: dir.path().join("out"),
     })
     .unwrap();
-    app.enroll(&server, &code, Some("Lê Thị Hoa"))
+    app.enroll(&server, &code, Some("Lê Thị Hoa"), None)
         .await
         .unwrap();
     for i in 0..200 {

@@ -82,6 +82,8 @@ fn set_aside(
 
 const META_SERVER: &str = "sync.server";
 const META_TOKEN: &str = "sync.token";
+/// The fingerprint of the server's certificate, pinned at enrolment (none for http://).
+const META_CERTIFICATE: &str = "sync.server_certificate";
 /// The team position pulled up to. (Before team positions, `sync.pull_cursor` held a
 /// server-wide sequence; a laptop upgraded from then starts again from 0 and merges each record
 /// it already has without effect.)
@@ -102,6 +104,8 @@ pub struct SyncEndpoint {
     pub server: String,
     pub token: String,
     pub device: DeviceId,
+    /// The pinned certificate fingerprint (`https://` servers).
+    pub certificate: Option<String>,
 }
 
 /// What the next pull asks for.
@@ -114,6 +118,9 @@ pub struct PullPosition {
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SyncStatus {
     pub server: Option<String>,
+    /// The server certificate's fingerprint pinned at enrolment, to compare with the one the
+    /// administrator has.
+    pub certificate: Option<String>,
     pub enrolled: bool,
     pub pending: u64,
     pub last_success: Option<String>,
@@ -165,6 +172,7 @@ impl Store {
             server: self.meta(META_SERVER)?.ok_or(CoreError::NotEnrolled)?,
             token: self.meta(META_TOKEN)?.ok_or(CoreError::NotEnrolled)?,
             device: self.device,
+            certificate: self.meta(META_CERTIFICATE)?,
         })
     }
 
@@ -301,6 +309,7 @@ impl Store {
         server: &str,
         response: &EnrollResponse,
         volunteer: Option<&str>,
+        certificate: Option<&str>,
     ) -> CoreResult<TeamInfo> {
         self.ensure_not_enrolled()?;
         let team = &response.team;
@@ -329,6 +338,7 @@ impl Store {
         }
         crate::store::set_meta_in(&tx, META_SERVER, Some(server))?;
         crate::store::set_meta_in(&tx, META_TOKEN, Some(&response.device_token))?;
+        crate::store::set_meta_in(&tx, META_CERTIFICATE, certificate)?;
         tx.commit()?;
         self.team()
     }
@@ -336,6 +346,7 @@ impl Store {
     pub fn sync_status(&self) -> CoreResult<SyncStatus> {
         Ok(SyncStatus {
             server: self.meta(META_SERVER)?,
+            certificate: self.meta(META_CERTIFICATE)?,
             enrolled: self.meta(META_TOKEN)?.is_some(),
             pending: self.outbox_status()?.pending,
             last_success: self.meta(META_LAST_SUCCESS)?,

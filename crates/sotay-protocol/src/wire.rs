@@ -56,9 +56,51 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A server certificate's fingerprint as `sotay server enroll` prints it and laptops pin it:
+/// SHA-256 of the certificate (DER), upper-case hex pairs joined by colons, as
+/// `openssl x509 -fingerprint -sha256` prints it too.
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A fingerprint as someone typed it (any case, with or without colons or spaces), in the form
+/// [`certificate_fingerprint`] gives; None when it is not 32 bytes of hex.
+pub fn parse_fingerprint(typed: &str) -> Option<String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect();
+    let bytes = hex::decode(digits).ok().filter(|b| b.len() == 32)?;
+    Some(
+        bytes
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_read_back_however_they_were_typed() {
+        let printed = certificate_fingerprint(b"a certificate");
+        assert_eq!(printed.len(), 32 * 3 - 1);
+        assert_eq!(
+            parse_fingerprint(&printed).as_deref(),
+            Some(printed.as_str())
+        );
+        let typed = printed.replace(':', " ").to_lowercase();
+        assert_eq!(parse_fingerprint(&typed).as_deref(), Some(printed.as_str()));
+        assert_eq!(parse_fingerprint("AB:CD"), None);
+        assert_eq!(parse_fingerprint("not hex at all"), None);
+    }
 
     #[test]
     fn bodies_round_trip_and_damage_is_refused() {

@@ -8,6 +8,7 @@ use crate::admin;
 use crate::apply::{DeviceRow, PullFrom};
 use crate::error::{ServerError, ServerResult};
 use crate::store::{Database, Storage};
+use crate::tls::{TlsIdentity, TlsListener, TlsPeer};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -140,10 +141,15 @@ async fn require_device(
 /// At most `enrol_attempts_per_hour` enrolment attempts per address (when the server knows the
 /// address: `serve` does).
 async fn limit_enrolment(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let address = request
-        .extensions()
+    let extensions = request.extensions();
+    let address = extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| c.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<axum::extract::ConnectInfo<TlsPeer>>()
+                .map(|c| c.0 .0.ip())
+        });
     if let Some(ip) = address {
         let mut attempts = state.enrolments.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -157,19 +163,34 @@ async fn limit_enrolment(State(state): State<AppState>, request: Request, next: 
     next.run(request).await
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves: over TLS when given the server's identity, else plain HTTP
+/// (which laptops accept only on their own machine).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     db: Database,
     limits: Settings,
+    tls: Option<&TlsIdentity>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(db, limits).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = router(db, limits);
+    match tls {
+        Some(identity) => {
+            axum::serve(
+                TlsListener::new(listener, identity)?,
+                app.into_make_service_with_connect_info::<TlsPeer>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
 }
 
 async fn protocol_version(request: Request, next: Next) -> Response {

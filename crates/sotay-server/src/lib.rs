@@ -14,7 +14,9 @@ pub mod apply;
 mod error;
 mod http;
 pub mod store;
+pub mod tls;
 
 pub use error::{ServerError, ServerResult};
 pub use http::{router, serve, Settings};
 pub use store::{Database, Storage};
+pub use tls::TlsIdentity;

@@ -4,6 +4,7 @@
 
 use crate::decide::retryable_status;
 use crate::error::{NetworkFailure, SyncError};
+use crate::trust::{check_scheme, tls_config, PinnedCertificate, ServerTrust};
 use serde::de::DeserializeOwned;
 use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, OwnRecords, PullResponse, PushRequest,
@@ -11,6 +12,7 @@ use sotay_protocol::sync::{
 };
 use sotay_protocol::wire::compress_body;
 use sotay_protocol::PROTOCOL_VERSION;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A response larger than this is refused: a pull page is a few MB at most.
@@ -33,6 +35,9 @@ impl Failure {
 pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// For `https://`: the certificate check, which remembers what the server showed.
+    certificate: Option<Arc<PinnedCertificate>>,
+    expected: Option<String>,
     token: Option<String>,
     pub requests: u64,
     pub bytes_sent: u64,
@@ -40,28 +45,70 @@ pub(crate) struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, SyncError> {
+    /// A client for `base`, refused before any connection when it would send in clear to
+    /// another machine.
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        timeout: Duration,
+        trust: &ServerTrust,
+    ) -> Result<Self, SyncError> {
         let base = base.trim().trim_end_matches('/').to_owned();
         let parsed =
             reqwest::Url::parse(&base).map_err(|_| SyncError::BadServerAddress(base.clone()))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        if parsed.host_str().is_none() {
             return Err(SyncError::BadServerAddress(base));
         }
+        check_scheme(&parsed, &base)?;
         // reqwest is built without a default crypto provider (its default, aws-lc, needs cmake
         // and does not cross-build for Windows here); ring is the one rustls uses in this build.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let expected = match trust {
+            ServerTrust::Enrolling(expected) | ServerTrust::Pinned(expected) => expected.clone(),
+        };
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(15)))
-            .build()
-            .map_err(|e| network(&base, e))?;
+            .connect_timeout(timeout.min(Duration::from_secs(15)));
+        let mut certificate = None;
+        if parsed.scheme() == "https" {
+            if matches!(trust, ServerTrust::Pinned(None)) {
+                // Enrolled over http:// (loopback); an https:// address now has nothing pinned.
+                return Err(SyncError::PlainHttp(base));
+            }
+            let verifier = Arc::new(PinnedCertificate::new(expected.clone()));
+            builder = builder.tls_backend_preconfigured(tls_config(verifier.clone())?);
+            certificate = Some(verifier);
+        }
+        let http = builder.build().map_err(|e| network(&base, e))?;
         Ok(Self {
             http,
             base,
+            certificate,
+            expected,
             token,
             requests: 0,
             bytes_sent: 0,
             bytes_received: 0,
+        })
+    }
+
+    /// The fingerprint of the certificate the server showed (https only).
+    pub fn seen_certificate(&self) -> Option<String> {
+        let verifier = self.certificate.as_ref()?;
+        verifier
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn certificate_changed(&self) -> Option<SyncError> {
+        let expected = self.expected.clone()?;
+        let got = self.seen_certificate()?;
+        (got != expected).then(|| SyncError::CertificateChanged {
+            server: self.base.clone(),
+            expected,
+            got,
         })
     }
 
@@ -124,7 +171,15 @@ impl ApiClient {
         }
         self.requests += 1;
         let transient = |e: reqwest::Error, base: &str| Failure::Transient(network(base, e));
-        let mut response = request.send().await.map_err(|e| transient(e, &self.base))?;
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return Err(match self.certificate_changed() {
+                    Some(changed) => Failure::Final(changed),
+                    None => transient(e, &self.base),
+                })
+            }
+        };
         let status = response.status().as_u16();
         let mut bytes = Vec::new();
         while let Some(chunk) = response

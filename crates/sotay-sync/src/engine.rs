@@ -4,11 +4,13 @@
 
 use crate::api_client::{ApiClient, Failure};
 use crate::decide::{after_failure, jitter, next_batch, AfterFailure, SyncConfig};
-use crate::error::SyncResult;
+use crate::error::{SyncError, SyncResult};
+use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
 use sotay_core::{SharedStore, TeamInfo};
 use sotay_protocol::sync::{EnrollRequest, PushRequest};
+use sotay_protocol::wire::parse_fingerprint;
 use std::time::{Duration, Instant};
 use ts_rs::TS;
 
@@ -76,6 +78,7 @@ pub async fn enroll(
     server: &str,
     code: &str,
     volunteer: Option<&str>,
+    fingerprint: Option<&str>,
 ) -> SyncResult<TeamInfo> {
     // Everything that can be refused locally is refused before the code is spent.
     let volunteer = volunteer.filter(|v| !v.trim().is_empty());
@@ -86,7 +89,18 @@ pub async fn enroll(
         s.ensure_not_enrolled()?;
         Ok(s.device_id())
     })?;
-    let mut client = ApiClient::new(server, None, SyncConfig::default().request_timeout)?;
+    let expected = match fingerprint.map(str::trim).filter(|f| !f.is_empty()) {
+        Some(typed) => Some(
+            parse_fingerprint(typed).ok_or_else(|| SyncError::BadFingerprint(typed.to_owned()))?,
+        ),
+        None => None,
+    };
+    let mut client = ApiClient::new(
+        server,
+        None,
+        SyncConfig::default().request_timeout,
+        &ServerTrust::Enrolling(expected),
+    )?;
     let response = client
         .enroll(&EnrollRequest {
             code: code.trim().to_owned(),
@@ -94,7 +108,11 @@ pub async fn enroll(
         })
         .await
         .map_err(Failure::into_error)?;
-    Ok(store.with(|s| s.complete_enrolment(server.trim(), &response, volunteer))?)
+    // From now on this certificate, and only this one, is the server's.
+    let certificate = client.seen_certificate();
+    Ok(store.with(|s| {
+        s.complete_enrolment(server.trim(), &response, volunteer, certificate.as_deref())
+    })?)
 }
 
 /// Pushes every pending record, then pulls what the team's other devices recorded. The outcome
@@ -113,6 +131,7 @@ pub async fn sync(
         &endpoint.server,
         Some(endpoint.token),
         config.request_timeout,
+        &ServerTrust::Pinned(endpoint.certificate),
     ) {
         Ok(mut client) => {
             let result = push_then_pull(store, &mut client, config, progress, &mut summary).await;

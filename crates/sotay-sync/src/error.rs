@@ -21,8 +21,21 @@ pub enum SyncError {
         failure: NetworkFailure,
     },
 
-    #[error("địa chỉ máy chủ “{0}” không hợp lệ (ví dụ đúng: http://192.168.1.10:8080)")]
+    #[error("địa chỉ máy chủ “{0}” không hợp lệ (ví dụ đúng: https://192.168.1.10:8443)")]
     BadServerAddress(String),
+
+    #[error("không gửi dữ liệu qua “{0}”: http:// không mã hóa, ai trên mạng cũng đọc được. Hãy dùng địa chỉ https:// của máy chủ")]
+    PlainHttp(String),
+
+    #[error("chứng chỉ của máy chủ {server} đã khác lúc đăng ký (lúc đó {expected}, nay {got}): có thể là máy giả mạo. Chưa gửi gì; hỏi cán bộ quản lý máy chủ trước khi đăng ký lại")]
+    CertificateChanged {
+        server: String,
+        expected: String,
+        got: String,
+    },
+
+    #[error("dấu vân tay chứng chỉ “{0}” không hợp lệ: cần 64 chữ số hex (như `sotay server enroll` in ra)")]
+    BadFingerprint(String),
 }
 
 /// What went wrong on the way to the server, in words a volunteer can act on.
@@ -77,7 +90,24 @@ impl SyncError {
                 failure.en()
             ),
             SyncError::BadServerAddress(address) => format!(
-                "“{address}” is not a server address (for example: http://192.168.1.10:8080)"
+                "“{address}” is not a server address (for example: https://192.168.1.10:8443)"
+            ),
+            SyncError::PlainHttp(address) => format!(
+                "nothing is sent to “{address}”: http:// is not encrypted and anyone on the \
+                 network can read it. Use the server's https:// address"
+            ),
+            SyncError::CertificateChanged {
+                server,
+                expected,
+                got,
+            } => format!(
+                "the certificate of the server {server} is not the one seen at enrolment (then \
+                 {expected}, now {got}): it may be an impostor. Nothing was sent; ask the \
+                 server's administrator before enrolling again"
+            ),
+            SyncError::BadFingerprint(typed) => format!(
+                "the certificate fingerprint “{typed}” is not valid: it takes 64 hex digits (as \
+                 `sotay server enroll` prints it)"
             ),
         }
     }
@@ -87,7 +117,9 @@ impl SyncError {
             SyncError::Core(e) => e.kind(),
             SyncError::Server { .. } => "server",
             SyncError::Network { .. } => "network",
-            SyncError::BadServerAddress(_) => "invalid",
+            SyncError::BadServerAddress(_) | SyncError::BadFingerprint(_) => "invalid",
+            SyncError::PlainHttp(_) => "insecure",
+            SyncError::CertificateChanged { .. } => "certificate_changed",
         }
     }
 }

@@ -14,6 +14,7 @@ mod api_client;
 pub mod decide;
 mod engine;
 mod error;
+mod trust;
 
 pub use decide::SyncConfig;
 pub use engine::{enroll, server_reachable, sync, SyncProgress, SyncSummary};

@@ -36,8 +36,8 @@ export const api = {
   overview: () => invoke<Overview>("app_state"),
   adminUnits: () => invoke<Province[]>("admin_units"),
   initTeam: (team: NewTeam) => invoke<TeamInfo>("init_team", { team }),
-  enroll: (server: string, code: string, volunteer: string) =>
-    invoke<TeamInfo>("enroll", { server, code, volunteer }),
+  enroll: (server: string, code: string, volunteer: string, fingerprint: string) =>
+    invoke<TeamInfo>("enroll", { server, code, volunteer, fingerprint: fingerprint.trim() || null }),
   /** Best matches first, a page at a time, with how many match in all. */
   searchCitizens: (query: string, offset: number) =>
     invoke<CitizenPage>("search_citizens", { query, offset }),

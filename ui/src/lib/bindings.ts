@@ -211,7 +211,12 @@ export type Province = { code: string, name: string, short_name: string, commune
 
 export type Commune = { code: string, name: string, };
 
-export type SyncStatus = { server: string | null, enrolled: boolean, pending: number, last_success: string | null, last_attempt: string | null, last_error: string | null, 
+export type SyncStatus = { server: string | null, 
+/**
+ * The server certificate's fingerprint pinned at enrolment, to compare with the one the
+ * administrator has.
+ */
+certificate: string | null, enrolled: boolean, pending: number, last_success: string | null, last_attempt: string | null, last_error: string | null, 
 /**
  * Records set aside: this laptop's that the server refused, and pulled ones that could not
  * be applied.

@@ -503,3 +503,55 @@ fn a_backup_is_a_working_copy_of_the_database() {
         .unwrap();
     assert!(String::from_utf8_lossy(&restored.stdout).contains("Đinh Văn Lộc"));
 }
+
+#[test]
+fn restore_puts_a_backup_back_and_keeps_what_was_there() {
+    let cli = Cli::new();
+    cli.init();
+    let add = |name: &str| {
+        cli.ok(&[
+            "citizen",
+            "add",
+            "--name",
+            name,
+            "--gender",
+            "nu",
+            "--birth",
+            "1958",
+            "--village",
+            "Thôn Tây",
+            "--consent",
+        ]);
+    };
+    add("Hà Thị Nguyệt");
+    let copy = cli.dir().join("usb").join("sao-luu.sqlite");
+    cli.ok(&["backup", "--out", copy.to_str().unwrap()]);
+    add("Lục Văn Sáng");
+
+    let said = cli.ok(&["restore", copy.to_str().unwrap()]);
+    assert!(said.contains("Đã khôi phục"), "{said}");
+    let found = cli.ok(&["citizen", "search", "thi nguyet"]);
+    assert!(found.contains("Hà Thị Nguyệt"), "{found}");
+    let after = cli.ok(&["citizen", "search", "luc van sang"]);
+    assert!(!after.contains("Lục Văn Sáng"), "{after}");
+    // What was there before the restore is kept aside, whole.
+    let aside = std::fs::read_dir(cli.dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("truoc-khi-khoi-phuc"))
+        .expect("the previous database kept");
+    let kept = Command::new(env!("CARGO_BIN_EXE_sotay"))
+        .arg("--db")
+        .arg(&aside)
+        .args(["citizen", "search", "luc van sang"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&kept.stdout).contains("Lục Văn Sáng"));
+
+    // A file that is not a backup changes nothing.
+    let junk = cli.dir().join("junk.sqlite");
+    std::fs::write(&junk, b"not a database").unwrap();
+    cli.fails(&["restore", junk.to_str().unwrap()]);
+    let still = cli.ok(&["citizen", "search", "thi nguyet"]);
+    assert!(still.contains("Hà Thị Nguyệt"), "{still}");
+}

@@ -3,7 +3,7 @@
 //! that could not be opened is never changed: a restore moves it aside under a dated name first.
 
 use crate::error::{CommandError, CommandResult};
-use sotay_application::{AppError, DataPaths, ErrorPayload};
+use sotay_application::{DataPaths, ErrorPayload};
 use std::path::PathBuf;
 use tauri::State;
 
@@ -26,55 +26,18 @@ fn app_state(unopened: State<'_, Unopened>) -> CommandResult<()> {
     Err(CommandError(error))
 }
 
-/// Puts a backup (a file the volunteer picked) in place of the database that did not open, after
-/// checking that it opens as a Sổ Tay store. Returns where the old file was moved.
+/// Puts a backup (a file the volunteer picked) in place of the database that did not open.
+/// Returns where the old file was moved.
 #[tauri::command(async)]
 fn restore_backup(unopened: State<'_, Unopened>, bytes: Vec<u8>) -> CommandResult<String> {
-    let database = &unopened.database;
-    let dir = database.parent().map(PathBuf::from).unwrap_or_default();
-    let candidate = dir.join(".sao-luu-dang-kiem-tra.sqlite");
-    let fail = |e: AppError| CommandError::from(e);
-    std::fs::write(&candidate, &bytes).map_err(|e| {
-        CommandError(ErrorPayload::new(
-            "file",
-            format!("không ghi được {}: {e}", candidate.display()),
-            format!("could not write {}: {e}", candidate.display()),
-        ))
-    })?;
-    // The backup must open, and be a team's store, before anything else moves.
-    let checked = sotay_application::App::open(DataPaths {
-        database: candidate.clone(),
-        output_dir: dir.clone(),
-    })
-    .and_then(|app| app.team());
-    if let Err(e) = checked {
-        let _ = std::fs::remove_file(&candidate);
-        return Err(fail(e));
-    }
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    let aside = dir.join(format!(
-        "{}.khong-mo-duoc-{stamp}",
-        database
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("sotay.sqlite")
-    ));
-    let moved = |e: std::io::Error| {
-        CommandError(ErrorPayload::new(
-            "file",
-            format!("không chuyển được tệp cũ sang {}: {e}", aside.display()),
-            format!("could not move the old file to {}: {e}", aside.display()),
-        ))
+    let paths = DataPaths {
+        database: unopened.database.clone(),
+        output_dir: unopened
+            .database
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
     };
-    if database.exists() {
-        std::fs::rename(database, &aside).map_err(moved)?;
-    }
-    for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", database.display()));
-        if side.exists() {
-            let _ = std::fs::rename(&side, PathBuf::from(format!("{}{suffix}", aside.display())));
-        }
-    }
-    std::fs::rename(&candidate, database).map_err(moved)?;
-    Ok(aside.display().to_string())
+    let aside = sotay_application::restore_backup(&paths, &bytes)?;
+    Ok(aside.map(|p| p.display().to_string()).unwrap_or_default())
 }

@@ -1,7 +1,10 @@
-//! `sotay backup`: a consistent copy of the local database.
+//! `sotay backup` and `sotay restore`: a consistent copy of the local database, and putting one
+//! back.
 
 use super::Ctx;
+use anyhow::Context;
 use clap::Args;
+use sotay_application::DataPaths;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -9,6 +12,31 @@ pub struct BackupArgs {
     /// The copy to write (default: a dated file in Documents/So Tay).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The backup to put back (a file `sotay backup` or the app's "Sao lưu" wrote).
+    file: PathBuf,
+}
+
+pub fn restore(args: RestoreArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("không đọc được {}", args.file.display()))?;
+    let paths = DataPaths::resolve(ctx.db.clone(), None);
+    let aside = sotay_application::restore_backup(&paths, &bytes)?;
+    println!(
+        "Đã khôi phục dữ liệu từ {} vào {}.",
+        args.file.display(),
+        paths.database.display()
+    );
+    if let Some(aside) = aside {
+        println!("Dữ liệu trước đó được giữ lại ở {}.", aside.display());
+    }
+    println!(
+        "Hãy đồng bộ (`sotay sync`): những gì máy này đã gửi sau lần sao lưu sẽ được lấy lại từ máy chủ."
+    );
+    Ok(())
 }
 
 pub fn run(args: BackupArgs, ctx: &Ctx) -> anyhow::Result<()> {

@@ -67,6 +67,9 @@ enum Command {
     Bundle(sync::BundleCommand),
     /// Copy the whole local database to a file (sao lưu).
     Backup(backup::BackupArgs),
+    /// Put a backup back in place of the local database, keeping the current one aside
+    /// (khôi phục).
+    Restore(backup::RestoreArgs),
     /// Run the central sync server (máy chủ đồng bộ) on --db FILE or --database-url URL.
     Serve(server::ServeArgs),
     /// Administer the central server's database.
@@ -164,6 +167,7 @@ fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Sync(args) => sync::run(args, ctx),
         Command::Bundle(cmd) => sync::run_bundle(cmd, ctx),
         Command::Backup(args) => backup::run(args, ctx),
+        Command::Restore(args) => backup::restore(args, ctx),
         Command::Serve(args) => server::serve(args, ctx),
         Command::Server(cmd) => server::run(cmd, ctx),
     }

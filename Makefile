@@ -34,7 +34,7 @@ unit: lint
 e2e: ui
 	@scripts/install-deps.sh test
 	cargo build --locked -p sotay-app -p sotay
-	python3 tests/e2e/ui_scenario.py "$${CARGO_TARGET_DIR:-target}/debug"
+	dbus-run-session -- python3 tests/e2e/ui_scenario.py "$${CARGO_TARGET_DIR:-target}/debug"
 
 # Most volunteers' laptops run Windows. The installer is cross-built here, offline: a release
 # build for x86_64-pc-windows-gnu (MinGW) packed by makensis from packaging/windows/installer.nsi.

@@ -10,9 +10,9 @@ pub mod unopened;
 
 use sotay_application::{App, DataPaths};
 use sotay_sync::{SyncConfig, SyncProgress};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tauri::Emitter;
+use tauri::{Emitter, Manager};
 
 /// `--db PATH` (or `SOTAY_DB`) and `--out-dir PATH` from the command line; tests pass them as
 /// arguments because a WebDriver session does not pass its environment to the app.
@@ -44,6 +44,29 @@ fn background_sync(handle: tauri::AppHandle, app: App) {
     });
 }
 
+/// One window per database: a second launch on the same file hands over to the first, which
+/// comes to the front, and exits. (On Linux without a D-Bus session the check is skipped.)
+fn one_window_per_database<R: tauri::Runtime>(database: &Path) -> tauri::plugin::TauriPlugin<R> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::fs::canonicalize(database)
+        .unwrap_or_else(|_| database.to_path_buf())
+        .hash(&mut hasher);
+    tauri_plugin_single_instance::Builder::new()
+        .dbus_id(format!(
+            "vn.binhdanhocvuso.sotay.db{:016x}",
+            hasher.finish()
+        ))
+        .callback(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        })
+        .build()
+}
+
 pub fn run() {
     let paths = DataPaths::resolve(
         arg("--db").or_else(|| std::env::var_os("SOTAY_DB").map(PathBuf::from)),
@@ -59,6 +82,7 @@ pub fn run() {
                 database,
             };
             tauri::Builder::default()
+                .plugin(one_window_per_database(&unopened.database))
                 .manage(unopened)
                 .invoke_handler(unopened::handler())
                 .run(tauri::generate_context!())
@@ -68,6 +92,7 @@ pub fn run() {
     };
     let background = app.clone();
     tauri::Builder::default()
+        .plugin(one_window_per_database(&database))
         .manage(app)
         .setup(move |tauri_app| {
             background_sync(tauri_app.handle().clone(), background);

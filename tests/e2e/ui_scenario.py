@@ -247,6 +247,15 @@ def main():
         except RuntimeError:
             pass
 
+        # A second launch on the same database hands over to this window and exits.
+        if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            second = subprocess.run([app, "--db", laptop, "--out-dir", out_dir], env=env, timeout=30,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            assert second.returncode == 0, f"second instance: exit {second.returncode}"
+            driver.find("#team-name")
+        else:
+            print("no D-Bus session: the one-window check is skipped", file=sys.stderr)
+
         # First run: create the team.
         driver.type("#team-name", TEAM)
         driver.select("#team-province", "38")

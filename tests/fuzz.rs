@@ -4,8 +4,9 @@
 //!
 //! - the importer (`Store::import_citizens_from`) with CSV and XLSX files: never panics, never
 //!   stores anyone without consent;
-//! - the push decoder: the server's real router, in-process, with a device's token: never
-//!   answers 5xx, and the team's records still pull afterwards;
+//! - the push decoder: the server's real router, in-process, with a device's token, on SQLite and
+//!   on PostgreSQL (when configured, as in CI): never answers 5xx, and the team's records still
+//!   pull afterwards;
 //! - the bundle reader (`bundle::open`): never panics, and opens nothing but the corpus's own
 //!   bundles (any change is refused).
 //!
@@ -113,6 +114,11 @@ fn collect_pointers(value: &serde_json::Value, at: String, out: &mut Vec<String>
     }
 }
 
+/// Printable text, or control characters (NUL among them), which JSON carries escaped.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof!["\\PC{0,12}", "[\\x00-\\x1f\\x7f]{1,3}"]
+}
+
 /// Random bytes, or a corpus sample changed byte by byte or (for JSON) value by value.
 fn inputs(samples: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
     let (by_byte, by_value) = (samples.clone(), samples);
@@ -120,7 +126,7 @@ fn inputs(samples: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
         1 => prop::collection::vec(any::<u8>(), 0..1_024),
         4 => (any::<Index>(), prop::collection::vec((any::<Index>(), any::<u8>(), any::<u8>()), 1..6))
             .prop_map(move |(i, edits)| mutate(&by_byte[i.index(by_byte.len())], &edits)),
-        4 => (any::<Index>(), prop::collection::vec((any::<Index>(), any::<u8>(), "\\PC{0,12}"), 1..4))
+        4 => (any::<Index>(), prop::collection::vec((any::<Index>(), any::<u8>(), text()), 1..4))
             .prop_map(move |(i, edits)| mutate_json(&by_value[i.index(by_value.len())], &edits)),
     ]
 }
@@ -238,6 +244,11 @@ fn fuzz_the_bundle_reader() {
 
 #[test]
 fn fuzz_the_push_decoder() {
+    // On both engines: PostgreSQL refuses what SQLite stores (a NUL in text, for one).
+    common::each_backend(fuzz_pushes);
+}
+
+fn fuzz_pushes(backend: common::Backend) {
     use axum::body::Body;
     use axum::http::Request;
     use sotay_protocol::sync::{PushRequest, PROTOCOL_HEADER};
@@ -252,12 +263,18 @@ fn fuzz_the_push_decoder() {
         .find(|r| r.entity == sotay_protocol::Entity::Team)
         .map(|r| serde_json::from_value(r.payload.clone()).unwrap())
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let db = sotay_server::Database::open_sqlite(&dir.path().join("central.sqlite")).unwrap();
+    let db = runtime.block_on(async {
+        match &backend {
+            common::Backend::Sqlite(path) => sotay_server::Database::open_sqlite(path).unwrap(),
+            common::Backend::Postgres(url) => {
+                sotay_server::Database::connect_postgres(url).await.unwrap()
+            }
+        }
+    });
     let token = "fuzz-device-token";
     let team_id = team.id;
     runtime.block_on(async {
@@ -288,7 +305,11 @@ fn fuzz_the_push_decoder() {
         }
         builder.body(Body::from(body)).unwrap()
     };
-    fuzz("push", inputs(samples), |bytes| {
+    let target = match backend {
+        common::Backend::Sqlite(_) => "push-sqlite",
+        common::Backend::Postgres(_) => "push-postgres",
+    };
+    fuzz(target, inputs(samples), |bytes| {
         // Half the inputs travel compressed, as laptops send them.
         let zstd = bytes.len() % 2 == 0;
         let body = if zstd {

@@ -43,6 +43,15 @@ fn check_note(note: &Option<String>) -> Result<(), RecordProblem> {
     }
 }
 
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 /// The length of a value's compact JSON, counted without writing it out.
 fn json_size(value: &serde_json::Value) -> usize {
     struct Count(usize);
@@ -64,6 +73,17 @@ fn json_size(value: &serde_json::Value) -> usize {
 /// and the same field rules as the forms (a citizen needs consent, a valid phone…). A delete
 /// needs only to name its entity.
 pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
+    // No text in Sổ Tay holds a NUL; PostgreSQL can store none (in text or jsonb), so a record
+    // with one would fail the server's transaction on every retry.
+    if record.entity_id.contains('\0')
+        || record.fields.iter().any(|f| f.contains('\0'))
+        || holds_nul(&record.payload)
+    {
+        return Err(problem(
+            "nội dung chứa ký tự NUL (\\0), không lưu được",
+            "the record contains a NUL character (\\0), which cannot be stored",
+        ));
+    }
     let size = json_size(&record.payload);
     if size > MAX_PAYLOAD_BYTES {
         return Err(problem(

@@ -63,10 +63,12 @@ pub(crate) fn seqs_to_check(records: &[OutboxRecord], acked: u64) -> Vec<u64> {
         .collect()
 }
 
-/// The entities a batch changes: their whole state is merged.
+/// The entities a batch changes: their whole state is merged. An ID with a NUL is never stored
+/// (such a record is set aside) and could not even be looked up in PostgreSQL.
 pub(crate) fn touched_keys(records: &[OutboxRecord]) -> Vec<EntityKey> {
     let mut keys: Vec<EntityKey> = records
         .iter()
+        .filter(|r| !r.entity_id.contains('\0'))
         .map(|r| (r.entity, r.entity_id.clone()))
         .collect();
     keys.sort_unstable();
@@ -83,8 +85,17 @@ pub(crate) fn referenced_keys(records: &[OutboxRecord], touched: &[EntityKey]) -
             ("session_id", Entity::Session),
             ("citizen_id", Entity::Citizen),
         ] {
-            if let Some(id) = r.payload.get(field).and_then(|v| v.as_str()) {
-                let key = (entity, id.to_owned());
+            if let Some(id) = r
+                .payload
+                .get(field)
+                .and_then(|v| v.as_str())
+                .filter(|id| !id.contains('\0'))
+            {
+                // Stored under the canonical form the payload decodes to (any case, braces…).
+                let id = id
+                    .parse::<uuid::Uuid>()
+                    .map_or_else(|_| id.to_owned(), |u| u.to_string());
+                let key = (entity, id);
                 if touched.binary_search(&key).is_err() {
                     keys.push(key);
                 }
@@ -604,6 +615,23 @@ mod tests {
             .quarantined
             .iter()
             .any(|(r, _)| r.payload["citizen_id"] == citizen.as_str()));
+    }
+
+    #[test]
+    fn references_are_looked_up_under_the_form_they_are_stored_in() {
+        let (_, records) = laptop_records();
+        let mut attendance = records
+            .iter()
+            .find(|r| r.entity == Entity::Attendance)
+            .unwrap()
+            .clone();
+        let session = attendance.payload["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        attendance.payload["session_id"] = session.to_uppercase().into();
+        let keys = referenced_keys(&[attendance], &[]);
+        assert!(keys.contains(&(Entity::Session, session)), "{keys:?}");
     }
 
     #[test]

@@ -18,6 +18,9 @@ use tokio_rustls::TlsAcceptor;
 
 /// A handshake that takes longer than this is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Handshakes in progress at once; more connections wait in the kernel's queue, so idle
+/// connections cannot exhaust the server's file descriptors.
+const HANDSHAKES_AT_ONCE: usize = 256;
 
 /// The server's certificate and key, ready to serve.
 #[derive(Clone)]
@@ -91,8 +94,12 @@ impl TlsListener {
         let local = listener.local_addr()?;
         let acceptor = TlsAcceptor::from(identity.config.clone());
         let (done, ready) = mpsc::channel(64);
+        let slots = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_AT_ONCE));
         tokio::spawn(async move {
             loop {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
                     // axum stopped serving: stop accepting.
@@ -104,6 +111,7 @@ impl TlsListener {
                 };
                 let (acceptor, done) = (acceptor.clone(), done.clone());
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = done.send((tls, peer)).await;

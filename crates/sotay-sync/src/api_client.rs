@@ -66,9 +66,16 @@ impl ApiClient {
         let expected = match trust {
             ServerTrust::Enrolling(expected) | ServerTrust::Pinned(expected) => expected.clone(),
         };
+        // The protocol never redirects: following one could carry the token elsewhere, or to
+        // plain http://.
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(15)));
+            .connect_timeout(timeout.min(Duration::from_secs(15)))
+            .redirect(reqwest::redirect::Policy::none());
+        if parsed.scheme() == "http" {
+            // Plain http:// is for this machine only; a proxy would carry it off in clear.
+            builder = builder.no_proxy();
+        }
         let mut certificate = None;
         if parsed.scheme() == "https" {
             if matches!(trust, ServerTrust::Pinned(None)) {

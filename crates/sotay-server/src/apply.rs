@@ -264,12 +264,6 @@ pub(crate) fn plan_batch(
         let payload = match checked {
             Ok(payload) => payload,
             Err(problem) => {
-                plan.response.quarantined.push(QuarantinedRecord {
-                    seq: record.seq,
-                    record_id: record.record_id,
-                    reason: problem.reason.clone(),
-                    reason_en: problem.reason_en.clone(),
-                });
                 plan.quarantined.push((record, problem));
                 continue;
             }
@@ -315,7 +309,6 @@ pub(crate) fn plan_batch(
             payload_json,
             position,
         });
-        plan.response.applied += 1;
     }
     changed.sort_unstable();
     changed.dedup();
@@ -328,6 +321,17 @@ pub(crate) fn plan_batch(
         .collect();
     plan.position = position;
     plan.response.acked_seq = acked;
+    plan.response.applied = plan.records.len() as u64;
+    plan.response.quarantined = plan
+        .quarantined
+        .iter()
+        .map(|(record, problem)| QuarantinedRecord {
+            seq: record.seq,
+            record_id: record.record_id,
+            reason: problem.reason.clone(),
+            reason_en: problem.reason_en.clone(),
+        })
+        .collect();
     Ok(plan)
 }
 

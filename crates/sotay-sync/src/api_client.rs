@@ -37,7 +37,6 @@ pub(crate) struct ApiClient {
     base: String,
     /// For `https://`: the certificate check, which remembers what the server showed.
     certificate: Option<Arc<PinnedCertificate>>,
-    expected: Option<String>,
     token: Option<String>,
     pub requests: u64,
     pub bytes_sent: u64,
@@ -63,9 +62,6 @@ impl ApiClient {
         // reqwest is built without a default crypto provider (its default, aws-lc, needs cmake
         // and does not cross-build for Windows here); ring is the one rustls uses in this build.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let expected = match trust {
-            ServerTrust::Enrolling(expected) | ServerTrust::Pinned(expected) => expected.clone(),
-        };
         // The protocol never redirects: following one could carry the token elsewhere, or to
         // plain http://.
         let mut builder = reqwest::Client::builder()
@@ -82,6 +78,9 @@ impl ApiClient {
                 // Enrolled over http:// (loopback); an https:// address now has nothing pinned.
                 return Err(SyncError::PlainHttp(base));
             }
+            let expected = match trust {
+                ServerTrust::Enrolling(expected) | ServerTrust::Pinned(expected) => expected,
+            };
             let verifier = Arc::new(PinnedCertificate::new(expected.clone()));
             builder = builder.tls_backend_preconfigured(tls_config(verifier.clone())?);
             certificate = Some(verifier);
@@ -91,7 +90,6 @@ impl ApiClient {
             http,
             base,
             certificate,
-            expected,
             token,
             requests: 0,
             bytes_sent: 0,
@@ -110,7 +108,7 @@ impl ApiClient {
     }
 
     fn certificate_changed(&self) -> Option<SyncError> {
-        let expected = self.expected.clone()?;
+        let expected = self.certificate.as_ref()?.expected.clone()?;
         let got = self.seen_certificate()?;
         (got != expected).then(|| SyncError::CertificateChanged {
             server: self.base.clone(),

@@ -47,7 +47,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 /// changed. The handshake's signatures are still checked, so the server must hold the key.
 #[derive(Debug)]
 pub(crate) struct PinnedCertificate {
-    expected: Option<String>,
+    pub expected: Option<String>,
     pub seen: Arc<Mutex<Option<String>>>,
     algorithms: WebPkiSupportedAlgorithms,
 }

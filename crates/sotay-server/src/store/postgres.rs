@@ -244,8 +244,25 @@ fn record_from_row(r: &PgRow) -> ServerResult<OutboxRecord> {
     })
 }
 
-fn key_columns(keys: &[EntityKey]) -> (Vec<&'static str>, Vec<&str>) {
-    keys.iter().map(|(e, id)| (e.as_str(), id.as_str())).unzip()
+/// The stored entities among `keys`, in one query: entity, ID, team, then `column`.
+async fn entities_at(
+    tx: &mut Tx,
+    keys: &[EntityKey],
+    column: &'static str,
+) -> ServerResult<Vec<PgRow>> {
+    let (kinds, ids): (Vec<&str>, Vec<&str>) =
+        keys.iter().map(|(e, id)| (e.as_str(), id.as_str())).unzip();
+    query(sqlx_core::sql_str::AssertSqlSafe(format!(
+        "SELECT e.entity, e.entity_id, e.team_id, {column}
+         FROM entities e
+         JOIN UNNEST($1::text[], $2::text[]) AS k (entity, entity_id)
+           ON e.entity = k.entity AND e.entity_id = k.entity_id"
+    )))
+    .bind(&kinds)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(pg)
 }
 
 fn entity_of(row: &PgRow) -> ServerResult<Entity> {
@@ -282,19 +299,7 @@ async fn push(
         context.held = held_at(tx, device.id, &seqs).await?.into_iter().collect();
     }
     let touched = touched_keys(&records);
-    let (kinds, ids) = key_columns(&touched);
-    let rows = query(
-        "SELECT e.entity, e.entity_id, e.team_id, e.state::text
-         FROM entities e
-         JOIN UNNEST($1::text[], $2::text[]) AS k (entity, entity_id)
-           ON e.entity = k.entity AND e.entity_id = k.entity_id",
-    )
-    .bind(&kinds)
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(pg)?;
-    for r in rows {
+    for r in entities_at(tx, &touched, "e.state::text").await? {
         let key = (entity_of(&r)?, r.try_get(1).map_err(pg)?);
         let entity = StoredEntity {
             team_id: TeamId(r.try_get(2).map_err(pg)?),
@@ -302,20 +307,7 @@ async fn push(
         };
         context.stored.insert(key, entity);
     }
-    let referenced = referenced_keys(&records, &touched);
-    let (kinds, ids) = key_columns(&referenced);
-    let rows = query(
-        "SELECT e.entity, e.entity_id, e.team_id, e.deleted
-         FROM entities e
-         JOIN UNNEST($1::text[], $2::text[]) AS k (entity, entity_id)
-           ON e.entity = k.entity AND e.entity_id = k.entity_id",
-    )
-    .bind(&kinds)
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(pg)?;
-    for r in rows {
+    for r in entities_at(tx, &referenced_keys(&records, &touched), "e.deleted").await? {
         let key = (entity_of(&r)?, r.try_get(1).map_err(pg)?);
         let team = TeamId(r.try_get(2).map_err(pg)?);
         context.refs.insert(key, (team, r.try_get(3).map_err(pg)?));

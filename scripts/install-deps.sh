@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential pkg-config libwebkit2gtk-4.1-dev librsvg2-dev libssl-dev)
 if [ "${1:-}" = "test" ]; then
-  packages+=(postgresql poppler-utils xvfb webkit2gtk-driver wine wine64 dbus-daemon)
+  packages+=(postgresql poppler-utils xvfb webkit2gtk-driver wine wine64 dbus-daemon openssl)
 fi
 if [ "${1:-}" = "windows" ]; then
   packages+=(gcc-mingw-w64-x86-64 nsis)

@@ -3,6 +3,8 @@ fn main() {
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
         tauri_build::AppManifest::new().commands(&[
             "app_state",
+            "unlock",
+            "change_passphrase",
             "admin_units",
             "init_team",
             "enroll",

@@ -179,8 +179,7 @@ fn two_teams_of_four_laptops_converge_through_faults_restarts_and_restores() {
                     .unwrap(),
                 );
                 let client = raw_client();
-                let token: String = rusqlite::Connection::open(&laptop.path)
-                    .unwrap()
+                let token: String = common::raw_laptop(&laptop.path)
                     .query_row("SELECT value FROM meta WHERE key = 'sync.token'", [], |r| {
                         r.get(0)
                     })

@@ -5,6 +5,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// What the test laptops are encrypted with, given to every command as SOTAY_PASSPHRASE.
+const PASSPHRASE: &str = "hoa sen trắng";
+
 struct Cli {
     db: PathBuf,
     _dir: tempfile::TempDir,
@@ -29,6 +32,7 @@ impl Cli {
             .arg(&self.db)
             .args(args)
             .env_remove("SOTAY_DB")
+            .env("SOTAY_PASSPHRASE", PASSPHRASE)
             .output()
             .unwrap()
     }
@@ -310,7 +314,7 @@ fn errors_exit_non_zero_with_a_one_line_reason() {
 fn a_database_from_a_newer_build_is_refused() {
     let cli = Cli::new();
     cli.init();
-    rusqlite::Connection::open(&cli.db)
+    sotay_core::protect::open_connection(&cli.db, &sotay_core::Passphrase::new(PASSPHRASE))
         .unwrap()
         .pragma_update(None, "user_version", 999)
         .unwrap();
@@ -499,6 +503,7 @@ fn a_backup_is_a_working_copy_of_the_database() {
         .arg("--db")
         .arg(&copy)
         .args(["citizen", "search", "dinh van loc"])
+        .env("SOTAY_PASSPHRASE", PASSPHRASE)
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&restored.stdout).contains("Đinh Văn Lộc"));
@@ -544,6 +549,7 @@ fn restore_puts_a_backup_back_and_keeps_what_was_there() {
         .arg("--db")
         .arg(&aside)
         .args(["citizen", "search", "luc van sang"])
+        .env("SOTAY_PASSPHRASE", PASSPHRASE)
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&kept.stdout).contains("Lục Văn Sáng"));

@@ -187,7 +187,11 @@ fn fuzz(
 #[test]
 fn fuzz_the_importer() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("laptop.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.path().join("laptop.sqlite"),
+        &sotay_core::Passphrase::new(common::PASSPHRASE),
+    )
+    .unwrap();
     store
         .init_team(NewTeam {
             name: "Đội fuzz".into(),

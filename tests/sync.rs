@@ -320,7 +320,7 @@ fn raw_push(
 }
 
 fn token_of(laptop: &Laptop) -> String {
-    let conn = rusqlite::Connection::open(&laptop.path).unwrap();
+    let conn = common::raw_laptop(&laptop.path);
     conn.query_row("SELECT value FROM meta WHERE key = 'sync.token'", [], |r| {
         r.get(0)
     })
@@ -504,7 +504,9 @@ fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
 
 fn sotay() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sotay"));
-    cmd.env_remove("SOTAY_DB").env_remove("SOTAY_DATABASE_URL");
+    cmd.env_remove("SOTAY_DB")
+        .env_remove("SOTAY_DATABASE_URL")
+        .env("SOTAY_PASSPHRASE", common::PASSPHRASE);
     cmd
 }
 
@@ -941,8 +943,7 @@ fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
             counter: 0,
             device,
         };
-        rusqlite::Connection::open(&a.path)
-            .unwrap()
+        common::raw_laptop(&a.path)
             .execute(
                 "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
                 [future.to_string()],
@@ -973,8 +974,7 @@ fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
             .unwrap()
             .as_millis() as u64
             + 86_400_000;
-        let b_clock: String = rusqlite::Connection::open(&b.path)
-            .unwrap()
+        let b_clock: String = common::raw_laptop(&b.path)
             .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
             .unwrap();
         assert!(

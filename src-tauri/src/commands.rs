@@ -5,7 +5,7 @@
 
 use crate::error::CommandResult;
 use sotay_application::{
-    App, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
+    App, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
 };
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
@@ -25,7 +25,10 @@ const SEARCH_PAGE: usize = 50;
 pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
 {
     tauri::generate_handler![
-        app_state,
+        crate::gate::app_state,
+        crate::gate::unlock,
+        crate::gate::restore_backup,
+        change_passphrase,
         admin_units,
         init_team,
         enroll,
@@ -44,9 +47,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
     ]
 }
 
+/// Re-encrypts the database under a new passphrase, once the current one is typed again.
 #[tauri::command(async)]
-fn app_state(app: State<'_, App>) -> CommandResult<Overview> {
-    Ok(app.overview()?)
+fn change_passphrase(app: State<'_, App>, current: String, new: String) -> CommandResult<()> {
+    Ok(app.change_passphrase(&current, &new)?)
 }
 
 /// Provinces and their communes, for the first-run form's choices.

@@ -1,12 +1,13 @@
-//! Sổ Tay's desktop shell (Tauri 2): opens the application layer on the local store, registers
-//! the commands, and runs a background sync whenever the server becomes reachable. All logic lives
+//! Sổ Tay's desktop shell (Tauri 2): registers the commands, opens the application layer on the
+//! local store once the volunteer unlocks it (`gate`), and then runs a background sync whenever
+//! the server becomes reachable. All logic lives
 //! below, in `sotay-application`; this crate only adapts it to the web view.
 
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod error;
-pub mod unopened;
+pub mod gate;
 
 use sotay_application::{App, DataPaths};
 use sotay_sync::{SyncConfig, SyncProgress};
@@ -26,7 +27,7 @@ fn arg(name: &str) -> Option<PathBuf> {
 
 /// Every 30 s: when records wait and the server answers, sync and tell the page. The store is
 /// taken only between requests, so the screens stay responsive meanwhile.
-fn background_sync(handle: tauri::AppHandle, app: App) {
+pub(crate) fn background_sync<R: tauri::Runtime>(handle: tauri::AppHandle<R>, app: App) {
     tauri::async_runtime::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -72,32 +73,10 @@ pub fn run() {
         arg("--db").or_else(|| std::env::var_os("SOTAY_DB").map(PathBuf::from)),
         arg("--out-dir"),
     );
-    let database = paths.database.clone();
-    let app = match App::open(paths) {
-        Ok(app) => app,
-        Err(e) => {
-            // Not a silent exit: the window explains and offers a restore; the file stays as is.
-            let unopened = unopened::Unopened {
-                error: e.into(),
-                database,
-            };
-            tauri::Builder::default()
-                .plugin(one_window_per_database(&unopened.database))
-                .manage(unopened)
-                .invoke_handler(unopened::handler())
-                .run(tauri::generate_context!())
-                .expect("Sổ Tay could not start its window");
-            return;
-        }
-    };
-    let background = app.clone();
+    // The window opens on the database's lock; `gate::unlock` opens the application.
     tauri::Builder::default()
-        .plugin(one_window_per_database(&database))
-        .manage(app)
-        .setup(move |tauri_app| {
-            background_sync(tauri_app.handle().clone(), background);
-            Ok(())
-        })
+        .plugin(one_window_per_database(&paths.database))
+        .manage(gate::Gate::new(paths))
         .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("Sổ Tay could not start its window");

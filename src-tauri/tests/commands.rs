@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use sotay_application::{App, DataPaths};
-use sotay_core::{CitizenInput, NewTeam};
+use sotay_core::{CitizenInput, NewTeam, Passphrase};
 use sotay_protocol::{CitizenV1, Group, Organisation};
 use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
 
@@ -29,11 +29,16 @@ fn invoke(
     .map(|body| body.deserialize::<serde_json::Value>().unwrap())
 }
 
+const PASSPHRASE: &str = "hoa sen trắng";
+
 fn app_with_a_team(dir: &std::path::Path) -> App {
-    let app = App::open(DataPaths {
-        database: dir.join("sotay.sqlite"),
-        output_dir: dir.join("out"),
-    })
+    let app = App::open(
+        DataPaths {
+            database: dir.join("sotay.sqlite"),
+            output_dir: dir.join("out"),
+        },
+        &Passphrase::new(PASSPHRASE),
+    )
     .unwrap();
     app.init_team(NewTeam {
         name: "Đội TNTN Hàm Rồng".into(),
@@ -213,18 +218,81 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     assert!(backup["bytes"].as_u64().unwrap() > 0);
 }
 
+/// The window as the real app starts it: on the database's lock, no application yet.
+fn locked_window(paths: DataPaths) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
+    let tauri_app = mock_builder()
+        .manage(sotay_app_lib::gate::Gate::new(paths))
+        .invoke_handler(sotay_app_lib::commands::handler())
+        .build(tauri::generate_context!())
+        .unwrap();
+    tauri::WebviewWindowBuilder::new(&tauri_app, "main", Default::default())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_first_run_chooses_a_passphrase_and_the_next_one_unlocks_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = DataPaths {
+        database: dir.path().join("sotay.sqlite"),
+        output_dir: dir.path().join("out"),
+    };
+    let webview = locked_window(paths.clone());
+    let told = invoke(&webview, "app_state", json!({})).unwrap_err();
+    assert_eq!(told["kind"], "choose_passphrase");
+    // Nothing else answers before the store is open.
+    assert!(invoke(&webview, "sessions", json!({})).is_err());
+    let weak = invoke(&webview, "unlock", json!({"passphrase": "1234"})).unwrap_err();
+    assert_eq!(weak["kind"], "weak_passphrase");
+    assert!(weak["message"]
+        .as_str()
+        .unwrap()
+        .contains("ít nhất 8 ký tự"));
+    let overview = invoke(&webview, "unlock", json!({"passphrase": PASSPHRASE})).unwrap();
+    assert!(overview["team"].is_null());
+    invoke(
+        &webview,
+        "init_team",
+        json!({"team": {"name": "Đội TNTN Hàm Rồng", "organisation": "youth_union",
+                 "province_code": "38", "commune_code": "14758", "volunteer": "Lê Thị Hoa"}}),
+    )
+    .unwrap();
+    invoke(&webview, "app_state", json!({})).unwrap();
+    let changed = invoke(
+        &webview,
+        "change_passphrase",
+        json!({"current": "không phải", "new": "trăng rằm tháng tám"}),
+    )
+    .unwrap_err();
+    assert_eq!(changed["kind"], "wrong_passphrase");
+    invoke(
+        &webview,
+        "change_passphrase",
+        json!({"current": PASSPHRASE, "new": "trăng rằm tháng tám"}),
+    )
+    .unwrap();
+
+    // The next start: locked, the old passphrase refused, the new one opens the same team.
+    let webview = locked_window(paths);
+    let told = invoke(&webview, "app_state", json!({})).unwrap_err();
+    assert_eq!(told["kind"], "locked");
+    let wrong = invoke(&webview, "unlock", json!({"passphrase": PASSPHRASE})).unwrap_err();
+    assert_eq!(wrong["kind"], "wrong_passphrase");
+    let overview = invoke(
+        &webview,
+        "unlock",
+        json!({"passphrase": "trăng rằm tháng tám"}),
+    )
+    .unwrap();
+    assert_eq!(overview["team"]["name"], "Đội TNTN Hàm Rồng");
+}
+
 #[test]
 fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("sotay.sqlite");
     let garbage = b"not a database, a damaged file".repeat(200);
     std::fs::write(&database, &garbage).unwrap();
-    let error = App::open(DataPaths {
-        database: database.clone(),
-        output_dir: dir.path().join("out"),
-    })
-    .err()
-    .expect("a damaged file does not open");
     let backup = {
         let source = tempfile::tempdir().unwrap();
         let app = app_with_a_team(source.path());
@@ -232,45 +300,60 @@ fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
         app.backup(Some(copy.clone())).unwrap();
         std::fs::read(copy).unwrap()
     };
-    let tauri_app = mock_builder()
-        .manage(sotay_app_lib::unopened::Unopened {
-            error: error.into(),
-            database: database.clone(),
-        })
-        .invoke_handler(sotay_app_lib::unopened::handler())
-        .build(tauri::generate_context!())
-        .unwrap();
-    let webview = tauri::WebviewWindowBuilder::new(&tauri_app, "main", Default::default())
-        .build()
-        .unwrap();
-
+    let paths = DataPaths {
+        database: database.clone(),
+        output_dir: dir.path().join("out"),
+    };
+    let webview = locked_window(paths.clone());
+    // Without SQLite's header the file may be encrypted: the page asks for the passphrase, and
+    // only the passphrase can tell that it is not Sổ Tay data.
     let told = invoke(&webview, "app_state", json!({})).unwrap_err();
-    assert!(
-        told["kind"].as_str().unwrap().starts_with("unopened_"),
-        "{told}"
-    );
+    assert_eq!(told["kind"], "locked");
+    let refused = invoke(&webview, "unlock", json!({"passphrase": PASSPHRASE})).unwrap_err();
+    assert_eq!(refused["kind"], "wrong_passphrase");
+    assert!(refused["message"]
+        .as_str()
+        .unwrap()
+        .contains("không phải dữ liệu Sổ Tay"));
     assert_eq!(std::fs::read(&database).unwrap(), garbage, "untouched");
 
-    // Something that is not a Sổ Tay backup is refused, and nothing moves.
+    // Something that is not a Sổ Tay backup is refused, and nothing moves; so is a backup with
+    // the wrong passphrase.
     let refused = invoke(
         &webview,
         "restore_backup",
-        json!({"bytes": b"nope".to_vec()}),
+        json!({"bytes": b"nope".to_vec(), "passphrase": PASSPHRASE}),
     );
     assert!(refused.is_err());
+    let refused = invoke(
+        &webview,
+        "restore_backup",
+        json!({"bytes": backup, "passphrase": "không phải mật khẩu"}),
+    )
+    .unwrap_err();
+    assert_eq!(refused["kind"], "wrong_passphrase");
     assert_eq!(std::fs::read(&database).unwrap(), garbage);
 
-    let aside = invoke(&webview, "restore_backup", json!({"bytes": backup})).unwrap();
+    let aside = invoke(
+        &webview,
+        "restore_backup",
+        json!({"bytes": backup, "passphrase": PASSPHRASE}),
+    )
+    .unwrap();
     let aside = std::path::PathBuf::from(aside.as_str().unwrap());
     assert_eq!(
         std::fs::read(&aside).unwrap(),
         garbage,
         "the old file is kept, as it was"
     );
-    let restored = App::open(DataPaths {
-        database,
-        output_dir: dir.path().join("out"),
-    })
-    .unwrap();
-    assert_eq!(restored.team().unwrap().team.name, "Đội TNTN Hàm Rồng");
+    let overview = invoke(&webview, "unlock", json!({"passphrase": PASSPHRASE})).unwrap();
+    assert_eq!(overview["team"]["name"], "Đội TNTN Hàm Rồng");
+    // Once open, a restore under the running app is refused.
+    let refused = invoke(
+        &webview,
+        "restore_backup",
+        json!({"bytes": backup, "passphrase": PASSPHRASE}),
+    )
+    .unwrap_err();
+    assert_eq!(refused["kind"], "already_open");
 }

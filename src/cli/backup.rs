@@ -5,6 +5,7 @@ use super::Ctx;
 use anyhow::Context;
 use clap::Args;
 use sotay_application::DataPaths;
+use sotay_core::Passphrase;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -16,7 +17,8 @@ pub struct BackupArgs {
 
 #[derive(Args)]
 pub struct RestoreArgs {
-    /// The backup to put back (a file `sotay backup` or the app's "Sao lưu" wrote).
+    /// The backup to put back (a file `sotay backup` or the app's "Sao lưu" wrote). Its
+    /// passphrase (the one in use when it was made) comes from SOTAY_PASSPHRASE or is asked.
     file: PathBuf,
 }
 
@@ -24,7 +26,11 @@ pub fn restore(args: RestoreArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("không đọc được {}", args.file.display()))?;
     let paths = DataPaths::resolve(ctx.db.clone(), None);
-    let aside = sotay_application::restore_backup(&paths, &bytes)?;
+    let passphrase = super::passphrase::typed(
+        "SOTAY_PASSPHRASE",
+        "Mật khẩu của bản sao lưu (mật khẩu Sổ Tay lúc sao lưu): ",
+    )?;
+    let aside = sotay_application::restore_backup(&paths, &bytes, &Passphrase::new(&passphrase))?;
     println!(
         "Đã khôi phục dữ liệu từ {} vào {}.",
         args.file.display(),
@@ -33,6 +39,7 @@ pub fn restore(args: RestoreArgs, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(aside) = aside {
         println!("Dữ liệu trước đó được giữ lại ở {}.", aside.display());
     }
+    println!("Từ nay máy mở bằng mật khẩu của bản sao lưu.");
     println!(
         "Hãy đồng bộ (`sotay sync`): những gì máy này đã gửi sau lần sao lưu sẽ được lấy lại từ máy chủ."
     );

@@ -6,6 +6,7 @@ mod backup;
 mod citizen;
 mod init;
 mod outbox;
+mod passphrase;
 mod report;
 mod server;
 mod session;
@@ -70,6 +71,9 @@ enum Command {
     /// Put a backup back in place of the local database, keeping the current one aside
     /// (khôi phục).
     Restore(backup::RestoreArgs),
+    /// The passphrase that encrypts the local database (mật khẩu).
+    #[command(subcommand)]
+    Passphrase(passphrase::PassphraseCommand),
     /// Run the central sync server (máy chủ đồng bộ) on --db FILE or --database-url URL.
     Serve(server::ServeArgs),
     /// Administer the central server's database.
@@ -84,11 +88,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The application on the laptop's store (created on first use).
+    /// The application on the laptop's store (created, or encrypted, on first use).
     pub fn app(&self) -> anyhow::Result<App> {
         let paths = DataPaths::resolve(self.db.clone(), None);
+        let passphrase = passphrase::for_database(&paths)?;
         let path = paths.database.display().to_string();
-        App::open(paths).with_context(|| format!("không mở được {path}"))
+        App::open(paths, &passphrase).with_context(|| format!("không mở được {path}"))
     }
 
     /// Prints `value` as JSON when `--json` was given, else runs `human`.
@@ -168,6 +173,7 @@ fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Bundle(cmd) => sync::run_bundle(cmd, ctx),
         Command::Backup(args) => backup::run(args, ctx),
         Command::Restore(args) => backup::restore(args, ctx),
+        Command::Passphrase(cmd) => passphrase::run(cmd, ctx),
         Command::Serve(args) => server::serve(args, ctx),
         Command::Server(cmd) => server::run(cmd, ctx),
     }

@@ -16,6 +16,14 @@ use std::time::Duration;
 
 pub const COMMUNE: &str = "14758";
 
+/// What every test laptop is encrypted with (also `SOTAY_PASSPHRASE` for the CLI).
+pub const PASSPHRASE: &str = "hoa sen trắng";
+
+/// A laptop's file itself, decrypted, to look at or change behind the store's back.
+pub fn raw_laptop(path: &std::path::Path) -> rusqlite::Connection {
+    sotay_core::protect::open_connection(path, &sotay_core::Passphrase::new(PASSPHRASE)).unwrap()
+}
+
 #[derive(Debug, Clone)]
 pub enum Backend {
     Sqlite(PathBuf),
@@ -287,7 +295,9 @@ impl Laptop {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("laptop.sqlite");
         Self {
-            shared: SharedStore::new(Store::open(&path).unwrap()),
+            shared: SharedStore::new(
+                Store::open(&path, &sotay_core::Passphrase::new(PASSPHRASE)).unwrap(),
+            ),
             path,
             _dir: dir,
         }
@@ -305,7 +315,9 @@ impl Laptop {
 
     /// Opens the store file again (after `release`).
     pub fn reopen(&mut self) {
-        self.shared = SharedStore::new(Store::open(&self.path).unwrap());
+        self.shared = SharedStore::new(
+            Store::open(&self.path, &sotay_core::Passphrase::new(PASSPHRASE)).unwrap(),
+        );
     }
 
     /// Closes the store file (as quitting the app would) but keeps it on disk.
@@ -396,7 +408,7 @@ impl Laptop {
 
     /// Changes a setting behind the app's back (a server address someone edited, say).
     pub fn set_meta(&self, key: &str, value: &str) {
-        let conn = rusqlite::Connection::open(&self.path).unwrap();
+        let conn = raw_laptop(&self.path);
         conn.execute(
             "UPDATE meta SET value = ?2 WHERE key = ?1",
             rusqlite::params![key, value],
@@ -405,7 +417,7 @@ impl Laptop {
     }
 
     pub fn count(&self, table: &str) -> i64 {
-        let conn = rusqlite::Connection::open(&self.path).unwrap();
+        let conn = raw_laptop(&self.path);
         conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
     }

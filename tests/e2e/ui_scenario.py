@@ -31,6 +31,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOTS = os.path.join(ROOT, "docs", "screenshots")
 TEAM = "Đội TNTN phường Hàm Rồng"
+PASSPHRASE = "hoa sen trắng"
+NEW_PASSPHRASE = "trăng rằm tháng tám"
 
 
 def free_port():
@@ -210,6 +212,8 @@ def main():
             env["DISPLAY"] = display
             time.sleep(1)
 
+        # The CLI reads the laptop's passphrase from here (the app asks on its lock screen).
+        os.environ["SOTAY_PASSPHRASE"] = PASSPHRASE
         server_port = free_port()
         central = os.path.join(work, "central.sqlite")
         # The server speaks HTTPS with a self-signed certificate, as in a commune office.
@@ -240,12 +244,31 @@ def main():
         out_dir = os.path.join(work, "out")
         started = time.time()
         driver.start(app, ["--db", laptop, "--out-dir", out_dir], direct)
-        driver.find("#team-name")
+        driver.find("#passphrase")
         startup = time.time() - started
         try:
             driver.call("POST", "/window/rect", {"width": 1366, "height": 768})
         except RuntimeError:
             pass
+
+        # The very first screen: choose the passphrase that encrypts the laptop's data.
+        assert "Bảo vệ dữ liệu bằng mật khẩu" in driver.text("#lock")
+        driver.type("#passphrase", "1234")
+        driver.type("#passphrase-again", "1234")
+        driver.click("#unlock")
+        driver.wait_text("#lock-error", "ít nhất 8 ký tự")
+        driver.type("#passphrase", PASSPHRASE)
+        driver.type("#passphrase-again", PASSPHRASE + " ")
+        driver.click("#unlock")
+        driver.wait_text("#lock-error", "không giống nhau")
+        driver.type("#passphrase", PASSPHRASE)
+        driver.type("#passphrase-again", PASSPHRASE)
+        assert_vietnamese(driver, "choose-passphrase")
+        driver.screenshot("00-choose-passphrase.png")
+        driver.click("#unlock")
+        driver.find("#team-name")
+        with open(laptop, "rb") as f:
+            assert not f.read(16).startswith(b"SQLite format 3"), "the laptop's file is not encrypted"
 
         # A second launch on the same database hands over to this window and exits.
         if os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
@@ -429,6 +452,17 @@ def main():
         assert "Phone: “0212” must have 10 digits" in message and "bỏ trống" not in message, message
         driver.click("#lang-switch")
 
+        # A backup for the restore below, then a new passphrase (the old one is refused after).
+        backup_file = os.path.join(work, "usb", "sao-luu.sqlite")
+        subprocess.check_output([cli, "--db", laptop, "backup", "--out", backup_file])
+        driver.click("#nav-sync")
+        driver.click("#passphrase-change summary")
+        driver.type("#pass-current", PASSPHRASE)
+        driver.type("#pass-new", NEW_PASSPHRASE)
+        driver.type("#pass-again", NEW_PASSPHRASE)
+        driver.click("#pass-change")
+        driver.wait_text("#sync-message", "Đã đổi mật khẩu")
+
         pid = subprocess.check_output(["pgrep", "-n", "-f", app]).decode().split()[0]
         with open(f"/proc/{pid}/status") as f:
             rss = next(l for l in f if l.startswith("VmRSS")).split()[1]
@@ -444,20 +478,66 @@ def main():
               f"resident memory after the scenario: app {int(rss) // 1024} MiB, "
               f"web processes {web_rss // 1024} MiB")
 
-        # A database that does not open: the window says so and offers a restore; the file is
-        # left exactly as it was.
+        # The next start opens on the lock: the old passphrase is refused, the new one opens.
+        driver.quit()
+        driver.start(app, ["--db", laptop, "--out-dir", out_dir], direct)
+        driver.wait_text("#lock", "Mở khóa Sổ Tay")
+        driver.type("#passphrase", PASSPHRASE)
+        driver.click("#unlock")
+        driver.wait_text("#lock-error", "mật khẩu không đúng")
+        driver.click("#lock-forgot summary")
+        assert_vietnamese(driver, "lock")
+        driver.screenshot("08-lock.png")
+        driver.type("#passphrase", NEW_PASSPHRASE)
+        driver.click("#unlock")
+        driver.wait_text("#stat-citizens", "35")
+
+        # A file that is not Sổ Tay data: only the passphrase can tell; the volunteer puts a
+        # backup in its place from the lock screen, and the file is kept aside as it was.
         driver.quit()
         damaged = os.path.join(work, "damaged.sqlite")
         with open(damaged, "wb") as f:
             f.write(b"not a database " * 100)
         driver.start(app, ["--db", damaged, "--out-dir", out_dir], direct)
+        driver.type("#passphrase", PASSPHRASE)
+        driver.click("#unlock")
+        driver.wait_text("#lock-error", "không phải dữ liệu Sổ Tay")
+        driver.click("#lock-forgot summary")
+        driver.type("#restore-passphrase", PASSPHRASE)
+        with open(backup_file, "rb") as f:
+            backup_bytes = base64.b64encode(f.read()).decode()
+        driver.js("const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));"
+                  "const dt = new DataTransfer();"
+                  "dt.items.add(new File([bytes], 'sao-luu.sqlite'));"
+                  "const input = document.querySelector('#restore-file'); input.files = dt.files;"
+                  "input.dispatchEvent(new Event('change', {bubbles: true}));", backup_bytes)
+        driver.wait_text("#lock-message", "Đã khôi phục")
+        aside = next(n for n in os.listdir(work) if n.startswith("damaged.sqlite.truoc-khi-khoi-phuc"))
+        with open(os.path.join(work, aside), "rb") as f:
+            assert f.read() == b"not a database " * 100, "the damaged file was changed"
+        driver.type("#passphrase", PASSPHRASE)
+        driver.click("#unlock")
+        driver.wait_text("#stat-citizens", "35")
+
+        # A damaged SQLite file: the window says it cannot be opened and offers a restore; the
+        # file is left exactly as it was.
+        driver.quit()
+        broken = os.path.join(work, "broken.sqlite")
+        broken_bytes = b"SQLite format 3\0" + b"not a database " * 100
+        with open(broken, "wb") as f:
+            f.write(broken_bytes)
+        driver.start(app, ["--db", broken, "--out-dir", out_dir], direct)
+        driver.type("#passphrase", PASSPHRASE)
+        driver.type("#passphrase-again", PASSPHRASE)
+        driver.click("#unlock")
         driver.wait_text("#unopened", "Không mở được dữ liệu")
         assert "giữ nguyên" in driver.text("#unopened")
-        assert "không phải dữ liệu Sổ Tay" in driver.text("#unopened-reason")
+        assert "không đọc được" in driver.text("#unopened-reason")
         assert driver.find("#restore-file")
-        driver.screenshot("08-unopened.png")
-        with open(damaged, "rb") as f:
-            assert f.read() == b"not a database " * 100, "the damaged file was changed"
+        assert_vietnamese(driver, "unopened")
+        driver.screenshot("09-unopened.png")
+        with open(broken, "rb") as f:
+            assert f.read() == broken_bytes, "the damaged file was changed"
         results["passed"] += 1
     except Exception as e:  # noqa: BLE001 - the runner reports any failure as one failed scenario
         print(f"e2e scenario failed: {e}", file=sys.stderr)

@@ -72,11 +72,12 @@ check "desktop shortcut “Sổ Tay”" test -n "$(desktop_link)"
 check "uninstall entry in Windows settings" \
   bash -c 'wine reg query "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\SoTay" /v DisplayName 2>/dev/null | grep -q "S"'
 
-out=$(wine "C:\\users\\$(whoami)\\AppData\\Local\\Programs\\So Tay\\sotay.exe" init \
+out=$(SOTAY_PASSPHRASE="hoa sen trắng" wine "C:\\users\\$(whoami)\\AppData\\Local\\Programs\\So Tay\\sotay.exe" init \
   --team "Đội TNTN xã Thử" --org youth --province 38 --commune 14758 --volunteer "Lê Thị Hoa" 2>&1 || true)
 wineserver -w
 check "the installed CLI runs: ${out//$'\n'/ }" grep -q "Đã khởi tạo đội" <<<"$out"
 check "data kept in %APPDATA%\\Binh dan hoc vu so\\sotay\\data" test -f "$data/data/sotay.sqlite"
+check "the data is encrypted (SQLCipher)" bash -c "! head -c 15 '$data/data/sotay.sqlite' | grep -q 'SQLite format'"
 
 echo "an older version" > "$program/sotay.exe"
 run "$installer" /S

@@ -3,6 +3,7 @@
 use crate::error::{AppError, AppResult};
 use crate::files::WrittenFile;
 use crate::{App, DataPaths};
+use sotay_core::Passphrase;
 use std::path::{Path, PathBuf};
 
 impl App {
@@ -22,10 +23,15 @@ impl App {
 }
 
 /// Puts a backup in place of the database at `paths.database`, whether that one opens or not:
-/// the backup must first open as a team's store; the current file (and its WAL) is then moved
+/// the backup must first open, with the passphrase it was made under, as a team's store (after
+/// the restore that passphrase unlocks the laptop); the current file (and its WAL) is then moved
 /// aside under a dated name, never deleted. Returns where it went (None when there was none).
 /// A restored laptop that syncs gets back from the server what it made after the backup.
-pub fn restore_backup(paths: &DataPaths, backup: &[u8]) -> AppResult<Option<PathBuf>> {
+pub fn restore_backup(
+    paths: &DataPaths,
+    backup: &[u8],
+    passphrase: &Passphrase,
+) -> AppResult<Option<PathBuf>> {
     let database = &paths.database;
     let dir = database
         .parent()
@@ -35,16 +41,23 @@ pub fn restore_backup(paths: &DataPaths, backup: &[u8]) -> AppResult<Option<Path
     let candidate = dir.join(".sao-luu-dang-kiem-tra.sqlite");
     std::fs::write(&candidate, backup).map_err(|e| AppError::file(&candidate, e))?;
     // The backup must open, and be a team's store, before anything else moves.
-    let checked = App::open(DataPaths {
-        database: candidate.clone(),
-        output_dir: dir.clone(),
-    })
+    let checked = App::open(
+        DataPaths {
+            database: candidate.clone(),
+            output_dir: dir.clone(),
+        },
+        passphrase,
+    )
     .and_then(|app| app.team().map(|_| ()));
+    let side = |path: &Path, suffix: &str| PathBuf::from(format!("{}{suffix}", path.display()));
+    // The check's own traces go; a wrong passphrase here is not a failed unlock of the laptop.
+    for suffix in ["-wal", "-shm", ".attempts"] {
+        let _ = std::fs::remove_file(side(&candidate, suffix));
+    }
     if let Err(e) = checked {
         let _ = std::fs::remove_file(&candidate);
         return Err(e);
     }
-    let side = |path: &Path, suffix: &str| PathBuf::from(format!("{}{suffix}", path.display()));
     let mut aside = None;
     if database.exists() {
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");

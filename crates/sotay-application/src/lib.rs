@@ -29,7 +29,7 @@ pub use sessions::PrintedSheet;
 pub use sync::SyncOptions;
 pub use team::Overview;
 
-use sotay_core::{SharedStore, Store};
+use sotay_core::{DatabaseFile, Passphrase, SharedStore, Store};
 
 // The desktop shell shares one App between its commands and the background sync.
 const _: () = {
@@ -45,13 +45,28 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (creating and migrating if needed) the store at `paths.database`.
-    pub fn open(paths: DataPaths) -> AppResult<Self> {
-        let store = Store::open(&paths.database)?;
+    /// Opens (creating and migrating if needed) the store at `paths.database` with the
+    /// volunteer's passphrase. A new or plain file takes it as the passphrase chosen (and is
+    /// encrypted with it); an encrypted one must match.
+    pub fn open(paths: DataPaths, passphrase: &Passphrase) -> AppResult<Self> {
+        let store = Store::open(&paths.database, passphrase)?;
         Ok(Self {
             store: SharedStore::new(store),
             paths,
         })
+    }
+
+    /// Whether `paths.database` is new, plain (from before encryption) or locked, which decides
+    /// whether the volunteer chooses a passphrase or types it.
+    pub fn database_file(paths: &DataPaths) -> DatabaseFile {
+        sotay_core::protect::database_file(&paths.database)
+    }
+
+    /// Re-encrypts the store under `new` once `current` is shown to be the passphrase in use.
+    pub fn change_passphrase(&self, current: &str, new: &str) -> AppResult<()> {
+        Ok(self
+            .store
+            .with(|s| s.change_passphrase(&Passphrase::new(current), new))?)
     }
 
     pub fn paths(&self) -> &DataPaths {

@@ -62,10 +62,13 @@ async fn searches_answer_while_a_push_waits_on_a_slow_server() {
     let server = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let app = App::open(DataPaths {
-        database: dir.path().join("laptop.sqlite"),
-        output_dir: dir.path().join("out"),
-    })
+    let app = App::open(
+        DataPaths {
+            database: dir.path().join("laptop.sqlite"),
+            output_dir: dir.path().join("out"),
+        },
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
     .unwrap();
     app.enroll(&server, &code, Some("Lê Thị Hoa"), None)
         .await

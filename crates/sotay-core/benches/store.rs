@@ -78,7 +78,7 @@ fn write_list(path: &Path, n: usize) {
 }
 
 fn team_store(path: &Path) -> Store {
-    let mut store = Store::open(path).unwrap();
+    let mut store = Store::open(path, &sotay_core::Passphrase::new("hoa sen trắng")).unwrap();
     store
         .init_team(NewTeam {
             name: "Đội bench".into(),

@@ -1,5 +1,6 @@
 //! Copies of the store: SQLite's online backup, page by page, so a copy taken while the app runs
-//! is a consistent snapshot and never a half-written file.
+//! is a consistent snapshot and never a half-written file. A copy is encrypted with the same
+//! passphrase as the store it came from.
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::Store;
@@ -26,6 +27,9 @@ impl Store {
         let _ = std::fs::remove_file(&partial);
         {
             let mut copy = rusqlite::Connection::open(&partial)?;
+            if let Some(passphrase) = &self.passphrase {
+                crate::protect::apply_key(&copy, passphrase)?;
+            }
             let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy)?;
             backup.run_to_completion(256, Duration::ZERO, None)?;
         }
@@ -36,12 +40,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{NewTeam, Store};
+    use crate::{NewTeam, Passphrase, Store};
 
     #[test]
-    fn a_backup_opens_as_a_store_with_the_same_team() {
+    fn a_backup_is_encrypted_and_opens_as_a_store_with_the_same_team() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("live.sqlite")).unwrap();
+        let passphrase = Passphrase::new("hoa sen trắng");
+        let mut store = Store::open(&dir.path().join("live.sqlite"), &passphrase).unwrap();
         store
             .init_team(NewTeam {
                 name: "Đội TNTN Hàm Rồng".into(),
@@ -53,7 +58,13 @@ mod tests {
             .unwrap();
         let copy = dir.path().join("usb/sao-luu.sqlite");
         assert!(store.backup_to(&copy).unwrap() > 0);
-        let restored = Store::open(&copy).unwrap();
+        let bytes = std::fs::read(&copy).unwrap();
+        assert!(!bytes.windows(8).any(|w| w == "Lê Thị H".as_bytes()));
+        let err = Store::open(&copy, &Passphrase::new("hoa sen đỏ"))
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), "wrong_passphrase");
+        let restored = Store::open(&copy, &passphrase).unwrap();
         assert_eq!(restored.team().unwrap().team.name, "Đội TNTN Hàm Rồng");
         assert_eq!(restored.device_id(), store.device_id());
     }

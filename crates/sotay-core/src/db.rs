@@ -2,8 +2,10 @@
 //! migrations. Migrations are compiled in, forward-only, applied in one exclusive transaction and
 //! tracked by `PRAGMA user_version`; a file written by a newer build is refused rather than
 //! misread. A landed migration is never edited: add a new one at the end of `MIGRATIONS`.
+//! The file is always encrypted under the volunteer's passphrase (see `protect.rs`).
 
 use crate::error::{CoreError, CoreResult};
+use crate::protect::{self, DatabaseFile, Passphrase};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
@@ -19,7 +21,10 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub fn open(path: &Path) -> CoreResult<Connection> {
+/// Opens the store at `path` with `passphrase`: a new file is created encrypted, a plain one is
+/// encrypted in place first (both take a passphrase the volunteer chooses, so it is checked), an
+/// encrypted one is unlocked.
+pub fn open(path: &Path, passphrase: &Passphrase) -> CoreResult<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| crate::report::file_error(dir, e))?;
     }
@@ -37,7 +42,21 @@ pub fn open(path: &Path) -> CoreResult<Connection> {
         }
         e => e,
     };
-    let mut conn = Connection::open(path).map_err(|e| unreadable(e.into()))?;
+    protect::discard_partial(path);
+    let mut conn = match protect::database_file(path) {
+        DatabaseFile::New => {
+            Passphrase::choose(passphrase.as_str())?;
+            let conn = Connection::open(path)?;
+            protect::apply_key(&conn, passphrase)?;
+            conn
+        }
+        DatabaseFile::Plain => {
+            Passphrase::choose(passphrase.as_str())?;
+            protect::encrypt_in_place(path, passphrase).map_err(unreadable)?;
+            protect::unlock(path, passphrase)?
+        }
+        DatabaseFile::Locked => protect::unlock(path, passphrase)?,
+    };
     configure(&conn).map_err(unreadable)?;
     migrate(&mut conn).map_err(unreadable)?;
     Ok(conn)
@@ -92,10 +111,14 @@ pub fn migrate_sqlite(conn: &mut Connection, migrations: &[&str]) -> CoreResult<
 mod tests {
     use super::*;
 
+    fn passphrase() -> Passphrase {
+        Passphrase::new("hoa sen trắng")
+    }
+
     #[test]
     fn migrates_an_empty_file_to_the_current_version() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = open(&dir.path().join("a/b/sotay.sqlite")).unwrap();
+        let conn = open(&dir.path().join("a/b/sotay.sqlite"), &passphrase()).unwrap();
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
@@ -106,31 +129,118 @@ mod tests {
         assert_eq!(mode, "wal");
         // Opening again applies nothing twice.
         drop(conn);
-        open(&dir.path().join("a/b/sotay.sqlite")).unwrap();
+        open(&dir.path().join("a/b/sotay.sqlite"), &passphrase()).unwrap();
     }
 
     #[test]
-    fn a_file_that_is_not_a_store_is_called_unreadable_and_left_as_it_is() {
+    fn a_file_that_is_not_a_store_is_refused_and_left_as_it_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");
         let garbage = b"not a database ".repeat(100);
         std::fs::write(&path, &garbage).unwrap();
-        let err = open(&path).unwrap_err();
+        // Without SQLite's header it may be encrypted: only the passphrase can tell.
+        let err = open(&path, &passphrase()).unwrap_err();
+        assert!(matches!(err, CoreError::WrongPassphrase { .. }), "{err:?}");
+        assert!(err.to_string().contains("không phải dữ liệu Sổ Tay"));
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn a_damaged_plain_file_is_called_unreadable_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        let mut damaged = b"SQLite format 3\0".to_vec();
+        damaged.extend(b"not a database ".repeat(100));
+        std::fs::write(&path, &damaged).unwrap();
+        let err = open(&path, &passphrase()).unwrap_err();
         assert!(matches!(err, CoreError::Unreadable { .. }), "{err:?}");
         assert!(err.to_string().contains("không đọc được"));
-        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+        assert_eq!(std::fs::read(&path).unwrap(), damaged);
+    }
+
+    #[test]
+    fn the_file_holds_no_plaintext_and_opens_only_with_its_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        let conn = open(&path, &passphrase()).unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('probe', 'Nguyễn Thị Lành 0912345678')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(10).any(|w| w == b"0912345678"));
+        assert!(!bytes.starts_with(b"SQLite format 3"));
+        let err = open(&path, &Passphrase::new("hoa sen đỏ")).unwrap_err();
+        assert_eq!(err.kind(), "wrong_passphrase");
+        let conn = open(&path, &passphrase()).unwrap();
+        let probe: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'probe'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(probe, "Nguyễn Thị Lành 0912345678");
+    }
+
+    #[test]
+    fn a_new_file_needs_a_passphrase_long_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        let err = open(&path, &Passphrase::new("123")).unwrap_err();
+        assert_eq!(err.kind(), "weak_passphrase");
+        assert!(!path.exists() || std::fs::metadata(&path).unwrap().len() == 0);
+    }
+
+    #[test]
+    fn a_plain_file_is_encrypted_in_place_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        {
+            let mut plain = Connection::open(&path).unwrap();
+            plain.pragma_update(None, "journal_mode", "WAL").unwrap();
+            migrate(&mut plain).unwrap();
+            plain
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('probe', 'Lê Văn Tám 038095001234')",
+                    [],
+                )
+                .unwrap();
+        }
+        assert_eq!(protect::database_file(&path), DatabaseFile::Plain);
+        // A copy half-made by an earlier crash is discarded, not used.
+        std::fs::write(protect::sidecar(&path, ".ma-hoa.partial"), b"half").unwrap();
+        let conn = open(&path, &passphrase()).unwrap();
+        let probe: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'probe'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(probe, "Lê Văn Tám 038095001234");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        drop(conn);
+        assert_eq!(protect::database_file(&path), DatabaseFile::Locked);
+        assert!(!protect::sidecar(&path, ".ma-hoa.partial").exists());
+        for file in [path.clone(), protect::sidecar(&path, "-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(!bytes.windows(12).any(|w| w == b"038095001234"), "{file:?}");
+        }
     }
 
     #[test]
     fn refuses_a_database_from_a_newer_build() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");
-        drop(open(&path).unwrap());
+        drop(open(&path, &passphrase()).unwrap());
         let conn = Connection::open(&path).unwrap();
+        protect::apply_key(&conn, &passphrase()).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         drop(conn);
-        let err = open(&path).unwrap_err();
+        let err = open(&path, &passphrase()).unwrap_err();
         assert!(
             matches!(err, CoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1)
         );
@@ -151,7 +261,7 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let conn = open(&path).unwrap();
+        let conn = open(&path, &passphrase()).unwrap();
         let fields: String = conn
             .query_row("SELECT fields FROM outbox WHERE seq = 1", [], |r| r.get(0))
             .unwrap();

@@ -67,6 +67,18 @@ pub enum CoreError {
 
     #[error("không sao lưu được vào {path}: {reason}")]
     Backup { path: String, reason: String },
+
+    #[error("mật khẩu cần ít nhất {min} ký tự (nên là một câu dễ nhớ, khó đoán)")]
+    WeakPassphrase { min: usize },
+
+    #[error("mật khẩu không đúng (hoặc tệp {path} không phải dữ liệu Sổ Tay)")]
+    WrongPassphrase { path: String },
+
+    #[error("đã nhập sai mật khẩu nhiều lần: hãy thử lại sau {wait_seconds} giây")]
+    TooManyAttempts { wait_seconds: i64 },
+
+    #[error("không mã hóa được {path}: {reason}; tệp cũ vẫn còn nguyên")]
+    Encrypting { path: String, reason: String },
 }
 
 /// What a `NotFound` is about, in English.
@@ -133,6 +145,18 @@ impl CoreError {
             CoreError::Backup { path, reason } => {
                 format!("could not back up to {path}: {reason}")
             }
+            CoreError::WeakPassphrase { min } => format!(
+                "the passphrase needs at least {min} characters (a sentence easy to remember, hard to guess)"
+            ),
+            CoreError::WrongPassphrase { path } => {
+                format!("wrong passphrase (or {path} is not Sổ Tay data)")
+            }
+            CoreError::TooManyAttempts { wait_seconds } => format!(
+                "too many wrong passphrases: try again in {wait_seconds} seconds"
+            ),
+            CoreError::Encrypting { path, reason } => {
+                format!("could not encrypt {path}: {reason}; the old file is intact")
+            }
         }
     }
 
@@ -152,6 +176,10 @@ impl CoreError {
             CoreError::StoreUnavailable => "store_unavailable",
             CoreError::Unreadable { .. } => "unreadable",
             CoreError::Backup { .. } => "backup",
+            CoreError::WeakPassphrase { .. } => "weak_passphrase",
+            CoreError::WrongPassphrase { .. } => "wrong_passphrase",
+            CoreError::TooManyAttempts { .. } => "too_many_attempts",
+            CoreError::Encrypting { .. } => "encrypting",
         }
     }
 }

@@ -25,10 +25,16 @@ impl Default for SampleTeam {
     }
 }
 
+/// The passphrase the sample laptop is encrypted with.
+pub const PASSPHRASE: &str = "hoa sen trắng";
+
 impl SampleTeam {
     /// Creates a laptop database at `dir/laptop.sqlite` holding the sample team, all unsynced.
     pub fn build(&self, dir: &Path) -> CoreResult<Store> {
-        let mut store = Store::open(&dir.join("laptop.sqlite"))?;
+        let mut store = Store::open(
+            &dir.join("laptop.sqlite"),
+            &crate::Passphrase::new(PASSPHRASE),
+        )?;
         store.init_team(NewTeam {
             name: "Đội bench".into(),
             organisation: Organisation::YouthUnion,

@@ -5,6 +5,7 @@
 use crate::changes::record_local;
 use crate::error::{CoreError, CoreResult};
 use crate::outbox::{self, OutboxStatus};
+use crate::protect::Passphrase;
 use crate::refdata::admin_units;
 use crate::refdata::SkillCatalogue;
 use crate::validate::{self, Field};
@@ -22,6 +23,9 @@ pub struct Store {
     pub(crate) device: DeviceId,
     /// Views kept until the data changes (see `views.rs`).
     pub(crate) views: std::cell::RefCell<crate::views::ViewCache>,
+    /// What the file is encrypted with, for backups (encrypted the same way) and for checking
+    /// the current passphrase before a change. None in memory.
+    pub(crate) passphrase: Option<Passphrase>,
 }
 
 /// What `sotay init` asks for.
@@ -48,15 +52,29 @@ pub struct TeamInfo {
 }
 
 impl Store {
-    pub fn open(path: &Path) -> CoreResult<Self> {
-        Self::with_connection(crate::db::open(path)?)
+    /// Opens the store at `path`, encrypted with `passphrase` (see [`crate::protect`]).
+    pub fn open(path: &Path, passphrase: &Passphrase) -> CoreResult<Self> {
+        Self::with_connection(crate::db::open(path, passphrase)?, Some(passphrase.clone()))
     }
 
     pub fn open_in_memory() -> CoreResult<Self> {
-        Self::with_connection(crate::db::open_in_memory()?)
+        Self::with_connection(crate::db::open_in_memory()?, None)
     }
 
-    fn with_connection(mut conn: Connection) -> CoreResult<Self> {
+    /// Re-encrypts the file under `new` once `current` is shown to be the passphrase in use.
+    pub fn change_passphrase(&mut self, current: &Passphrase, new: &str) -> CoreResult<()> {
+        let new = Passphrase::choose(new)?;
+        if self.passphrase.as_ref() != Some(current) {
+            return Err(CoreError::WrongPassphrase {
+                path: self.conn.path().unwrap_or_default().to_string(),
+            });
+        }
+        crate::protect::rekey(&self.conn, &new)?;
+        self.passphrase = Some(new);
+        Ok(())
+    }
+
+    fn with_connection(mut conn: Connection, passphrase: Option<Passphrase>) -> CoreResult<Self> {
         let tx = conn.transaction()?;
         let existing: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
@@ -79,6 +97,7 @@ impl Store {
             conn,
             device,
             views: Default::default(),
+            passphrase,
         })
     }
 

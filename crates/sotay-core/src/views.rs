@@ -132,7 +132,7 @@ mod tests {
     fn kept_views_follow_every_change_local_or_by_another_connection() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&path, &crate::Passphrase::new("hoa sen trắng")).unwrap();
         store
             .init_team(NewTeam {
                 name: "Đội TNTN Hàm Rồng".into(),
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!((headline.people_reached, headline.people_confirmed), (1, 1));
 
         // Another process (the CLI) writes to the same file.
-        let mut other = Store::open(&path).unwrap();
+        let mut other = Store::open(&path, &crate::Passphrase::new("hoa sen trắng")).unwrap();
         add(&mut other, "An Văn Bình");
         let names: Vec<String> = store
             .search_page("", 0, 10)

@@ -42,7 +42,11 @@ fn session(store: &mut Store, date: &str, skills: &[&str], attendees: &[(Citizen
 
 /// Four people, two sessions, one commune target; the numbers below are counted by hand.
 fn sample(dir: &std::path::Path) -> Store {
-    let mut store = Store::open(&dir.join("r.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.join("r.sqlite"),
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
+    .unwrap();
     store
         .init_team(NewTeam {
             name: "Đội Hàm Rồng".into(),

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use sotay_core::citizens::CitizenSort;
 use sotay_core::{
-    AttendeeInput, CitizenInput, CoreError, ImportOptions, NewTeam, SessionInput, Store,
+    AttendeeInput, CitizenInput, CoreError, ImportOptions, NewTeam, Passphrase, SessionInput, Store,
 };
 use sotay_protocol::{Entity, Gender, Organisation, Outcome, Payload};
 use std::path::{Path, PathBuf};
@@ -12,9 +12,16 @@ use unicode_normalization::UnicodeNormalization;
 
 const COMMUNE: &str = "14758"; // Phường Hàm Rồng, Thanh Hóa
 
+const PASSPHRASE: &str = "hoa sen trắng";
+
+/// The file itself, decrypted, to look at or tamper with beside the store.
+fn raw(path: &Path) -> Connection {
+    sotay_core::protect::open_connection(path, &Passphrase::new(PASSPHRASE)).unwrap()
+}
+
 fn new_store(dir: &Path) -> (Store, PathBuf) {
     let path = dir.join("sotay.sqlite");
-    let mut store = Store::open(&path).unwrap();
+    let mut store = Store::open(&path, &Passphrase::new(PASSPHRASE)).unwrap();
     store
         .init_team(NewTeam {
             name: "Đội thanh niên tình nguyện Hàm Rồng".into(),
@@ -44,7 +51,7 @@ fn consented() -> ImportOptions {
 }
 
 fn count(path: &Path, table: &str) -> i64 {
-    let conn = Connection::open(path).unwrap();
+    let conn = raw(path);
     conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
 }
@@ -451,8 +458,7 @@ fn a_failed_write_leaves_neither_the_change_nor_its_outbox_record() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, db) = new_store(dir.path());
     // Make the citizen insert fail after its outbox record was appended in the same transaction.
-    Connection::open(&db)
-        .unwrap()
+    raw(&db)
         .execute_batch(
             "CREATE TRIGGER boom BEFORE INSERT ON citizen WHEN new.full_name = 'Hỏng Văn Lỗi'
              BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
@@ -585,7 +591,11 @@ fn sessions_list_newest_first_with_counts() {
 #[test]
 fn a_store_is_refused_before_its_team_is_set_up() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("x.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.path().join("x.sqlite"),
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
+    .unwrap();
     let err = store
         .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
         .unwrap_err();
@@ -595,7 +605,11 @@ fn a_store_is_refused_before_its_team_is_set_up() {
 #[test]
 fn team_setup_checks_province_and_commune_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("x.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.path().join("x.sqlite"),
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
+    .unwrap();
     let mut team = NewTeam {
         name: "Đội A".into(),
         organisation: Organisation::WomensUnion,

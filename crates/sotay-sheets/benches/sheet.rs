@@ -8,7 +8,11 @@ use std::hint::black_box;
 
 fn sheet_500(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("b.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.path().join("b.sqlite"),
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
+    .unwrap();
     store
         .init_team(NewTeam {
             name: "Đội bench".into(),

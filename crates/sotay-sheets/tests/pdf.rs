@@ -11,7 +11,11 @@ const GIVEN: [&str; 9] = ["Anh", "Ánh", "Ân", "Ấn", "Dung", "Đạt", "Ơn",
 const FAMILY: [&str; 5] = ["Nguyễn", "Trần", "Đặng", "Bùi", "Hồ"];
 
 fn store_with_session(dir: &Path, attendees: usize) -> (Store, SessionId) {
-    let mut store = Store::open(&dir.join("s.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.join("s.sqlite"),
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
+    .unwrap();
     store
         .init_team(NewTeam {
             name: "Đội TNTN phường Hàm Rồng".into(),
@@ -196,7 +200,11 @@ fn landscape_and_invite_variants() {
 #[test]
 fn user_text_is_never_evaluated_as_markup() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let mut store = Store::open(
+        &dir.path().join("s.sqlite"),
+        &sotay_core::Passphrase::new("hoa sen trắng"),
+    )
+    .unwrap();
     store
         .init_team(NewTeam {
             name: "Đội #set text(red) [x]".into(),

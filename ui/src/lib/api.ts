@@ -33,7 +33,13 @@ export type Citizen = CitizenV1;
 export type CommandError = ErrorPayload;
 
 export const api = {
+  /** The overview once the store is open; before, it throws why not (`choose_passphrase`,
+   * `encrypt_existing` or `locked`). */
   overview: () => invoke<Overview>("app_state"),
+  /** Opens the store with the passphrase typed (or chosen, for a new or unencrypted one). */
+  unlock: (passphrase: string) => invoke<Overview>("unlock", { passphrase }),
+  changePassphrase: (current: string, next: string) =>
+    invoke<void>("change_passphrase", { current, new: next }),
   adminUnits: () => invoke<Province[]>("admin_units"),
   initTeam: (team: NewTeam) => invoke<TeamInfo>("init_team", { team }),
   enroll: (server: string, code: string, volunteer: string, fingerprint: string) =>
@@ -67,9 +73,10 @@ export const api = {
   exportReport: (from: string, to: string) =>
     invoke<WrittenReport>("export_report", { from, to }),
   backup: () => invoke<WrittenFile>("backup"),
-  /** Only when the database did not open: puts a backup in its place; returns where the old
-   * file was moved (it is never changed). */
-  restoreBackup: (bytes: number[]) => invoke<string>("restore_backup", { bytes }),
+  /** Only before the store is open: puts a backup (made under `passphrase`) in place of the
+   * database; returns where the old file was moved (it is never changed). */
+  restoreBackup: (bytes: number[], passphrase: string) =>
+    invoke<string>("restore_backup", { bytes, passphrase }),
   /** Progress of the background sync (a sync started here reports through its own channel). */
   onSyncProgress: (f: (p: SyncProgress) => void): Promise<UnlistenFn> =>
     listen<SyncProgress>("sync-progress", (e) => f(e.payload)),
@@ -77,6 +84,11 @@ export const api = {
 };
 
 type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/** The kinds `app_state` answers with while the store is not open yet. */
+export const LOCK_KINDS = ["choose_passphrase", "encrypt_existing", "locked"];
+/** Unlock failures the lock screen shows itself; any other means the database did not open. */
+export const UNLOCK_RETRY_KINDS = ["wrong_passphrase", "too_many_attempts", "weak_passphrase"];
 
 /** Whether the interface is in English (the screens only hold `t`). */
 const english = (t: Translate) => t("lang.code") === "en";

@@ -1,0 +1,332 @@
+//! The laptop's database at rest: SQLCipher encryption under the volunteer's passphrase. Owns the
+//! passphrase type, telling a new, a plain and an encrypted file apart, encrypting a plain file in
+//! place (crash-safe: at every instant one complete copy exists under the database's name), the
+//! slow-down after wrong passphrases, and re-keying.
+//!
+//! SQLCipher derives the page key from the passphrase (PBKDF2-HMAC-SHA512, 256,000 rounds) with a
+//! random salt in the file's first bytes, so a plain file is told apart by SQLite's own header.
+
+use crate::error::{CoreError, CoreResult};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
+
+/// The shortest passphrase a volunteer may choose. Only choosing is checked: unlocking takes
+/// whatever is typed, so a rule changed later never locks anyone out.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// Wrong passphrases allowed before each further try must wait.
+const FREE_ATTEMPTS: u32 = 3;
+/// The first wait; each further failure doubles it, up to `MAX_WAIT_SECONDS`.
+const FIRST_WAIT_SECONDS: i64 = 30;
+const MAX_WAIT_SECONDS: i64 = 15 * 60;
+
+/// What unlocks the database. Kept NFC so that the same words typed through any Vietnamese input
+/// method (composed or combining accents) give the same key. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Passphrase(String);
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(…)")
+    }
+}
+
+impl Passphrase {
+    /// A passphrase as typed, to unlock with.
+    pub fn new(typed: &str) -> Self {
+        Self(typed.nfc().collect())
+    }
+
+    /// A passphrase the volunteer chooses (first run, or a change): long enough to resist
+    /// guessing by someone who took the laptop.
+    pub fn choose(typed: &str) -> CoreResult<Self> {
+        let passphrase = Self::new(typed);
+        if passphrase.0.trim().chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(CoreError::WeakPassphrase {
+                min: MIN_PASSPHRASE_CHARS,
+            });
+        }
+        Ok(passphrase)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What is at the database's path before it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseFile {
+    /// Nothing yet: the first run chooses a passphrase.
+    New,
+    /// A file from a build before encryption (or an unprotected copy): choosing a passphrase
+    /// encrypts it in place.
+    Plain,
+    /// Encrypted (or not SQLite at all, which only the passphrase can tell): unlock it.
+    Locked,
+}
+
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+pub fn database_file(path: &Path) -> DatabaseFile {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return DatabaseFile::New;
+    };
+    let mut header = [0u8; 16];
+    match file.read(&mut header) {
+        Ok(0) => DatabaseFile::New,
+        Ok(16) if &header == SQLITE_HEADER => DatabaseFile::Plain,
+        _ => DatabaseFile::Locked,
+    }
+}
+
+/// Sets the key on a fresh connection, before anything reads the file. SQLCipher's own log is
+/// silenced: it writes a line to stderr for every wrong key, and our error says it better.
+pub(crate) fn apply_key(conn: &Connection, passphrase: &Passphrase) -> CoreResult<()> {
+    let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+    conn.pragma_update(None, "key", passphrase.as_str())?;
+    Ok(())
+}
+
+/// True when `passphrase` opens the file: SQLCipher only checks the key on the first read.
+fn key_opens(conn: &Connection) -> CoreResult<bool> {
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::NotADatabase =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A bare connection to an encrypted store, for looking inside it (tests, support): no
+/// migration, no settings, and wrong-passphrase attempts count as they do for [`crate::Store`].
+pub fn open_connection(path: &Path, passphrase: &Passphrase) -> CoreResult<Connection> {
+    unlock(path, passphrase)
+}
+
+/// Opens an encrypted file with `passphrase`, counting failures in a file beside it so that
+/// guessing slows down across restarts: after three wrong passphrases each try waits, doubling.
+pub(crate) fn unlock(path: &Path, passphrase: &Passphrase) -> CoreResult<Connection> {
+    unlock_at(path, passphrase, chrono::Utc::now().timestamp())
+}
+
+fn unlock_at(path: &Path, passphrase: &Passphrase, now: i64) -> CoreResult<Connection> {
+    let attempts = Attempts::load(path);
+    if let Some(wait_seconds) = attempts.wait(now) {
+        return Err(CoreError::TooManyAttempts { wait_seconds });
+    }
+    let conn = Connection::open(path)?;
+    apply_key(&conn, passphrase)?;
+    if key_opens(&conn)? {
+        Attempts::clear(path);
+        Ok(conn)
+    } else {
+        attempts.failed(path, now);
+        Err(CoreError::WrongPassphrase {
+            path: path.display().to_string(),
+        })
+    }
+}
+
+/// Wrong passphrases so far and when the last one was typed, in `<database>.attempts`. It holds
+/// no secret; deleting it only removes the wait, not the need for the passphrase.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Attempts {
+    failures: u32,
+    last_failure: i64,
+}
+
+impl Attempts {
+    fn file(database: &Path) -> PathBuf {
+        sidecar(database, ".attempts")
+    }
+
+    fn load(database: &Path) -> Self {
+        let text = std::fs::read_to_string(Self::file(database)).unwrap_or_default();
+        let mut parts = text.split_whitespace().map(|p| p.parse::<i64>().ok());
+        match (parts.next().flatten(), parts.next().flatten()) {
+            (Some(failures), Some(last_failure)) => Self {
+                failures: failures.clamp(0, 1000) as u32,
+                last_failure,
+            },
+            _ => Self::default(),
+        }
+    }
+
+    /// Seconds still to wait before another try, if any.
+    fn wait(&self, now: i64) -> Option<i64> {
+        if self.failures < FREE_ATTEMPTS {
+            return None;
+        }
+        let doublings = (self.failures - FREE_ATTEMPTS).min(20);
+        let wait = (FIRST_WAIT_SECONDS << doublings).min(MAX_WAIT_SECONDS);
+        let left = self.last_failure + wait - now;
+        // A clock set back must not lock the volunteer out for longer than the longest wait.
+        (left > 0).then_some(left.min(MAX_WAIT_SECONDS))
+    }
+
+    fn failed(self, database: &Path, now: i64) {
+        let next = Self {
+            failures: self.failures.saturating_add(1),
+            last_failure: now,
+        };
+        let _ = std::fs::write(
+            Self::file(database),
+            format!("{} {}\n", next.failures, next.last_failure),
+        );
+    }
+
+    fn clear(database: &Path) {
+        let _ = std::fs::remove_file(Self::file(database));
+    }
+}
+
+pub(crate) fn sidecar(database: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", database.display()))
+}
+
+/// Encrypts a plain database in place. The encrypted copy is written beside it, synced to disk,
+/// and only then renamed over the plain file (an atomic step), so a crash at any instant leaves
+/// either the whole plain file or the whole encrypted one under the database's name; a half-made
+/// copy left by a crash is discarded and made again on the next open.
+pub(crate) fn encrypt_in_place(path: &Path, passphrase: &Passphrase) -> CoreResult<()> {
+    let partial = sidecar(path, ".ma-hoa.partial");
+    let _ = std::fs::remove_file(&partial);
+    let fail = |reason: String| CoreError::Encrypting {
+        path: path.display().to_string(),
+        reason,
+    };
+    {
+        let plain = Connection::open(path)?;
+        // Everything in the plain file's WAL goes into the file first, so the copy has it all.
+        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let version: i64 = plain.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let target = partial
+            .to_str()
+            .ok_or_else(|| fail("đường dẫn không hợp lệ".into()))?;
+        plain.execute(
+            "ATTACH DATABASE ?1 AS encrypted KEY ?2",
+            rusqlite::params![target, passphrase.as_str()],
+        )?;
+        plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        // sqlcipher_export copies tables, not the schema version.
+        plain.pragma_update(Some("encrypted"), "user_version", version)?;
+        plain.execute_batch("DETACH DATABASE encrypted")?;
+        plain.close().map_err(|(_, e)| CoreError::from(e))?;
+    }
+    // Another process still holding the plain file would leave a WAL that does not belong to
+    // the encrypted copy: stop before the swap rather than pair them.
+    let wal = sidecar(path, "-wal");
+    if std::fs::metadata(&wal)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
+    {
+        let _ = std::fs::remove_file(&partial);
+        return Err(fail(
+            "tệp đang được một chương trình khác mở; hãy đóng Sổ Tay ở nơi khác rồi thử lại".into(),
+        ));
+    }
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = std::fs::remove_file(&wal);
+    let _ = std::fs::remove_file(sidecar(path, "-shm"));
+    std::fs::rename(&partial, path).map_err(|e| fail(e.to_string()))?;
+    sync_parent(path);
+    Ok(())
+}
+
+/// Makes a rename durable: on Unix the folder's entry is synced too.
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Re-encrypts an open database under a new passphrase. SQLCipher rewrites every page inside
+/// one transaction, so a crash leaves the old passphrase working, never half of each.
+pub(crate) fn rekey(conn: &Connection, new: &Passphrase) -> CoreResult<()> {
+    conn.pragma_update(None, "rekey", new.as_str())?;
+    Ok(())
+}
+
+/// Removes a half-made encrypted copy a crash left behind (the database itself is whole).
+pub(crate) fn discard_partial(path: &Path) {
+    let _ = std::fs::remove_file(sidecar(path, ".ma-hoa.partial"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_words_typed_composed_or_decomposed_are_one_passphrase() {
+        let composed = Passphrase::new("Mật khẩu đội Hàm Rồng");
+        let decomposed = Passphrase::new(&"Mật khẩu đội Hàm Rồng".nfd().collect::<String>());
+        assert_eq!(composed, decomposed);
+        assert_eq!(format!("{composed:?}"), "Passphrase(…)");
+    }
+
+    #[test]
+    fn a_short_passphrase_cannot_be_chosen() {
+        let err = Passphrase::choose("  1234  ").unwrap_err();
+        assert_eq!(err.kind(), "weak_passphrase");
+        assert!(err.to_string().contains("ít nhất 8 ký tự"), "{err}");
+        assert!(Passphrase::choose("hoa sen trắng").is_ok());
+    }
+
+    #[test]
+    fn waits_start_after_three_failures_and_double() {
+        let at = |failures| Attempts {
+            failures,
+            last_failure: 1_000,
+        };
+        assert_eq!(at(2).wait(1_000), None);
+        assert_eq!(at(3).wait(1_000), Some(30));
+        assert_eq!(at(3).wait(1_029), Some(1));
+        assert_eq!(at(3).wait(1_030), None);
+        assert_eq!(at(4).wait(1_000), Some(60));
+        assert_eq!(at(40).wait(1_000), Some(MAX_WAIT_SECONDS));
+        // A clock set back does not make the wait longer than the longest.
+        assert_eq!(at(3).wait(-1_000_000), Some(MAX_WAIT_SECONDS));
+    }
+
+    #[test]
+    fn a_wrong_passphrase_is_counted_and_then_must_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        let right = Passphrase::new("hoa sen trắng");
+        {
+            let conn = Connection::open(&path).unwrap();
+            apply_key(&conn, &right).unwrap();
+            conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        }
+        assert_eq!(database_file(&path), DatabaseFile::Locked);
+        let wrong = Passphrase::new("hoa sen đỏ");
+        for _ in 0..FREE_ATTEMPTS {
+            let err = unlock_at(&path, &wrong, 5_000).unwrap_err();
+            assert_eq!(err.kind(), "wrong_passphrase");
+        }
+        // Even the right passphrase waits now, so guessing cannot go faster by luck.
+        let err = unlock_at(&path, &right, 5_010).unwrap_err();
+        assert!(
+            matches!(err, CoreError::TooManyAttempts { wait_seconds: 20 }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("20 giây"), "{err}");
+        unlock_at(&path, &right, 5_030).unwrap();
+        // Success forgets the failures.
+        assert_eq!(Attempts::load(&path), Attempts::default());
+    }
+}

@@ -11,6 +11,7 @@ fn main() {
             "search_citizens",
             "add_citizen",
             "update_citizen",
+            "forget_citizen",
             "import_citizens",
             "skills",
             "add_session",

@@ -35,6 +35,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         search_citizens,
         add_citizen,
         update_citizen,
+        forget_citizen,
         import_citizens,
         skills,
         add_session,
@@ -100,6 +101,12 @@ fn update_citizen(
     patch: CitizenPatch,
 ) -> CommandResult<CitizenV1> {
     Ok(app.update_citizen(id, patch)?)
+}
+
+/// Erases the person's personal data at their request (the page asks to confirm first).
+#[tauri::command(async)]
+fn forget_citizen(app: State<'_, App>, id: CitizenId) -> CommandResult<CitizenV1> {
+    Ok(app.forget_citizen(id)?)
 }
 
 /// With `commit` false, a preview: every row checked, nothing stored. `add_anyway`: the rows the

@@ -17,6 +17,15 @@ pub enum CitizenCommand {
     Edit(CitizenEditArgs),
     /// One citizen's record.
     Show { id: CitizenId },
+    /// Erase a person's name, birth date, phone, CCCD and note at their request, here and
+    /// (through sync) on the server and every teammate's laptop; reports keep counting them,
+    /// anonymously (xóa thông tin theo yêu cầu).
+    Forget {
+        id: CitizenId,
+        /// Confirms that the person asked: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Import a commune list, CSV or XLSX (nhập danh sách).
     Import {
         file: PathBuf,
@@ -185,6 +194,19 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
                 },
             )?;
             ctx.print(&updated, |c| println!("Đã sửa: {}", citizen_line(c)));
+        }
+        CitizenCommand::Forget { id, yes } => {
+            if !yes {
+                anyhow::bail!(
+                    "xóa thông tin cá nhân không hoàn tác được: chạy lại với --yes khi người dân đã yêu cầu"
+                );
+            }
+            let forgotten = app.forget_citizen(id)?;
+            ctx.print(&forgotten, |_| {
+                println!(
+                    "Đã xóa họ tên, ngày sinh, số điện thoại, CCCD và ghi chú của người dân {id}.                      Lần đồng bộ tới sẽ xóa trên máy chủ và máy của cả đội; báo cáo vẫn đếm người này (ẩn danh)."
+                )
+            });
         }
         CitizenCommand::Show { id } => {
             let citizen = app.citizen(id)?;

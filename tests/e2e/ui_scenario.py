@@ -452,6 +452,31 @@ def main():
         assert "Phone: “0212” must have 10 digits" in message and "bỏ trống" not in message, message
         driver.click("#lang-switch")
 
+        # A person asks to be forgotten: erased here, then on the server by the next sync; the
+        # counts stay.
+        driver.click("#nav-citizens")
+        driver.type("#citizen-search", "nguoi07")
+        driver.wait_text("#citizen-count", "1 người")
+        driver.click("#citizen-list button")
+        driver.click("#citizen-forget")
+        driver.wait_text("#citizen-forget-warning", "Không hoàn tác được")
+        assert_vietnamese(driver, "forget")
+        driver.screenshot("03b-forget.png")
+        driver.click("#citizen-forget-confirm")
+        driver.wait_text("#citizens-message", "Đã xóa thông tin cá nhân")
+        driver.type("#citizen-search", "nguoi07")
+        driver.wait_text("#citizen-count", "0 người")
+        driver.click("#nav-sync")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        stats = json.loads(subprocess.check_output([cli, "--db", central, "server", "stats", "--json"]))
+        team = next(t for t in stats if t["team_name"] == TEAM)
+        assert (team["citizens"], team["attendances"]) == (35, 28), team
+        for path in [central, central + "-wal"]:
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    assert "Người07".encode() not in f.read(), f"the forgotten name is still in {path}"
+
         # A backup for the restore below, then a new passphrase (the old one is refused after).
         backup_file = os.path.join(work, "usb", "sao-luu.sqlite")
         subprocess.check_output([cli, "--db", laptop, "backup", "--out", backup_file])

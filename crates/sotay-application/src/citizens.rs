@@ -29,6 +29,12 @@ impl App {
         Ok(self.store.with(|s| s.update_citizen(id, patch))?)
     }
 
+    /// Erases the person's personal data at their request; sync carries it to the server and
+    /// every teammate (see `sotay_core::Store::forget_citizen`).
+    pub fn forget_citizen(&self, id: CitizenId) -> AppResult<CitizenV1> {
+        Ok(self.store.with(|s| s.forget_citizen(id))?)
+    }
+
     pub fn citizen(&self, id: CitizenId) -> AppResult<CitizenV1> {
         Ok(self.store.with(|s| s.citizen(id))?)
     }

@@ -12,6 +12,7 @@ use crate::outbox::{self, now_rfc3339};
 use crate::store::enum_str;
 use crate::text;
 use rusqlite::{params, OptionalExtension, Transaction};
+use sotay_protocol::erasure;
 use sotay_protocol::merge::{self, EntityState};
 use sotay_protocol::{DeviceId, Entity, Hlc, Operation, OutboxRecord, Payload};
 
@@ -26,6 +27,77 @@ pub(crate) fn record_local(
     let record = outbox::append(tx, device, op, payload, fields)?;
     merge_and_project(tx, &record)?;
     Ok(record.hlc)
+}
+
+/// Records that this laptop forgets a citizen at their request (`sotay_protocol::erasure`).
+pub(crate) fn record_forget(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    citizen: &sotay_protocol::CitizenV1,
+) -> CoreResult<()> {
+    let full = Payload::Citizen(citizen.clone());
+    let fields = erasure::forget_fields();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let record = outbox::append_json(
+        tx,
+        device,
+        Operation::Upsert,
+        (Entity::Citizen, full.entity_id(), full.version()),
+        erasure::forget_payload(full.to_json()),
+        &fields,
+    )?;
+    merge_and_project(tx, &record)
+}
+
+/// Whether the entity's merged state says the person was forgotten.
+pub(crate) fn is_forgotten(tx: &rusqlite::Connection, citizen: &str) -> CoreResult<bool> {
+    let state: Option<String> = tx
+        .prepare_cached(
+            "SELECT state FROM entity_state WHERE entity = 'citizen' AND entity_id = ?1",
+        )?
+        .query_row([citizen], |r| r.get(0))
+        .optional()?;
+    Ok(state
+        .and_then(|s| serde_json::from_str::<EntityState>(&s).ok())
+        .is_some_and(|s| erasure::is_forgotten(&s)))
+}
+
+/// Erases a forgotten citizen's personal data from every copy this laptop holds besides the
+/// merged state (which the merge already erased): its records in the outbox, sent or not, and
+/// the values that lost merges. The search index drops the old name's terms for good
+/// (`optimize` rewrites it without deleted entries), and `secure_delete` zeroes freed bytes.
+fn scrub_forgotten(tx: &Transaction<'_>, citizen: &str) -> CoreResult<()> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT seq, payload FROM outbox WHERE entity = 'citizen' AND entity_id = ?1",
+        )?
+        .query_map([citizen], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (seq, payload) in rows {
+        let Ok(mut payload) = serde_json::from_str::<serde_json::Value>(&payload) else {
+            continue;
+        };
+        if erasure::scrub(&mut payload) {
+            tx.prepare_cached("UPDATE outbox SET payload = ?2 WHERE seq = ?1")?
+                .execute(params![seq, payload.to_string()])?;
+        }
+    }
+    for field in erasure::PERSONAL_FIELDS {
+        tx.prepare_cached(
+            "DELETE FROM conflict WHERE entity = 'citizen' AND entity_id = ?1 AND field = ?2",
+        )?
+        .execute(params![citizen, field])?;
+    }
+    tx.execute(
+        "UPDATE quarantine SET reason = ?2, reason_en = ?3
+         WHERE entity = 'citizen' AND entity_id = ?1",
+        params![citizen, erasure::ERASED_REASON, erasure::ERASED_REASON_EN],
+    )?;
+    tx.execute(
+        "INSERT INTO citizen_search (citizen_search) VALUES ('optimize')",
+        [],
+    )?;
+    Ok(())
 }
 
 /// Applies a change recorded by another device of the team.
@@ -111,6 +183,7 @@ fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<
     let mut state: EntityState = current
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
+    let was_forgotten = erasure::is_forgotten(&state);
     let lost = merge::apply(&mut state, record);
     tx.prepare_cached(
         "INSERT INTO entity_state (entity, entity_id, state) VALUES (?1, ?2, ?3)
@@ -137,7 +210,11 @@ fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<
             now_rfc3339()
         ])?;
     }
-    project(tx, record.entity, record.payload_version, &state)
+    project(tx, record.entity, record.payload_version, &state)?;
+    if !was_forgotten && erasure::is_forgotten(&state) {
+        scrub_forgotten(tx, &record.entity_id)?;
+    }
+    Ok(())
 }
 
 /// Rewrites the typed rows of one entity from its merged state.

@@ -80,6 +80,8 @@ fn configure(conn: &Connection) -> CoreResult<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Freed bytes are zeroed, so a forgotten citizen's old values do not survive in free space.
+    conn.pragma_update(None, "secure_delete", true)?;
     Ok(())
 }
 

@@ -79,6 +79,9 @@ pub enum CoreError {
 
     #[error("không mã hóa được {path}: {reason}; tệp cũ vẫn còn nguyên")]
     Encrypting { path: String, reason: String },
+
+    #[error("thông tin cá nhân của người dân “{id}” đã được xóa theo yêu cầu; không sửa được")]
+    Erased { id: String },
 }
 
 /// What a `NotFound` is about, in English.
@@ -157,6 +160,9 @@ impl CoreError {
             CoreError::Encrypting { path, reason } => {
                 format!("could not encrypt {path}: {reason}; the old file is intact")
             }
+            CoreError::Erased { id } => format!(
+                "the personal data of citizen “{id}” was erased at their request; it cannot be edited"
+            ),
         }
     }
 
@@ -180,6 +186,7 @@ impl CoreError {
             CoreError::WrongPassphrase { .. } => "wrong_passphrase",
             CoreError::TooManyAttempts { .. } => "too_many_attempts",
             CoreError::Encrypting { .. } => "encrypting",
+            CoreError::Erased { .. } => "erased",
         }
     }
 }

@@ -60,6 +60,25 @@ pub(crate) fn append(
     payload: &Payload,
     fields: &[&str],
 ) -> CoreResult<OutboxRecord> {
+    append_json(
+        tx,
+        device,
+        op,
+        (payload.entity(), payload.entity_id(), payload.version()),
+        payload.to_json(),
+        fields,
+    )
+}
+
+/// Like [`append`], for a payload that is more than its typed struct (a forget's `_forgotten`).
+pub(crate) fn append_json(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    op: Operation,
+    (entity, entity_id, payload_version): (sotay_protocol::Entity, String, u16),
+    payload: serde_json::Value,
+    fields: &[&str],
+) -> CoreResult<OutboxRecord> {
     let hlc = last_hlc(tx, device)?.tick(now_millis());
     save_hlc(tx, hlc)?;
     let seq: i64 = tx
@@ -70,12 +89,12 @@ pub(crate) fn append(
         device_id: device,
         seq: seq as u64,
         hlc,
-        entity: payload.entity(),
-        entity_id: payload.entity_id(),
+        entity,
+        entity_id,
         op,
         fields: fields.iter().map(|f| f.to_string()).collect(),
-        payload_version: payload.version(),
-        payload: payload.to_json(),
+        payload_version,
+        payload,
     };
     tx.prepare_cached(
         "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op, fields,

@@ -6,6 +6,7 @@
 
 use crate::citizens::{validate_citizen, CitizenPatch};
 use crate::validate;
+use sotay_protocol::erasure;
 use sotay_protocol::{Operation, OutboxRecord, Payload};
 
 /// Largest payload a record may carry (a citizen with a long note is a few KB).
@@ -110,6 +111,10 @@ pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
     if record.op == Operation::Delete {
         return Ok(payload);
     }
+    if erasure::is_forget(record) || record.fields.iter().any(|f| f == erasure::FORGOTTEN_FIELD) {
+        check_forget(record)?;
+        return Ok(payload);
+    }
     match &payload {
         Payload::Citizen(c) => {
             // The citizen as the form would have taken it: the form's rules, once.
@@ -162,6 +167,26 @@ pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
     Ok(payload)
 }
 
+/// A forget names only `_forgotten` and personal fields, sets `_forgotten` to true and carries
+/// nothing personal: it cannot be used to smuggle a value past the merge, nor to undo a forget.
+fn check_forget(record: &OutboxRecord) -> Result<(), RecordProblem> {
+    let allowed = erasure::forget_fields();
+    let mut scrubbed = record.payload.clone();
+    let well_formed = record.entity == sotay_protocol::Entity::Citizen
+        && record.payload.get(erasure::FORGOTTEN_FIELD) == Some(&serde_json::Value::Bool(true))
+        && record.fields.iter().any(|f| f == erasure::FORGOTTEN_FIELD)
+        && record.fields.iter().all(|f| allowed.contains(f))
+        && !erasure::scrub(&mut scrubbed);
+    if well_formed {
+        Ok(())
+    } else {
+        Err(problem(
+            "yêu cầu xóa thông tin không đúng dạng",
+            "a malformed erasure request",
+        ))
+    }
+}
+
 /// What an attendance refers to, checked against whatever store is applying it.
 pub trait AttendanceRefs {
     fn citizen_known(&mut self, id: &str) -> bool;
@@ -194,4 +219,62 @@ pub fn check_references(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sotay_protocol::{CitizenId, DeviceId, Entity, Hlc, RecordId, TeamId};
+
+    fn forget(
+        payload_change: impl FnOnce(&mut serde_json::Value),
+        fields: &[&str],
+    ) -> OutboxRecord {
+        let id = CitizenId::new();
+        let citizen = json!({"id": id, "team_id": TeamId::new(), "full_name": "Vi Thị Mẩy",
+            "gender": "female", "birth_year": 1961, "birth_date": "1961-04-03",
+            "village": "Bản Khằm", "commune_code": "14758", "phone": "0912345678",
+            "cccd": null, "groups": [], "note": null,
+            "consent": {"given": true, "date": "2026-11-20", "recorded_by": "Lê Thị Hoa"}});
+        let mut payload = erasure::forget_payload(citizen);
+        payload_change(&mut payload);
+        let device = DeviceId::new();
+        OutboxRecord {
+            record_id: RecordId::new(),
+            device_id: device,
+            seq: 1,
+            hlc: Hlc::zero(device).tick(1),
+            entity: Entity::Citizen,
+            entity_id: id.to_string(),
+            op: Operation::Upsert,
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            payload_version: 1,
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_forget_passes_only_in_its_own_shape() {
+        let all = erasure::forget_fields();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert!(check_record(&forget(|_| {}, &all)).is_ok());
+        // Carrying a personal value, changing a field that is not personal, undoing a forget,
+        // or naming `_forgotten` without setting it: set aside.
+        let smuggled = forget(|p| p["phone"] = json!("0912345678"), &all);
+        let widened = forget(|_| {}, &["_forgotten", "village"]);
+        let undone = forget(|p| p["_forgotten"] = json!(false), &all);
+        let unnamed = forget(|_| {}, &["full_name"]);
+        let mut sneaky = forget(
+            |p| {
+                p.as_object_mut().unwrap().remove("_forgotten");
+            },
+            &all,
+        );
+        sneaky.payload["phone"] = json!("0912345678");
+        for record in [smuggled, widened, undone, unnamed, sneaky] {
+            let problem = check_record(&record).unwrap_err();
+            assert!(problem.reason.contains("xóa thông tin"), "{problem:?}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+pub mod erasure;
 mod hlc;
 mod ids;
 pub mod merge;

@@ -5,7 +5,11 @@
 //! are reported as conflicts. Because the winner of a field
 //! is always the change with the highest clock, the result is the same whatever order changes
 //! arrive in. A delete is the field `_deleted` set to true: a tombstone that merges like any field.
+//! A forget (`crate::erasure`) is the field `_forgotten` set to true, and is stronger than any
+//! clock: from then on the personal fields hold their erased values and no value of theirs is
+//! kept, so every replica ends the same whichever order the forget and the edits arrive in.
 
+use crate::erasure::{self, FORGOTTEN_FIELD, PERSONAL_FIELDS};
 use crate::{Hlc, Operation, OutboxRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -105,6 +109,11 @@ fn merge_changes(
         Operation::Upsert if whole => changes.push((DELETED_FIELD.to_owned(), Value::Bool(false))),
         Operation::Upsert => {}
     }
+    if erasure::is_forgotten(state) {
+        changes.retain(|(field, _)| !erasure::is_personal(field));
+    }
+    // Forgetting cannot be undone: only `true` is a value of `_forgotten`.
+    changes.retain(|(field, value)| field != FORGOTTEN_FIELD || *value == Value::Bool(true));
     let record_hlc = hlc;
     let mut lost = Vec::new();
     for (field, value) in changes {
@@ -137,6 +146,16 @@ fn merge_changes(
                 state.clocks.insert(field, record_hlc);
             }
         }
+    }
+    if erasure::is_forgotten(state) {
+        // Erased values carry no clock, so the state is the same whatever came first.
+        for field in PERSONAL_FIELDS {
+            state
+                .fields
+                .insert(field.to_owned(), erasure::erased_value(field));
+            state.clocks.remove(field);
+        }
+        lost.retain(|l| !erasure::is_personal(&l.field));
     }
     lost
 }
@@ -210,6 +229,80 @@ mod tests {
         let once = state.clone();
         assert!(apply(&mut state, &r).is_empty());
         assert_eq!(state, once);
+    }
+
+    #[test]
+    fn a_forget_erases_for_good_in_any_order_and_keeps_no_lost_value() {
+        let (a, b) = (DeviceId::new(), DeviceId::new());
+        let create = record(
+            a,
+            1,
+            &[],
+            json!({"full_name": "Vi Thị Mẩy", "phone": "0912345678", "cccd": "038161001234",
+                "birth_date": "1961-04-03", "note": null, "village": "Bản Khằm"}),
+        );
+        let forget_fields: Vec<String> = crate::erasure::forget_fields();
+        let mut forget = record(
+            a,
+            5,
+            &[],
+            crate::erasure::forget_payload(create.payload.clone()),
+        );
+        forget.fields = forget_fields;
+        // B, offline, corrects the phone and the village later than the forget.
+        let edit_on_b = record(
+            b,
+            9,
+            &["phone", "village"],
+            json!({"phone": "0987654321", "village": "Bản Mới"}),
+        );
+        let orders: [[usize; 3]; 3] = [[0, 1, 2], [0, 2, 1], [2, 1, 0]];
+        let changes = [create, forget, edit_on_b];
+        let mut results = Vec::new();
+        for order in orders {
+            let mut state = EntityState::default();
+            // Values lost before the forget arrived were logged then; the stores scrub that log
+            // when the forget comes. From the forget on, nothing personal is handed out.
+            let mut lost = Vec::new();
+            for i in order {
+                let lost_here = apply(&mut state, &changes[i]);
+                if crate::erasure::is_forgotten(&state) {
+                    lost.extend(lost_here);
+                }
+            }
+            let seen = serde_json::to_string(&(&state, &lost)).unwrap();
+            for secret in [
+                "Vi Thị Mẩy",
+                "0912345678",
+                "0987654321",
+                "038161001234",
+                "1961-04-03",
+            ] {
+                assert!(!seen.contains(secret), "{secret} kept in order {order:?}");
+            }
+            results.push(state);
+        }
+        assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:#?}");
+        let s = &results[0];
+        assert!(crate::erasure::is_forgotten(s));
+        assert_eq!(s.fields["full_name"], json!(crate::erasure::ERASED_NAME));
+        assert_eq!(
+            s.fields["village"],
+            json!("Bản Mới"),
+            "what is not personal merges"
+        );
+        // A forget is never undone.
+        let mut state = s.clone();
+        apply(
+            &mut state,
+            &record(
+                b,
+                20,
+                &["_forgotten", "full_name"],
+                json!({"_forgotten": false, "full_name": "Vi Thị Mẩy"}),
+            ),
+        );
+        assert_eq!(&state, s);
     }
 
     #[test]

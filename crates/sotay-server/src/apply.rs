@@ -6,6 +6,7 @@
 
 use crate::error::{ServerError, ServerResult};
 use sotay_core::rules::{check_record, check_references, AttendanceRefs, RecordProblem};
+use sotay_protocol::erasure;
 use sotay_protocol::merge::{self, EntityState, LostValue};
 use sotay_protocol::sync::{PushResponse, QuarantinedRecord};
 use sotay_protocol::{
@@ -133,6 +134,9 @@ pub(crate) struct BatchPlan {
     /// The final state of every entity the batch changed.
     pub entities: Vec<(EntityKey, StoredEntity)>,
     pub conflicts: Vec<Conflict>,
+    /// Citizens this batch forgets: every copy of their personal data the server already holds
+    /// (earlier records, conflicts) is to be scrubbed. This batch's own rows already are.
+    pub forgotten: Vec<String>,
     /// The team's last position after this batch.
     pub position: i64,
     pub response: PushResponse,
@@ -212,6 +216,11 @@ pub(crate) fn plan_batch(
         refs,
     } = context;
     let mut entities = stored;
+    let forgotten_before: std::collections::HashSet<EntityKey> = entities
+        .iter()
+        .filter(|(_, e)| erasure::is_forgotten(&e.state))
+        .map(|(key, _)| key.clone())
+        .collect();
     let mut changed: Vec<EntityKey> = Vec::new();
     let mut plan = BatchPlan::default();
     // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
@@ -312,6 +321,34 @@ pub(crate) fn plan_batch(
     }
     changed.sort_unstable();
     changed.dedup();
+    // A forgotten person's personal data is stored nowhere: not in this batch's records (an edit
+    // made before the laptop heard of the forget), nor in its conflicts.
+    for key in &changed {
+        if !entities
+            .get(key)
+            .is_some_and(|e| erasure::is_forgotten(&e.state))
+        {
+            continue;
+        }
+        for stored in plan
+            .records
+            .iter_mut()
+            .filter(|r| r.record.entity == key.0 && r.record.entity_id == key.1)
+        {
+            if let Ok(mut payload) = serde_json::from_str::<serde_json::Value>(&stored.payload_json)
+            {
+                if erasure::scrub(&mut payload) {
+                    stored.payload_json = payload.to_string();
+                }
+            }
+        }
+        plan.conflicts.retain(|c| {
+            !(c.entity == key.0 && c.entity_id == key.1 && erasure::is_personal(&c.lost.field))
+        });
+        if !forgotten_before.contains(key) {
+            plan.forgotten.push(key.1.clone());
+        }
+    }
     plan.entities = changed
         .into_iter()
         .filter_map(|key| {

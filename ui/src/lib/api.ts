@@ -51,6 +51,8 @@ export const api = {
   /** Changes only the fields in `patch`; every other field (groups, note…) stays as it is. */
   updateCitizen: (id: string, patch: CitizenPatch) =>
     invoke<CitizenV1>("update_citizen", { id, patch }),
+  /** Erases the person's name, birth date, phone, CCCD and note at their request. */
+  forgetCitizen: (id: string) => invoke<CitizenV1>("forget_citizen", { id }),
   /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people. */
   importCitizens: (
     name: string,

@@ -211,6 +211,9 @@ impl Store {
     /// person offline both keep their edit.
     pub fn update_citizen(&mut self, id: CitizenId, patch: CitizenPatch) -> CoreResult<CitizenV1> {
         let current = self.citizen(id)?;
+        if crate::changes::is_forgotten(&self.conn, &id.to_string())? {
+            return Err(CoreError::Erased { id: id.to_string() });
+        }
         let input = patch.apply_to(&current);
         let draft = validate_citizen(&input).map_err(CoreError::Invalid)?;
         let updated = CitizenV1 {
@@ -249,6 +252,25 @@ impl Store {
             &changed,
         )?;
         tx.commit()?;
+        self.citizen(id)
+    }
+
+    /// Erases a person's personal data at their request (Law 91/2025/QH15): name, birth date,
+    /// phone, CCCD and note, here and, through sync, on the server and every teammate's laptop.
+    /// What reports count stays, anonymous: gender, birth year, village, groups, attendance and
+    /// outcomes. Forgetting someone already forgotten changes nothing.
+    pub fn forget_citizen(&mut self, id: CitizenId) -> CoreResult<CitizenV1> {
+        let current = self.citizen(id)?;
+        if crate::changes::is_forgotten(&self.conn, &id.to_string())? {
+            return Ok(current);
+        }
+        let tx = self.conn.transaction()?;
+        crate::changes::record_forget(&tx, self.device, &current)?;
+        tx.commit()?;
+        // The WAL still holds the pages as they were: fold it in and empty it.
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         self.citizen(id)
     }
 

@@ -473,6 +473,9 @@ async fn push(
         .map_err(pg)?;
     }
 
+    for id in &plan.forgotten {
+        scrub_forgotten(tx, team, id).await?;
+    }
     query("UPDATE teams SET next_position = $2 WHERE id = $1")
         .bind(team)
         .bind(plan.position)
@@ -480,6 +483,54 @@ async fn push(
         .await
         .map_err(pg)?;
     Ok(plan.response)
+}
+
+/// Erases a forgotten citizen's personal data from every record and conflict the server holds.
+/// The rows are rewritten; the old row versions are reclaimed by (auto)vacuum (docs/security.md).
+async fn scrub_forgotten(tx: &mut Tx, team: Uuid, citizen: &str) -> ServerResult<()> {
+    let rows: Vec<(i64, Value)> = sqlx_core::query_as::query_as(
+        "SELECT server_seq, payload FROM records
+         WHERE team_id = $1 AND entity = 'citizen' AND entity_id = $2",
+    )
+    .bind(team)
+    .bind(citizen)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(pg)?;
+    for (server_seq, mut payload) in rows {
+        if sotay_protocol::erasure::scrub(&mut payload) {
+            query("UPDATE records SET payload = $2 WHERE server_seq = $1")
+                .bind(server_seq)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await
+                .map_err(pg)?;
+        }
+    }
+    let personal: Vec<&str> = sotay_protocol::erasure::PERSONAL_FIELDS.to_vec();
+    query(
+        "DELETE FROM conflicts
+         WHERE team_id = $1 AND entity = 'citizen' AND entity_id = $2 AND field = ANY($3)",
+    )
+    .bind(team)
+    .bind(citizen)
+    .bind(&personal)
+    .execute(&mut **tx)
+    .await
+    .map_err(pg)?;
+    // A reason may quote a value; the row itself stays, as it accounts for the device's sequence.
+    query(
+        "UPDATE quarantine SET reason = $3, reason_en = $4
+         WHERE team_id = $1 AND entity = 'citizen' AND entity_id = $2",
+    )
+    .bind(team)
+    .bind(citizen)
+    .bind(sotay_protocol::erasure::ERASED_REASON)
+    .bind(sotay_protocol::erasure::ERASED_REASON_EN)
+    .execute(&mut **tx)
+    .await
+    .map_err(pg)?;
+    Ok(())
 }
 
 impl Storage for PostgresStorage {

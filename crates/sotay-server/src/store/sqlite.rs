@@ -56,6 +56,10 @@ impl SqliteStorage {
             .map_err(db)?;
         conn.pragma_update(None, "wal_autocheckpoint", 8_192)
             .map_err(db)?;
+        // Bytes a change frees within a page are zeroed (FAST: at no extra I/O), so a forgotten
+        // citizen's old values do not survive in free space.
+        conn.pragma_update(None, "secure_delete", "FAST")
+            .map_err(db)?;
         sotay_core::migrate_sqlite(&mut conn, SCHEMA).map_err(|e| match e {
             sotay_core::CoreError::Database(e) => ServerError::db(e),
             e => ServerError::Internal(e.to_string()),
@@ -63,6 +67,16 @@ impl SqliteStorage {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// Moves the WAL into the database and empties it (best effort: a reader may hold it).
+    async fn checkpoint(&self) {
+        let conn = self.conn.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        })
+        .await;
     }
 
     /// Runs `f` in one transaction on the blocking pool: committed when it returns Ok.
@@ -153,11 +167,13 @@ fn record_from_row(r: &rusqlite::Row) -> ServerResult<OutboxRecord> {
     })
 }
 
+/// Applies a batch; also says whether it forgot someone (the WAL is then emptied after commit,
+/// so the old values do not linger in it).
 fn push(
     tx: &Transaction,
     device: DeviceRow,
     records: Vec<OutboxRecord>,
-) -> ServerResult<PushResponse> {
+) -> ServerResult<(PushResponse, bool)> {
     let team = device.team_id.to_string();
     let device_id = device.id.to_string();
     let position: i64 = tx
@@ -318,11 +334,66 @@ fn push(
             ])
             .map_err(db)?;
     }
+    for id in &plan.forgotten {
+        scrub_forgotten(tx, &team, id)?;
+    }
     tx.prepare_cached("UPDATE teams SET next_position = ?2 WHERE id = ?1")
         .map_err(db)?
         .execute(params![team, plan.position])
         .map_err(db)?;
-    Ok(plan.response)
+    Ok((plan.response, !plan.forgotten.is_empty()))
+}
+
+/// Erases a forgotten citizen's personal data from every record and conflict the server holds.
+/// `secure_delete` (set on every connection) zeroes the bytes the old values leave behind.
+fn scrub_forgotten(tx: &Transaction, team: &str, citizen: &str) -> ServerResult<()> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT server_seq, payload FROM records
+             WHERE team_id = ?1 AND entity = 'citizen' AND entity_id = ?2",
+        )
+        .map_err(db)?
+        .query_map(params![team, citizen], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    for (server_seq, payload) in rows {
+        let Ok(mut payload) = serde_json::from_str::<serde_json::Value>(&payload) else {
+            continue;
+        };
+        if sotay_protocol::erasure::scrub(&mut payload) {
+            tx.prepare_cached("UPDATE records SET payload = ?2 WHERE server_seq = ?1")
+                .map_err(db)?
+                .execute(params![server_seq, payload.to_string()])
+                .map_err(db)?;
+        }
+    }
+    let mut forget_conflicts = tx
+        .prepare_cached(
+            "DELETE FROM conflicts
+             WHERE team_id = ?1 AND entity = 'citizen' AND entity_id = ?2 AND field = ?3",
+        )
+        .map_err(db)?;
+    for field in sotay_protocol::erasure::PERSONAL_FIELDS {
+        forget_conflicts
+            .execute(params![team, citizen, field])
+            .map_err(db)?;
+    }
+    // A reason may quote a value ("phone “0212…” must have 10 digits"); the row itself stays,
+    // as it accounts for the device's sequence.
+    tx.prepare_cached(
+        "UPDATE quarantine SET reason = ?3, reason_en = ?4
+         WHERE team_id = ?1 AND entity = 'citizen' AND entity_id = ?2",
+    )
+    .map_err(db)?
+    .execute(params![
+        team,
+        citizen,
+        sotay_protocol::erasure::ERASED_REASON,
+        sotay_protocol::erasure::ERASED_REASON_EN
+    ])
+    .map_err(db)?;
+    Ok(())
 }
 
 fn stats(tx: &Transaction) -> ServerResult<Vec<TeamStats>> {
@@ -401,7 +472,11 @@ impl Storage for SqliteStorage {
         device: DeviceRow,
         records: Vec<OutboxRecord>,
     ) -> ServerResult<PushResponse> {
-        self.run(move |tx| push(tx, device, records)).await
+        let (response, forgot) = self.run(move |tx| push(tx, device, records)).await?;
+        if forgot {
+            self.checkpoint().await;
+        }
+        Ok(response)
     }
 
     async fn pull(

@@ -44,48 +44,47 @@ fn check_note(note: &Option<String>) -> Result<(), RecordProblem> {
     }
 }
 
-fn holds_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(holds_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        _ => false,
-    }
-}
-
-/// The length of a value's compact JSON, counted without writing it out.
-fn json_size(value: &serde_json::Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, value).expect("counting cannot fail");
-    count.0
+/// Whether compact JSON holds a NUL: serde_json writes one (in a string or a key) as `\u0000`,
+/// an escape only when an odd run of backslashes leads to it (`\\u0000` is a backslash, then
+/// the text "u0000").
+fn escapes_nul(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    json.match_indices("u0000").any(|(at, _)| {
+        let backslashes = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        backslashes % 2 == 1
+    })
 }
 
 /// Checks a record on its own: its size, that its payload decodes and is the entity it names,
 /// and the same field rules as the forms (a citizen needs consent, a valid phone…). A delete
 /// needs only to name its entity.
 pub fn check_record(record: &OutboxRecord) -> Result<Payload, RecordProblem> {
+    check_record_serialised(record, &record.payload.to_string())
+}
+
+/// [`check_record`] for a caller that already holds the payload's compact JSON (the server,
+/// which stores it): its size and any NUL are read off that text instead of walking the value
+/// again. serde_json writes a NUL in a string or key as `\u0000`, and nothing else does.
+pub fn check_record_serialised(
+    record: &OutboxRecord,
+    payload_json: &str,
+) -> Result<Payload, RecordProblem> {
     // No text in Sổ Tay holds a NUL; PostgreSQL can store none (in text or jsonb), so a record
     // with one would fail the server's transaction on every retry.
     if record.entity_id.contains('\0')
         || record.fields.iter().any(|f| f.contains('\0'))
-        || holds_nul(&record.payload)
+        || escapes_nul(payload_json)
     {
         return Err(problem(
             "nội dung chứa ký tự NUL (\\0), không lưu được",
             "the record contains a NUL character (\\0), which cannot be stored",
         ));
     }
-    let size = json_size(&record.payload);
+    let size = payload_json.len();
     if size > MAX_PAYLOAD_BYTES {
         return Err(problem(
             format!("nội dung {size} byte, quá giới hạn {MAX_PAYLOAD_BYTES}"),
@@ -252,6 +251,16 @@ mod tests {
             payload_version: 1,
             payload,
         }
+    }
+
+    #[test]
+    fn a_nul_is_told_from_the_text_backslash_u0000() {
+        let json = |v: serde_json::Value| v.to_string();
+        assert!(escapes_nul(&json(json!({"note": "a\u{0}b"}))));
+        assert!(escapes_nul(&json(json!({"k\u{0}": 1}))));
+        assert!(escapes_nul(&json(json!({"note": "\\\u{0}"}))));
+        assert!(!escapes_nul(&json(json!({"note": "\\u0000"}))));
+        assert!(!escapes_nul(&json(json!({"note": "u0000 \\\\u0000"}))));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Each engine loads and writes in the way it does best; the rules live once, here.
 
 use crate::error::{ServerError, ServerResult};
-use sotay_core::rules::{check_record, check_references, AttendanceRefs, RecordProblem};
+use sotay_core::rules::{check_record_serialised, check_references, AttendanceRefs, RecordProblem};
 use sotay_protocol::erasure;
 use sotay_protocol::merge::{self, EntityState, LostValue};
 use sotay_protocol::sync::{PushResponse, QuarantinedRecord};
@@ -124,6 +124,41 @@ pub(crate) struct StoredRecord {
     pub position: i64,
 }
 
+/// An entity's row as the batch leaves it.
+#[derive(Debug)]
+pub(crate) struct EntityRow {
+    pub key: EntityKey,
+    pub team_id: TeamId,
+    /// The merged state in its stored form ([`state_to_json`]).
+    pub state_json: String,
+    pub deleted: bool,
+    pub n_outcomes: i64,
+    pub n_achieved: i64,
+    /// Whether the server held it before this batch: then it is updated, else inserted.
+    pub existed: bool,
+}
+
+/// Runs `work` on each item on every core, keeping the order: each item is independent of the
+/// others (a record's own rules, a state's JSON), and a batch of 5,000 splits evenly. A small
+/// batch stays on this thread.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if cores < 2 || items.len() < 512 {
+        return items.iter().map(&work).collect();
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(items.len().div_ceil(cores))
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().expect("checks and serialisation do not panic"))
+            .collect()
+    })
+}
+
 /// Every row a batch writes.
 #[derive(Debug, Default)]
 pub(crate) struct BatchPlan {
@@ -131,8 +166,8 @@ pub(crate) struct BatchPlan {
     pub records: Vec<StoredRecord>,
     /// Records set aside, with why.
     pub quarantined: Vec<(OutboxRecord, RecordProblem)>,
-    /// The final state of every entity the batch changed.
-    pub entities: Vec<(EntityKey, StoredEntity)>,
+    /// The final state of every entity the batch changed, ready to write.
+    pub entities: Vec<EntityRow>,
     pub conflicts: Vec<Conflict>,
     /// Citizens this batch forgets: every copy of their personal data the server already holds
     /// (earlier records, conflicts) is to be scrubbed. This batch's own rows already are.
@@ -227,7 +262,15 @@ pub(crate) fn plan_batch(
     // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
     // teammates' clocks. Laptops of this version restamp before pushing; this catches others.
     let mut restamp = Hlc::zero(device.id).tick(now_ms);
-    for mut record in records {
+    // Each record's own rules and its stored text, computed for the whole batch at once; what
+    // depends on the records before it (references, ownership, the merge) is decided in order.
+    let checks = on_every_core(&records, |record| {
+        let payload_json = record.payload.to_string();
+        (check_record_serialised(record, &payload_json), payload_json)
+    });
+    let mut any_forgotten = !forgotten_before.is_empty();
+    let existed: std::collections::HashSet<EntityKey> = entities.keys().cloned().collect();
+    for (mut record, (own_rules, payload_json)) in records.into_iter().zip(checks) {
         if record.device_id != device.id {
             return Err(ServerError::Forbidden(format!(
                 "bản ghi của thiết bị {} không được gửi bằng thiết bị {}",
@@ -264,7 +307,7 @@ pub(crate) fn plan_batch(
             entities: &entities,
             refs: &refs,
         };
-        let checked = check_record(&record).and_then(|payload| {
+        let checked = own_rules.and_then(|payload| {
             if record.op != Operation::Delete {
                 check_references(&payload, &mut known)?;
             }
@@ -297,7 +340,6 @@ pub(crate) fn plan_batch(
             team_id: device.team_id,
             state: EntityState::default(),
         });
-        let payload_json = record.payload.to_string();
         let payload = std::mem::take(&mut record.payload);
         for lost in merge::apply_owned(
             &mut entity.state,
@@ -312,6 +354,7 @@ pub(crate) fn plan_batch(
                 lost,
             });
         }
+        any_forgotten |= erasure::is_forgotten(&entity.state);
         position += 1;
         plan.records.push(StoredRecord {
             record,
@@ -323,7 +366,7 @@ pub(crate) fn plan_batch(
     changed.dedup();
     // A forgotten person's personal data is stored nowhere: not in this batch's records (an edit
     // made before the laptop heard of the forget), nor in its conflicts.
-    for key in &changed {
+    for key in changed.iter().filter(|_| any_forgotten) {
         if !entities
             .get(key)
             .is_some_and(|e| erasure::is_forgotten(&e.state))
@@ -349,11 +392,28 @@ pub(crate) fn plan_batch(
             plan.forgotten.push(key.1.clone());
         }
     }
-    plan.entities = changed
+    let finals: Vec<(EntityKey, StoredEntity)> = changed
         .into_iter()
         .filter_map(|key| {
             let entity = entities.remove(&key)?;
             Some((key, entity))
+        })
+        .collect();
+    let state_json = on_every_core(&finals, |(_, e)| state_to_json(&e.state));
+    plan.entities = finals
+        .into_iter()
+        .zip(state_json)
+        .map(|((key, e), state_json)| {
+            let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
+            EntityRow {
+                existed: existed.contains(&key),
+                deleted: e.state.is_deleted(),
+                key,
+                team_id: e.team_id,
+                state_json,
+                n_outcomes,
+                n_achieved,
+            }
         })
         .collect();
     plan.position = position;
@@ -540,7 +600,7 @@ mod tests {
         assert!(plan
             .entities
             .iter()
-            .all(|(_, e)| e.team_id == device.team_id));
+            .all(|e| e.team_id == device.team_id && !e.existed));
     }
 
     #[test]

@@ -157,5 +157,5 @@ async fn a_database_from_before_sqlx_is_upgraded_in_place_with_its_data() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
 }

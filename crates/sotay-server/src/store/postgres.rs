@@ -8,9 +8,9 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    now_millis, outcome_counts, plan_batch, referenced_keys, rfc3339, seqs_to_check,
-    state_from_json, state_to_json, touched_keys, BatchContext, DeviceRow, EntityKey, PullFrom,
-    RecordPage, StoredEntity, StoredRecord,
+    now_millis, plan_batch, referenced_keys, rfc3339, seqs_to_check, state_from_json, touched_keys,
+    BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage, StoredEntity,
+    StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use serde_json::Value;
@@ -45,6 +45,10 @@ const SCHEMA: &[(&str, &str)] = &[
     (
         "native types",
         include_str!("../migrations/postgres/0005_native_types.sql"),
+    ),
+    (
+        "drop records_team",
+        include_str!("../migrations/postgres/0006_drop_records_team.sql"),
     ),
 ];
 
@@ -119,6 +123,22 @@ struct EntityColumns {
     deleted: Vec<bool>,
     outcomes: Vec<i64>,
     achieved: Vec<i64>,
+}
+
+impl From<Vec<EntityRow>> for EntityColumns {
+    fn from(rows: Vec<EntityRow>) -> Self {
+        let mut e = Self::default();
+        for row in rows {
+            e.entity.push(row.key.0.as_str());
+            e.entity_id.push(row.key.1);
+            e.team_id.push(row.team_id.0);
+            e.state.push(row.state_json);
+            e.deleted.push(row.deleted);
+            e.outcomes.push(row.n_outcomes);
+            e.achieved.push(row.n_achieved);
+        }
+        e
+    }
 }
 
 #[derive(Default)]
@@ -402,29 +422,19 @@ async fn push(
         .map_err(pg)?;
     }
 
-    if !plan.entities.is_empty() {
-        let mut e = EntityColumns::default();
-        for ((kind, id), stored) in plan.entities {
-            let (outcomes, achieved) = outcome_counts(kind, &stored.state);
-            e.entity.push(kind.as_str());
-            e.entity_id.push(id);
-            e.team_id.push(stored.team_id.0);
-            e.deleted.push(stored.state.is_deleted());
-            e.state.push(state_to_json(&stored.state));
-            e.outcomes.push(outcomes);
-            e.achieved.push(achieved);
-        }
-        let expected = e.entity.len() as u64;
-        let written = query(
+    // New entities are inserted and known ones updated, each set-based: no upsert to arbitrate.
+    let (known, new): (Vec<EntityRow>, Vec<EntityRow>) =
+        plan.entities.into_iter().partition(|e| e.existed);
+    let other_team =
+        || ServerError::Forbidden("một bản ghi trong lô trùng mã với dữ liệu của đội khác".into());
+    if !new.is_empty() {
+        let e = EntityColumns::from(new);
+        let inserted = query(
             "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
                                    n_achieved)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                                  $5::boolean[],
-                                  $6::bigint[], $7::bigint[])
-             ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
-                 deleted = excluded.deleted, n_outcomes = excluded.n_outcomes,
-                 n_achieved = excluded.n_achieved
-             WHERE entities.team_id = excluded.team_id",
+                                  $5::boolean[], $6::bigint[], $7::bigint[])
+             ON CONFLICT (entity, entity_id) DO NOTHING",
         )
         .bind(&e.entity)
         .bind(&e.entity_id)
@@ -438,10 +448,33 @@ async fn push(
         .map_err(pg)?;
         // Another team's push created one of these IDs since this batch was read (the team
         // row lock orders one team's pushes only): refuse, and the retry is judged afresh.
-        if written.rows_affected() != expected {
-            return Err(ServerError::Forbidden(
-                "một bản ghi trong lô trùng mã với dữ liệu của đội khác".into(),
-            ));
+        if inserted.rows_affected() != e.entity.len() as u64 {
+            return Err(other_team());
+        }
+    }
+    if !known.is_empty() {
+        let e = EntityColumns::from(known);
+        let updated = query(
+            "UPDATE entities SET state = u.state, deleted = u.deleted,
+                 n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
+             FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
+                         $5::boolean[], $6::bigint[], $7::bigint[])
+                  AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved)
+             WHERE entities.entity = u.entity AND entities.entity_id = u.entity_id
+               AND entities.team_id = u.team_id",
+        )
+        .bind(&e.entity)
+        .bind(&e.entity_id)
+        .bind(&e.team_id)
+        .bind(&e.state)
+        .bind(&e.deleted)
+        .bind(&e.outcomes)
+        .bind(&e.achieved)
+        .execute(&mut **tx)
+        .await
+        .map_err(pg)?;
+        if updated.rows_affected() != e.entity.len() as u64 {
+            return Err(other_team());
         }
     }
 

@@ -7,9 +7,8 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    outcome_counts, plan_batch, referenced_keys, rfc3339, seqs_to_check, state_from_json,
-    state_to_json, touched_keys, BatchContext, DeviceRow, PullFrom, RecordPage, StoredEntity,
-    StoredRecord,
+    plan_batch, referenced_keys, rfc3339, seqs_to_check, state_from_json, touched_keys,
+    BatchContext, DeviceRow, PullFrom, RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -26,11 +25,14 @@ pub(super) const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/0002_targets.sql"),
     include_str!("../migrations/sqlite/0003_team_position.sql"),
     include_str!("../migrations/sqlite/0004_quarantine.sql"),
+    include_str!("../migrations/sqlite/0005_drop_records_team.sql"),
 ];
 
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<rusqlite::Connection>>,
+    /// Wakes the checkpointer after a push commits (see [`SqliteStorage::open`]).
+    checkpoints: std::sync::mpsc::SyncSender<()>,
 }
 
 fn db(e: rusqlite::Error) -> ServerError {
@@ -54,7 +56,10 @@ impl SqliteStorage {
         // indexes in memory, and fewer, larger checkpoints write each page once.
         conn.pragma_update(None, "cache_size", -65_536)
             .map_err(db)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 8_192)
+        // Checkpoints (copying the WAL into the database, and its fsync) run on a thread of their
+        // own, beside the next push instead of inside one; the writer's own automatic
+        // checkpoint stays as a bound on the WAL should that thread fall far behind.
+        conn.pragma_update(None, "wal_autocheckpoint", 65_536)
             .map_err(db)?;
         // Bytes a change frees within a page are zeroed (FAST: at no extra I/O), so a forgotten
         // citizen's old values do not survive in free space.
@@ -66,7 +71,13 @@ impl SqliteStorage {
         })?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            checkpoints: checkpointer(path)?,
         })
+    }
+
+    /// Asks for a checkpoint; one already waiting covers this commit too.
+    fn after_commit(&self) {
+        let _ = self.checkpoints.try_send(());
     }
 
     /// Moves the WAL into the database and empties it (best effort: a reader may hold it).
@@ -300,16 +311,15 @@ fn push(
                  n_achieved = excluded.n_achieved",
         )
         .map_err(db)?;
-    for ((entity, id), e) in &plan.entities {
-        let (outcomes, achieved) = outcome_counts(*entity, &e.state);
+    for e in &plan.entities {
         save.execute(params![
-            entity.as_str(),
-            id,
+            e.key.0.as_str(),
+            e.key.1,
             e.team_id.to_string(),
-            state_to_json(&e.state),
-            e.state.is_deleted(),
-            outcomes,
-            achieved,
+            e.state_json,
+            e.deleted,
+            e.n_outcomes,
+            e.n_achieved,
         ])
         .map_err(db)?;
     }
@@ -342,6 +352,24 @@ fn push(
         .execute(params![team, plan.position])
         .map_err(db)?;
     Ok((plan.response, !plan.forgotten.is_empty()))
+}
+
+/// A thread with its own connection that checkpoints the WAL (PASSIVE: it never waits for or
+/// blocks the writer) whenever a push has committed, and ends when the storage is dropped.
+fn checkpointer(path: &Path) -> ServerResult<std::sync::mpsc::SyncSender<()>> {
+    let conn = rusqlite::Connection::open(path).map_err(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("sotay-checkpoint".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        })
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    Ok(wake)
 }
 
 /// Erases a forgotten citizen's personal data from every record and conflict the server holds.
@@ -475,6 +503,8 @@ impl Storage for SqliteStorage {
         let (response, forgot) = self.run(move |tx| push(tx, device, records)).await?;
         if forgot {
             self.checkpoint().await;
+        } else {
+            self.after_commit();
         }
         Ok(response)
     }

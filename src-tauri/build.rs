@@ -18,6 +18,8 @@ fn main() {
             "sessions",
             "session_detail",
             "sync_now",
+            "conflicts",
+            "use_lost_value",
             "print_sheet",
             "export_report",
             "backup",

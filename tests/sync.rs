@@ -1018,3 +1018,53 @@ fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
         c.release();
     });
 }
+
+#[test]
+fn a_value_that_lost_a_merge_is_listed_and_can_be_put_back_everywhere() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let id = a.add_citizens("Đinh", 1)[0];
+        a.sync().unwrap();
+        b.sync().unwrap();
+        let phone = |p: &str| CitizenPatch {
+            phone: Some(p.into()),
+            ..Default::default()
+        };
+        a.store().update_citizen(id, phone("0911111111")).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        b.store().update_citizen(id, phone("0922222222")).unwrap();
+        a.sync().unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+
+        // On A: its own phone was replaced by B's later one; listed with what it is about.
+        let conflicts = a.store().conflicts().unwrap();
+        let c = conflicts
+            .iter()
+            .find(|c| c.field == "phone")
+            .expect("the replaced phone is listed");
+        assert_eq!(c.subject, "Đinh Văn Số0");
+        assert_eq!(c.lost_value, serde_json::json!("0911111111"));
+        assert_eq!(c.current_value, serde_json::json!("0922222222"));
+        assert!(c.lost_here);
+        assert!(c.lost_at <= c.winner_at, "{} {}", c.lost_at, c.winner_at);
+
+        // "Use this value": A's phone again, everywhere, and the conflict settled.
+        a.store().use_lost_value(c.id).unwrap();
+        assert_eq!(
+            a.store().citizen(id).unwrap().phone.as_deref(),
+            Some("0911111111")
+        );
+        assert!(a.store().conflicts().unwrap().iter().all(|x| x.id != c.id));
+        a.sync().unwrap();
+        b.sync().unwrap();
+        assert_eq!(
+            b.store().citizen(id).unwrap().phone.as_deref(),
+            Some("0911111111")
+        );
+        let err = a.store().use_lost_value(c.id).unwrap_err();
+        assert_eq!(err.kind(), "not_found");
+    });
+}

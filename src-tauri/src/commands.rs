@@ -10,8 +10,8 @@ use sotay_application::{
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{
-    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, ImportConsent, ImportOptions,
-    ImportReport, NewTeam, SessionDetail, SessionInput, SessionSummary, TeamInfo,
+    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, ConflictEntry, ImportConsent,
+    ImportOptions, ImportReport, NewTeam, SessionDetail, SessionInput, SessionSummary, TeamInfo,
 };
 use sotay_protocol::{CitizenId, CitizenV1, SessionId};
 use sotay_sync::{SyncConfig, SyncProgress, SyncSummary};
@@ -42,6 +42,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         sessions,
         session_detail,
         sync_now,
+        conflicts,
+        use_lost_value,
         print_sheet,
         export_report,
         backup,
@@ -148,6 +150,18 @@ fn sessions(app: State<'_, App>) -> CommandResult<Vec<SessionSummary>> {
 #[tauri::command(async)]
 fn session_detail(app: State<'_, App>, id: SessionId) -> CommandResult<SessionDetail> {
     Ok(app.session(id)?)
+}
+
+/// Values that lost a merge, newest first.
+#[tauri::command(async)]
+fn conflicts(app: State<'_, App>) -> CommandResult<Vec<ConflictEntry>> {
+    Ok(app.conflicts()?)
+}
+
+/// Puts a lost value back, as a new edit that syncs.
+#[tauri::command(async)]
+fn use_lost_value(app: State<'_, App>, id: i64) -> CommandResult<()> {
+    Ok(app.use_lost_value(id)?)
 }
 
 /// Syncs now, streaming "records X of Y" to the page through `on_progress`.

@@ -37,7 +37,11 @@ enum SyncCommand {
     /// Last success, pending records, last error.
     Status,
     /// Values that lost a merge with another laptop's edit.
-    Conflicts,
+    Conflicts {
+        /// Put this conflict's lost value back (dùng giá trị này), as a new edit that syncs.
+        #[arg(long = "use", value_name = "ID")]
+        use_value: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,16 +102,33 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 }
             });
         }
-        Some(SyncCommand::Conflicts) => {
+        Some(SyncCommand::Conflicts {
+            use_value: Some(id),
+        }) => {
+            app.use_lost_value(id)?;
+            println!("Đã dùng lại giá trị của xung đột {id}; lần đồng bộ tới sẽ gửi cho cả đội.");
+        }
+        Some(SyncCommand::Conflicts { use_value: None }) => {
             let conflicts = app.conflicts()?;
             ctx.print(&conflicts, |conflicts| {
                 if conflicts.is_empty() {
                     println!("Không có xung đột.");
                 }
                 for c in conflicts {
+                    let from = if c.lost_here {
+                        "máy này"
+                    } else {
+                        "máy khác"
+                    };
                     println!(
-                        "{} {} — trường {}: giá trị bị thay {} ({}), thắng bởi {}",
-                        c.entity, c.entity_id, c.field, c.lost_value, c.lost_hlc, c.winner_hlc
+                        "[{}] {} — {}: giá trị {} (nhập {} trên {from}) đã bị thay bằng {} ({})",
+                        c.id,
+                        c.subject,
+                        c.field,
+                        c.lost_value,
+                        c.lost_at,
+                        c.current_value,
+                        c.winner_at
                     );
                 }
             });

@@ -431,6 +431,45 @@ def main():
         team = next(t for t in stats if t["team_name"] == TEAM)
         assert (team["citizens"], team["sessions"], team["attendances"], team["achieved"]) == (35, 1, 28, 5), team
 
+        # A teammate's laptop (the CLI) changes the same phone later than this one: this laptop's
+        # value is replaced, listed on the Sync screen, and put back with one click.
+        code_b = json.loads(subprocess.check_output(
+            [cli, "--db", central, "server", "enroll", "--team", TEAM, "--org", "youth",
+             "--province", "38", "--commune", "14758", "--tls-cert", cert, "--json"]))["code"]
+        laptop_b = os.path.join(work, "laptop-b.sqlite")
+        subprocess.check_output([cli, "--db", laptop_b, "sync", "enroll", "--server",
+                                 f"https://127.0.0.1:{server_port}", "--code", code_b,
+                                 "--volunteer", "Trần Văn Nam", "--fingerprint", fingerprint])
+        subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
+        lan = json.loads(subprocess.check_output(
+            [cli, "--db", laptop, "citizen", "search", "dang hong lan", "--json"]))[0]
+        driver.click("#nav-citizens")
+        driver.type("#citizen-search", "dang hong lan")
+        driver.wait_text("#citizen-count", "1 người")
+        driver.click("#citizen-list button")
+        driver.type("#citizen-phone", "0911111111")
+        driver.click("#citizen-save")
+        driver.wait_text("#citizens-message", "Đã lưu")
+        time.sleep(0.05)
+        subprocess.check_output([cli, "--db", laptop_b, "citizen", "edit", lan["id"], "--phone", "0922222222"])
+        subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
+        driver.click("#nav-sync")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        driver.wait_text("#conflicts", "Đặng Hồng Lan")
+        table = driver.text("#conflicts")
+        assert "0911111111" in table and "0922222222" in table and "máy này" in table, table
+        assert_vietnamese(driver, "conflicts")
+        driver.js("document.querySelector('#conflicts').scrollIntoView({block: 'center'})")
+        driver.screenshot("06b-conflicts.png")
+        driver.click("#conflicts button")
+        driver.wait_text("#sync-message", "Đã dùng lại giá trị đó")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
+        shown = json.loads(subprocess.check_output([cli, "--db", laptop_b, "citizen", "show", lan["id"], "--json"]))
+        assert shown["phone"] == "0911111111", shown
+
         driver.click("#nav-reports")
         driver.type("#report-from", "2026-12-01")
         driver.click("#report-export")

@@ -80,6 +80,12 @@ impl App {
         Ok(self.store.with(|s| s.conflicts())?)
     }
 
+    /// Puts a value that lost a merge back, as a new edit that syncs (see
+    /// `sotay_core::Store::use_lost_value`).
+    pub fn use_lost_value(&self, conflict: i64) -> AppResult<()> {
+        Ok(self.store.with(|s| s.use_lost_value(conflict))?)
+    }
+
     pub fn export_bundle(&self, out: &Path) -> AppResult<BundleSummary> {
         Ok(self.store.with(|s| s.export_bundle(out))?)
     }

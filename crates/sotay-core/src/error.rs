@@ -82,6 +82,9 @@ pub enum CoreError {
 
     #[error("thông tin cá nhân của người dân “{id}” đã được xóa theo yêu cầu; không sửa được")]
     Erased { id: String },
+
+    #[error("không dùng lại được giá trị này: {reason}")]
+    ValueRefused { reason: String, reason_en: String },
 }
 
 /// What a `NotFound` is about, in English.
@@ -90,6 +93,7 @@ fn what_en(what: &str) -> &str {
         "người dân" => "citizen",
         "buổi hướng dẫn" | "buổi" => "session",
         "đội" => "team",
+        "xung đột" => "conflict",
         other => other,
     }
 }
@@ -160,6 +164,9 @@ impl CoreError {
             CoreError::Encrypting { path, reason } => {
                 format!("could not encrypt {path}: {reason}; the old file is intact")
             }
+            CoreError::ValueRefused { reason_en, .. } => {
+                format!("this value cannot be used again: {reason_en}")
+            }
             CoreError::Erased { id } => format!(
                 "the personal data of citizen “{id}” was erased at their request; it cannot be edited"
             ),
@@ -187,6 +194,7 @@ impl CoreError {
             CoreError::TooManyAttempts { .. } => "too_many_attempts",
             CoreError::Encrypting { .. } => "encrypting",
             CoreError::Erased { .. } => "erased",
+            CoreError::ValueRefused { .. } => "value_refused",
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::store::{Store, TeamInfo};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sotay_protocol::bundle::{self, BundleContent};
+use sotay_protocol::merge::EntityState;
 use sotay_protocol::sync::QuarantinedRecord;
 use sotay_protocol::sync::{EnrollResponse, PullResponse};
 use sotay_protocol::{
@@ -146,12 +147,25 @@ pub struct Recovery {
     pub renumbered: u64,
 }
 
+/// A value that lost a merge (or that another laptop's change replaced), with what it is about
+/// in words, so a volunteer can judge it and put it back.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct ConflictEntry {
+    /// What `use_lost_value` takes.
+    #[ts(type = "number")]
+    pub id: i64,
     pub entity: String,
     pub entity_id: String,
+    /// Who or what it is about: the citizen's name, or the session's date and place.
+    pub subject: String,
     pub field: String,
     pub lost_value: serde_json::Value,
+    /// The value that won, as it stands now.
+    pub current_value: serde_json::Value,
+    /// When the lost value was entered (RFC 3339, from its clock), and whether on this laptop.
+    pub lost_at: String,
+    pub lost_here: bool,
+    pub winner_at: String,
     pub lost_hlc: String,
     pub winner_hlc: String,
     pub recorded_at: String,
@@ -567,22 +581,111 @@ impl Store {
     /// Values that lost a merge, newest first.
     pub fn conflicts(&self) -> CoreResult<Vec<ConflictEntry>> {
         let mut stmt = self.conn.prepare(
-            "SELECT entity, entity_id, field, lost_value, lost_hlc, winner_hlc, recorded_at
-             FROM conflict ORDER BY id DESC",
+            "SELECT c.id, c.entity, c.entity_id, c.field, c.lost_value, c.lost_hlc, c.winner_hlc,
+                    c.recorded_at, s.state,
+                    COALESCE(z.full_name, se.date || ' — ' || se.place, c.entity_id)
+             FROM conflict c
+             LEFT JOIN entity_state s ON s.entity = c.entity AND s.entity_id = c.entity_id
+             LEFT JOIN citizen z ON c.entity = 'citizen' AND z.id = c.entity_id
+             LEFT JOIN session se ON c.entity = 'session' AND se.id = c.entity_id
+             ORDER BY c.id DESC",
         )?;
+        let when = |hlc: &str| {
+            hlc.parse::<Hlc>()
+                .ok()
+                .and_then(|h| chrono::DateTime::from_timestamp_millis(h.millis as i64))
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default()
+        };
         let rows = stmt.query_map([], |r| {
+            let field: String = r.get(3)?;
+            let lost_hlc: String = r.get(5)?;
+            let winner_hlc: String = r.get(6)?;
+            let current_value = r
+                .get::<_, Option<String>>(8)?
+                .and_then(|s| serde_json::from_str::<EntityState>(&s).ok())
+                .and_then(|s| s.fields.get(&field).cloned())
+                .unwrap_or(serde_json::Value::Null);
             Ok(ConflictEntry {
-                entity: r.get(0)?,
-                entity_id: r.get(1)?,
-                field: r.get(2)?,
-                lost_value: serde_json::from_str(&r.get::<_, String>(3)?)
+                id: r.get(0)?,
+                entity: r.get(1)?,
+                entity_id: r.get(2)?,
+                subject: r.get(9)?,
+                lost_value: serde_json::from_str(&r.get::<_, String>(4)?)
                     .unwrap_or(serde_json::Value::Null),
-                lost_hlc: r.get(4)?,
-                winner_hlc: r.get(5)?,
-                recorded_at: r.get(6)?,
+                current_value,
+                lost_at: when(&lost_hlc),
+                lost_here: lost_hlc
+                    .parse::<Hlc>()
+                    .is_ok_and(|h| h.device == self.device),
+                winner_at: when(&winner_hlc),
+                field,
+                lost_hlc,
+                winner_hlc,
+                recorded_at: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Puts a value that lost a merge back: a new change of that one field, checked with the
+    /// same rules as any record, which syncs and wins everywhere as the latest edit. The
+    /// conflict is then settled and leaves the list. A value already in place only leaves it.
+    pub fn use_lost_value(&mut self, conflict: i64) -> CoreResult<()> {
+        let row: Option<(String, String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT entity, entity_id, field, lost_value FROM conflict WHERE id = ?1",
+                [conflict],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let not_found = || CoreError::NotFound {
+            what: "xung đột",
+            id: conflict.to_string(),
+        };
+        let (entity, entity_id, field, lost) = row.ok_or_else(not_found)?;
+        let lost: serde_json::Value = serde_json::from_str(&lost).map_err(|_| not_found())?;
+        let entity = Entity::parse(&entity).ok_or_else(not_found)?;
+        if entity == Entity::Citizen && crate::changes::is_forgotten(&self.conn, &entity_id)? {
+            return Err(CoreError::Erased { id: entity_id });
+        }
+        let state: EntityState = self
+            .conn
+            .query_row(
+                "SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2",
+                params![entity.as_str(), entity_id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .ok_or_else(not_found)?;
+        let tx = self.conn.transaction()?;
+        if state.fields.get(&field) != Some(&lost) {
+            let mut json = state.payload();
+            json[field.as_str()] = lost;
+            let probe = OutboxRecord {
+                record_id: sotay_protocol::RecordId::new(),
+                device_id: self.device,
+                seq: 0,
+                hlc: Hlc::zero(self.device),
+                entity,
+                entity_id: entity_id.clone(),
+                op: Operation::Upsert,
+                fields: vec![field.clone()],
+                payload_version: 1,
+                payload: json,
+            };
+            let payload =
+                rules::check_record(&probe).map_err(|problem| CoreError::ValueRefused {
+                    reason: problem.reason,
+                    reason_en: problem.reason_en,
+                })?;
+            crate::changes::record_local(&tx, self.device, Operation::Upsert, &payload, &[&field])?;
+        }
+        tx.execute("DELETE FROM conflict WHERE id = ?1", [conflict])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Writes every pending record to a signed, compressed file for a USB stick. The records

@@ -9,6 +9,7 @@ import type {
   CitizenPage,
   CitizenPatch,
   CitizenV1,
+  ConflictEntry,
   ErrorPayload,
   ImportConsent,
   ImportReport,
@@ -70,6 +71,10 @@ export const api = {
     channel.onmessage = onProgress;
     return invoke<SyncSummary>("sync_now", { onProgress: channel });
   },
+  /** Values that lost a merge, newest first. */
+  conflicts: () => invoke<ConflictEntry[]>("conflicts"),
+  /** Puts a lost value back, as a new edit that syncs. */
+  useLostValue: (id: number) => invoke<void>("use_lost_value", { id }),
   printSheet: (id: string, options: Partial<SheetOptions>) =>
     invoke<PrintedSheet>("print_sheet", { id, options }),
   exportReport: (from: string, to: string) =>

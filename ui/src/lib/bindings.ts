@@ -231,7 +231,23 @@ notice: string | null, notice_en: string | null,
  */
 clock_warning: string | null, clock_warning_en: string | null, };
 
-export type ConflictEntry = { entity: string, entity_id: string, field: string, lost_value: JsonValue, lost_hlc: string, winner_hlc: string, recorded_at: string, };
+export type ConflictEntry = { 
+/**
+ * What `use_lost_value` takes.
+ */
+id: number, entity: string, entity_id: string, 
+/**
+ * Who or what it is about: the citizen's name, or the session's date and place.
+ */
+subject: string, field: string, lost_value: JsonValue, 
+/**
+ * The value that won, as it stands now.
+ */
+current_value: JsonValue, 
+/**
+ * When the lost value was entered (RFC 3339, from its clock), and whether on this laptop.
+ */
+lost_at: string, lost_here: boolean, winner_at: string, lost_hlc: string, winner_hlc: string, recorded_at: string, };
 
 export type BundleSummary = { records: number, first_seq: number, last_seq: number, bytes: number, };
 

@@ -12,6 +12,8 @@ fn main() {
             "add_citizen",
             "update_citizen",
             "forget_citizen",
+            "citizen_history",
+            "mark_achieved",
             "import_citizens",
             "skills",
             "add_session",

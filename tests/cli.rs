@@ -561,3 +561,80 @@ fn restore_puts_a_backup_back_and_keeps_what_was_there() {
     let still = cli.ok(&["citizen", "search", "thi nguyet"]);
     assert!(still.contains("Hà Thị Nguyệt"), "{still}");
 }
+
+#[test]
+fn a_citizen_s_history_shows_sessions_and_an_outcome_reached_later() {
+    let cli = Cli::new();
+    cli.init();
+    let added = cli.json(&[
+        "citizen",
+        "add",
+        "--name",
+        "Mùa Thị Dế",
+        "--gender",
+        "nu",
+        "--birth",
+        "1960",
+        "--village",
+        "Bản Phố",
+        "--consent",
+    ]);
+    let id = added["citizen"]["id"].as_str().unwrap().to_owned();
+    let session = cli.json(&[
+        "session",
+        "add",
+        "--date",
+        "2026-11-20",
+        "--time",
+        "08:00",
+        "--place",
+        "Nhà văn hóa bản Phố",
+        "--skills",
+        "0.1,VNEID1",
+        "--attendee",
+        &id,
+    ]);
+    let session_id = session["session"]["id"].as_str().unwrap().to_owned();
+    let shown = cli.ok(&["citizen", "show", &id]);
+    assert!(
+        shown.contains("Buổi 2026-11-20 08:00 — Nhà văn hóa bản Phố")
+            && shown.contains("[VNEID1]: đã được hướng dẫn"),
+        "{shown}"
+    );
+
+    // The next day she activates VNeID at home; the volunteer marks it.
+    let refused = cli.fails(&[
+        "outcome",
+        "add",
+        "--citizen",
+        &id,
+        "--session",
+        &session_id,
+        "--skill",
+        "QR1",
+    ]);
+    assert!(refused.contains("không được dạy ở buổi này"), "{refused}");
+    let before = cli.json(&["outbox", "status"])["pending"].as_u64().unwrap();
+    cli.ok(&[
+        "outcome",
+        "add",
+        "--citizen",
+        &id,
+        "--session",
+        &session_id,
+        "--skill",
+        "VNEID1",
+        "--on",
+        "2026-11-21",
+    ]);
+    let shown = cli.ok(&["citizen", "show", &id]);
+    assert!(
+        shown.contains("[VNEID1]: đã đạt (xác nhận bởi Lê Thị Hoa ngày 2026-11-21)"),
+        "{shown}"
+    );
+    let history = cli.json(&["citizen", "show", &id]);
+    assert_eq!(history["sessions"][0]["outcomes"][1]["outcome"], "achieved");
+    // One change, queued to sync.
+    let after = cli.json(&["outbox", "status"])["pending"].as_u64().unwrap();
+    assert_eq!(after, before + 1);
+}

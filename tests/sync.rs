@@ -1068,3 +1068,35 @@ fn a_value_that_lost_a_merge_is_listed_and_can_be_put_back_everywhere() {
         assert_eq!(err.kind(), "not_found");
     });
 }
+
+#[test]
+fn an_outcome_reached_later_syncs_with_who_confirmed_it() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let people = a.add_citizens("Vàng", 2);
+        a.add_session(&people);
+        a.sync().unwrap();
+        b.sync().unwrap();
+        let achieved_before = server.stats(TEAM).achieved;
+        // The second person (odd: only taught) activates VNeID at home the next day.
+        let session = a.store().citizen_history(people[1]).unwrap().sessions[0].session_id;
+        a.store()
+            .mark_achieved(people[1], session, "VNEID1", "Lê Thị Hoa", "2026-11-21")
+            .unwrap();
+        a.sync().unwrap();
+        b.sync().unwrap();
+        let seen = b.store().citizen_history(people[1]).unwrap();
+        let vneid = seen.sessions[0]
+            .outcomes
+            .iter()
+            .find(|o| o.skill.code == "VNEID1")
+            .unwrap();
+        assert_eq!(vneid.outcome, sotay_protocol::Outcome::Achieved);
+        assert_eq!(vneid.confirmed_by.as_deref(), Some("Lê Thị Hoa"));
+        assert_eq!(vneid.confirmed_on.as_deref(), Some("2026-11-21"));
+        assert_eq!(server.stats(TEAM).achieved, achieved_before + 1);
+        assert_eq!(b.store().headline().unwrap().people_confirmed, 2);
+    });
+}

@@ -10,8 +10,9 @@ use sotay_application::{
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{
-    AddedCitizen, CitizenInput, CitizenPage, CitizenPatch, ConflictEntry, ImportConsent,
-    ImportOptions, ImportReport, NewTeam, SessionDetail, SessionInput, SessionSummary, TeamInfo,
+    AddedCitizen, CitizenHistory, CitizenInput, CitizenPage, CitizenPatch, ConflictEntry,
+    ImportConsent, ImportOptions, ImportReport, NewTeam, SessionDetail, SessionInput,
+    SessionSummary, TeamInfo,
 };
 use sotay_protocol::{CitizenId, CitizenV1, SessionId};
 use sotay_sync::{SyncConfig, SyncProgress, SyncSummary};
@@ -36,6 +37,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         add_citizen,
         update_citizen,
         forget_citizen,
+        citizen_history,
+        mark_achieved,
         import_citizens,
         skills,
         add_session,
@@ -103,6 +106,24 @@ fn update_citizen(
     patch: CitizenPatch,
 ) -> CommandResult<CitizenV1> {
     Ok(app.update_citizen(id, patch)?)
+}
+
+/// The person with every session they attended, skills taught and outcomes.
+#[tauri::command(async)]
+fn citizen_history(app: State<'_, App>, id: CitizenId) -> CommandResult<CitizenHistory> {
+    Ok(app.citizen_history(id)?)
+}
+
+/// Marks a skill achieved after its session, confirmed today by `confirmed_by`.
+#[tauri::command(async)]
+fn mark_achieved(
+    app: State<'_, App>,
+    citizen: CitizenId,
+    session: SessionId,
+    skill: String,
+    confirmed_by: String,
+) -> CommandResult<CitizenHistory> {
+    Ok(app.mark_achieved(citizen, session, &skill, &confirmed_by, None)?)
 }
 
 /// Erases the person's personal data at their request (the page asks to confirm first).

@@ -15,7 +15,7 @@ pub enum CitizenCommand {
     Add(CitizenAddArgs),
     /// Change some fields of a citizen; the others stay as they are (sửa thông tin).
     Edit(CitizenEditArgs),
-    /// One citizen's record.
+    /// One citizen's record and history: sessions attended, skills taught, outcomes.
     Show { id: CitizenId },
     /// Erase a person's name, birth date, phone, CCCD and note at their request, here and
     /// (through sync) on the server and every teammate's laptop; reports keep counting them,
@@ -204,13 +204,15 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
             let forgotten = app.forget_citizen(id)?;
             ctx.print(&forgotten, |_| {
                 println!(
-                    "Đã xóa họ tên, ngày sinh, số điện thoại, CCCD và ghi chú của người dân {id}.                      Lần đồng bộ tới sẽ xóa trên máy chủ và máy của cả đội; báo cáo vẫn đếm người này (ẩn danh)."
+                    "Đã xóa họ tên, ngày sinh, số điện thoại, CCCD và ghi chú của người dân {id}. \
+                     Lần đồng bộ tới sẽ xóa trên máy chủ và máy của cả đội; báo cáo vẫn đếm người này (ẩn danh)."
                 )
             });
         }
         CitizenCommand::Show { id } => {
-            let citizen = app.citizen(id)?;
-            ctx.print(&citizen, |c| {
+            let history = app.citizen_history(id)?;
+            ctx.print(&history, |h| {
+                let c = &h.citizen;
                 println!("{}", citizen_line(c));
                 if !c.groups.is_empty() {
                     let groups: Vec<String> = c
@@ -228,6 +230,31 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 if let Some(note) = &c.note {
                     println!("Ghi chú: {note}");
+                }
+                if h.sessions.is_empty() {
+                    println!("Chưa dự buổi hướng dẫn nào.");
+                }
+                for s in &h.sessions {
+                    let time = s
+                        .time
+                        .as_deref()
+                        .map(|t| format!(" {t}"))
+                        .unwrap_or_default();
+                    println!("Buổi {}{time} — {} ({})", s.date, s.place, s.session_id);
+                    for o in &s.outcomes {
+                        let result = match o.outcome {
+                            sotay_protocol::Outcome::Achieved => "đã đạt",
+                            sotay_protocol::Outcome::Taught => "đã được hướng dẫn",
+                        };
+                        let confirmed = match (&o.confirmed_by, &o.confirmed_on) {
+                            (Some(by), Some(on)) => format!(" (xác nhận bởi {by} ngày {on})"),
+                            _ => String::new(),
+                        };
+                        println!(
+                            "  {} [{}]: {result}{confirmed}",
+                            o.skill.name_vi, o.skill.code
+                        );
+                    }
                 }
             });
         }

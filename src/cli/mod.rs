@@ -6,6 +6,7 @@ mod backup;
 mod citizen;
 mod init;
 mod outbox;
+mod outcome;
 mod passphrase;
 mod report;
 mod server;
@@ -51,6 +52,9 @@ enum Command {
     /// Teaching sessions (buổi hướng dẫn).
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Outcomes reached after their session (kết quả).
+    #[command(subcommand)]
+    Outcome(outcome::OutcomeCommand),
     /// Changes waiting to be synced (hàng đợi đồng bộ).
     #[command(subcommand)]
     Outbox(outbox::OutboxCommand),
@@ -166,6 +170,7 @@ fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Skill(cmd) => skill::run(cmd, ctx),
         Command::Session(cmd) => session::run(cmd, ctx),
         Command::Outbox(cmd) => outbox::run(cmd, ctx),
+        Command::Outcome(cmd) => outcome::run(cmd, ctx),
         Command::Sheet(args) => sheet::run(args, ctx),
         Command::Report(args) => report::run(args, ctx),
         Command::Target(cmd) => report::run_target(cmd, ctx),

@@ -468,7 +468,7 @@ def main():
         driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
         subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
         shown = json.loads(subprocess.check_output([cli, "--db", laptop_b, "citizen", "show", lan["id"], "--json"]))
-        assert shown["phone"] == "0911111111", shown
+        assert shown["citizen"]["phone"] == "0911111111", shown
 
         driver.click("#nav-reports")
         driver.type("#report-from", "2026-12-01")
@@ -515,6 +515,31 @@ def main():
             if os.path.exists(path):
                 with open(path, "rb") as f:
                     assert "Người07".encode() not in f.read(), f"the forgotten name is still in {path}"
+
+        # A person's history: the session and its outcomes; a skill reached the next day is
+        # marked achieved, with who confirmed it.
+        sessions = json.loads(subprocess.check_output([cli, "--db", laptop, "session", "list", "--json"]))
+        detail = json.loads(subprocess.check_output(
+            [cli, "--db", laptop, "session", "show", sessions[0]["id"], "--json"]))
+        who = next(a for a in detail["attendees"]
+                   if "Người" in a["citizen"]["full_name"] and any(o["outcome"] == "taught" for o in a["outcomes"]))
+        skill = next(o["skill"] for o in who["outcomes"] if o["outcome"] == "taught")
+        driver.click("#nav-citizens")
+        driver.type("#citizen-search", who["citizen"]["full_name"])
+        driver.wait_text("#citizen-count", "1 người")
+        driver.click("#citizen-list button")
+        driver.wait_text("#citizen-history", "05/12/2026")
+        assert "đã được hướng dẫn" in driver.text("#citizen-history")
+        driver.click(f"#citizen-history button.mark-achieved[data-skill='{skill}']")
+        driver.wait_text("#citizens-message", "Đã ghi nhận kết quả")
+        driver.wait_text("#citizen-history", "xác nhận bởi Lê Thị Hoa")
+        assert_vietnamese(driver, "history")
+        driver.js("document.querySelector('#citizen-history').scrollIntoView({block: 'center'})")
+        driver.screenshot("03c-history.png")
+        history = json.loads(subprocess.check_output(
+            [cli, "--db", laptop, "citizen", "show", who["citizen"]["id"], "--json"]))
+        marked = next(o for o in history["sessions"][0]["outcomes"] if o["skill"]["code"] == skill)
+        assert marked["outcome"] == "achieved" and marked["confirmed_by"] == "Lê Thị Hoa", marked
 
         # A backup for the restore below, then a new passphrase (the old one is refused after).
         backup_file = os.path.join(work, "usb", "sao-luu.sqlite")

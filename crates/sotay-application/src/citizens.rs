@@ -35,6 +35,28 @@ impl App {
         Ok(self.store.with(|s| s.forget_citizen(id))?)
     }
 
+    /// The person with every session they attended, skills taught and outcomes.
+    pub fn citizen_history(&self, id: CitizenId) -> AppResult<sotay_core::CitizenHistory> {
+        Ok(self.store.with(|s| s.citizen_history(id))?)
+    }
+
+    /// Marks a skill achieved after its session, confirmed by `confirmed_by` on `confirmed_on`
+    /// (`YYYY-MM-DD`; today when None).
+    pub fn mark_achieved(
+        &self,
+        citizen: CitizenId,
+        session: sotay_protocol::SessionId,
+        skill: &str,
+        confirmed_by: &str,
+        confirmed_on: Option<&str>,
+    ) -> AppResult<sotay_core::CitizenHistory> {
+        let today = chrono::Local::now().date_naive().to_string();
+        let on = confirmed_on.unwrap_or(&today);
+        Ok(self
+            .store
+            .with(|s| s.mark_achieved(citizen, session, skill, confirmed_by, on))?)
+    }
+
     pub fn citizen(&self, id: CitizenId) -> AppResult<CitizenV1> {
         Ok(self.store.with(|s| s.citizen(id))?)
     }

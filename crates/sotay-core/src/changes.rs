@@ -210,7 +210,7 @@ fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<
             now_rfc3339()
         ])?;
     }
-    project(tx, record.entity, record.payload_version, &state)?;
+    project(tx, record.entity, &state)?;
     if !was_forgotten && erasure::is_forgotten(&state) {
         scrub_forgotten(tx, &record.entity_id)?;
     }
@@ -218,14 +218,11 @@ fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<
 }
 
 /// Rewrites the typed rows of one entity from its merged state.
-fn project(
-    tx: &Transaction<'_>,
-    entity: Entity,
-    version: u16,
-    state: &EntityState,
-) -> CoreResult<()> {
+fn project(tx: &Transaction<'_>, entity: Entity, state: &EntityState) -> CoreResult<()> {
     // A partial state (only some fields of an entity never seen whole) waits for the rest.
-    let Ok(payload) = Payload::decode(entity, version, state.payload()) else {
+    // The state may hold fields of any version's records; the current version reads them all.
+    let Ok(payload) = Payload::decode(entity, Payload::current_version(entity), state.payload())
+    else {
         return Ok(());
     };
     let hlc = state.latest().map(|h| h.to_string()).unwrap_or_default();
@@ -361,14 +358,17 @@ fn project(
                 .execute(params![session, citizen])?;
             for o in &a.outcomes {
                 tx.prepare_cached(
-                    "INSERT INTO outcome (session_id, citizen_id, skill_code, outcome)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO outcome (session_id, citizen_id, skill_code, outcome,
+                                          confirmed_by, confirmed_on)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![
                     session,
                     citizen,
                     o.skill,
-                    enum_str(&o.outcome)
+                    enum_str(&o.outcome),
+                    o.confirmed_by,
+                    o.confirmed_on
                 ])?;
             }
         }

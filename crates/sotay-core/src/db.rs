@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_sync.sql"),
     include_str!("migrations/0003_targets.sql"),
     include_str!("migrations/0004_quarantine.sql"),
+    include_str!("migrations/0005_outcome_confirmation.sql"),
 ];
 
 /// The schema version this build writes.

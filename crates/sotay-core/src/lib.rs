@@ -37,7 +37,10 @@ pub use error::{CoreError, CoreResult, FieldError};
 pub use import::{ImportConsent, ImportOptions, ImportReport};
 pub use outbox::OutboxStatus;
 pub use protect::{DatabaseFile, Passphrase};
-pub use sessions::{AttendeeInput, SessionDetail, SessionInput, SessionSummary};
+pub use sessions::{
+    AttendedSession, AttendeeInput, CitizenHistory, OutcomeDetail, SessionDetail, SessionInput,
+    SessionSummary,
+};
 pub use shared::SharedStore;
 pub use store::{NewTeam, Store, TeamInfo};
 pub use sync_state::{BundleSummary, ConflictEntry, SyncStatus};

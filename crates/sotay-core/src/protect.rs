@@ -86,9 +86,27 @@ pub fn database_file(path: &Path) -> DatabaseFile {
 /// Sets the key on a fresh connection, before anything reads the file. SQLCipher's own log is
 /// silenced: it writes a line to stderr for every wrong key, and our error says it better.
 pub(crate) fn apply_key(conn: &Connection, passphrase: &Passphrase) -> CoreResult<()> {
+    warm_up_cipher();
     let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
     conn.pragma_update(None, "key", passphrase.as_str())?;
     Ok(())
+}
+
+/// Keys one throwaway in-memory database before any real one, on one thread at a time.
+/// SQLCipher sets up its crypto provider on the first key. Once, four test threads keying
+/// their first databases at the same moment got "An error occurred with PRAGMA key or rekey"
+/// (not reproduced in 40 reruns); doing the first key alone rules out a race in that set-up.
+fn warm_up_cipher() {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        if let Ok(conn) = Connection::open_in_memory() {
+            let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+            let _ = conn.pragma_update(None, "key", "warm-up");
+            let _ = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        }
+    });
 }
 
 /// True when `passphrase` opens the file: SQLCipher only checks the key on the first read.
@@ -198,6 +216,7 @@ pub(crate) fn sidecar(database: &Path, suffix: &str) -> PathBuf {
 /// either the whole plain file or the whole encrypted one under the database's name; a half-made
 /// copy left by a crash is discarded and made again on the next open.
 pub(crate) fn encrypt_in_place(path: &Path, passphrase: &Passphrase) -> CoreResult<()> {
+    warm_up_cipher();
     let partial = sidecar(path, ".ma-hoa.partial");
     let _ = std::fs::remove_file(&partial);
     let fail = |reason: String| CoreError::Encrypting {

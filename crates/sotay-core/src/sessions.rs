@@ -12,8 +12,8 @@ use crate::validate::{self, Field};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use sotay_protocol::{
-    AttendanceV1, CitizenId, CitizenV1, Operation, Outcome, Payload, SessionId, SessionV1,
-    SkillOutcomeV1, VolunteerId,
+    AttendanceV2, CitizenId, CitizenV1, Operation, Outcome, Payload, SessionId, SessionV1,
+    SkillOutcomeV2, VolunteerId,
 };
 use std::collections::HashMap;
 
@@ -53,7 +53,7 @@ pub struct SkillRef {
 pub struct Attendee {
     pub citizen: CitizenV1,
     pub present: bool,
-    pub outcomes: Vec<SkillOutcomeV1>,
+    pub outcomes: Vec<SkillOutcomeV2>,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -148,7 +148,7 @@ impl Store {
                 );
             }
         }
-        let mut attendees: Vec<(CitizenId, Vec<SkillOutcomeV1>)> = Vec::new();
+        let mut attendees: Vec<(CitizenId, Vec<SkillOutcomeV2>)> = Vec::new();
         for a in &input.attendees {
             if attendees.iter().any(|(id, _)| *id == a.citizen_id) {
                 fail(
@@ -183,13 +183,15 @@ impl Store {
             }
             let outcomes = skill_codes
                 .iter()
-                .map(|code| SkillOutcomeV1 {
+                .map(|code| SkillOutcomeV2 {
                     skill: code.clone(),
                     outcome: if a.achieved.iter().any(|c| c == code) {
                         Outcome::Achieved
                     } else {
                         Outcome::Taught
                     },
+                    confirmed_by: None,
+                    confirmed_on: None,
                 })
                 .collect();
             attendees.push((a.citizen_id, outcomes));
@@ -228,7 +230,7 @@ impl Store {
         let session_payload = Payload::Session(session.clone());
         record_local(&tx, self.device, Operation::Upsert, &session_payload, &[])?;
         for (citizen_id, outcomes) in attendees {
-            let attendance = Payload::Attendance(AttendanceV1 {
+            let attendance = Payload::Attendance(AttendanceV2 {
                 session_id: session.id,
                 citizen_id,
                 present: true,
@@ -287,16 +289,19 @@ impl Store {
             })
             .collect();
 
-        let mut outcomes: HashMap<CitizenId, Vec<SkillOutcomeV1>> = HashMap::new();
+        let mut outcomes: HashMap<CitizenId, Vec<SkillOutcomeV2>> = HashMap::new();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT citizen_id, skill_code, outcome FROM outcome WHERE session_id = ?1",
+            "SELECT citizen_id, skill_code, outcome, confirmed_by, confirmed_on
+             FROM outcome WHERE session_id = ?1",
         )?;
         let rows = stmt.query_map([id.to_string()], |r| {
             Ok((
                 parse_col::<CitizenId>(r, 0)?,
-                SkillOutcomeV1 {
+                SkillOutcomeV2 {
                     skill: r.get(1)?,
                     outcome: enum_col(r, 2)?,
+                    confirmed_by: r.get(3)?,
+                    confirmed_on: r.get(4)?,
                 },
             ))
         })?;
@@ -369,5 +374,167 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// What one person was taught at one session and what they reached, with who confirmed an
+/// outcome reached later.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct OutcomeDetail {
+    pub skill: SkillRef,
+    pub outcome: Outcome,
+    pub confirmed_by: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub confirmed_on: Option<String>,
+}
+
+/// A session a person attended.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct AttendedSession {
+    pub session_id: SessionId,
+    pub date: String,
+    pub time: Option<String>,
+    pub place: String,
+    pub present: bool,
+    pub outcomes: Vec<OutcomeDetail>,
+}
+
+/// A person and every session they attended, newest first.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct CitizenHistory {
+    pub citizen: CitizenV1,
+    pub sessions: Vec<AttendedSession>,
+}
+
+impl Store {
+    /// The person's record and their sessions, skills taught and outcomes, newest first.
+    pub fn citizen_history(&self, id: CitizenId) -> CoreResult<CitizenHistory> {
+        let citizen = self.citizen(id)?;
+        let catalogue = self.catalogue()?;
+        let mut outcomes: HashMap<String, Vec<OutcomeDetail>> = HashMap::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT session_id, skill_code, outcome, confirmed_by, confirmed_on FROM outcome
+             WHERE citizen_id = ?1",
+        )?;
+        let rows = stmt.query_map([id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                enum_col::<Outcome>(r, 2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (session, skill, outcome, confirmed_by, confirmed_on) = row?;
+            outcomes.entry(session).or_default().push(OutcomeDetail {
+                skill: skill_ref(&catalogue, &skill),
+                outcome,
+                confirmed_by,
+                confirmed_on,
+            });
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, s.date, s.time, s.place, a.present,
+                    (SELECT json_group_array(skill_code) FROM session_skill k
+                      WHERE k.session_id = s.id)
+             FROM attendance a JOIN session s ON s.id = a.session_id
+             WHERE a.citizen_id = ?1 AND s.deleted = 0
+             ORDER BY s.date DESC, s.time DESC",
+        )?;
+        let sessions = stmt
+            .query_map([id.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    parse_col::<SessionId>(r, 0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    json_col::<Vec<String>>(r, 5)?,
+                ))
+            })?
+            .map(|row| {
+                let (key, session_id, date, time, place, present, skills) = row?;
+                let mut outcomes = outcomes.remove(&key).unwrap_or_default();
+                outcomes.sort_by_key(|o| skills.iter().position(|s| *s == o.skill.code));
+                Ok(AttendedSession {
+                    session_id,
+                    date,
+                    time,
+                    place,
+                    present,
+                    outcomes,
+                })
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
+        Ok(CitizenHistory { citizen, sessions })
+    }
+
+    /// Marks a skill taught at a session as achieved later (the person activated VNeID at home
+    /// the next day), saying who confirmed it and on which day (`YYYY-MM-DD`). One change of
+    /// the attendance's outcomes, which syncs; an outcome already achieved stays as it was.
+    pub fn mark_achieved(
+        &mut self,
+        citizen: CitizenId,
+        session: SessionId,
+        skill: &str,
+        confirmed_by: &str,
+        confirmed_on: &str,
+    ) -> CoreResult<CitizenHistory> {
+        let mut errors = Vec::new();
+        let by = validate::required(confirmed_by, Field::Volunteer).map_err(|e| errors.push(e));
+        let on = validate::iso_date(confirmed_on, Field::Date).map_err(|e| errors.push(e));
+        let (Ok(by), Ok(on)) = (by, on) else {
+            return Err(CoreError::Invalid(errors));
+        };
+        let key = format!("{session}/{citizen}");
+        let state: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM entity_state WHERE entity = 'attendance' AND entity_id = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let not_attended = || CoreError::NotFound {
+            what: "buổi hướng dẫn",
+            id: key.clone(),
+        };
+        let state: sotay_protocol::merge::EntityState = state
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .ok_or_else(not_attended)?;
+        if state.is_deleted() {
+            return Err(not_attended());
+        }
+        let Ok(Payload::Attendance(mut attendance)) = Payload::decode(
+            sotay_protocol::Entity::Attendance,
+            Payload::current_version(sotay_protocol::Entity::Attendance),
+            state.payload(),
+        ) else {
+            return Err(not_attended());
+        };
+        let Some(outcome) = attendance.outcomes.iter_mut().find(|o| o.skill == skill) else {
+            return Err(CoreError::Invalid(vec![FieldError {
+                field: Field::Skills,
+                reason: format!("kỹ năng “{skill}” không được dạy ở buổi này"),
+                reason_en: format!("the skill “{skill}” was not taught at this session"),
+            }]));
+        };
+        if outcome.outcome != Outcome::Achieved {
+            outcome.outcome = Outcome::Achieved;
+            outcome.confirmed_by = Some(by);
+            outcome.confirmed_on = Some(on.to_string());
+            let tx = self.conn.transaction()?;
+            record_local(
+                &tx,
+                self.device,
+                Operation::Upsert,
+                &Payload::Attendance(attendance),
+                &["outcomes"],
+            )?;
+            tx.commit()?;
+        }
+        self.citizen_history(citizen)
     }
 }

@@ -673,7 +673,7 @@ impl Store {
                 entity_id: entity_id.clone(),
                 op: Operation::Upsert,
                 fields: vec![field.clone()],
-                payload_version: 1,
+                payload_version: sotay_protocol::Payload::current_version(entity),
                 payload: json,
             };
             let payload =

@@ -203,6 +203,49 @@ pub struct AttendanceV1 {
     pub outcomes: Vec<SkillOutcomeV1>,
 }
 
+/// A skill's outcome for one person, and for one reached after the session (the person
+/// activated VNeID at home the next day), who confirmed it and on which day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SkillOutcomeV2 {
+    pub skill: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_on: Option<String>,
+}
+
+/// Version 2 of an attendance: outcomes may say who confirmed them and when. Version 1 records
+/// decode into it with no confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AttendanceV2 {
+    pub session_id: SessionId,
+    pub citizen_id: CitizenId,
+    pub present: bool,
+    pub outcomes: Vec<SkillOutcomeV2>,
+}
+
+impl From<AttendanceV1> for AttendanceV2 {
+    fn from(v1: AttendanceV1) -> Self {
+        Self {
+            session_id: v1.session_id,
+            citizen_id: v1.citizen_id,
+            present: v1.present,
+            outcomes: v1
+                .outcomes
+                .into_iter()
+                .map(|o| SkillOutcomeV2 {
+                    skill: o.skill,
+                    outcome: o.outcome,
+                    confirmed_by: None,
+                    confirmed_on: None,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A decoded payload of any entity at its current version.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -210,7 +253,7 @@ pub enum Payload {
     Volunteer(VolunteerV1),
     Citizen(CitizenV1),
     Session(SessionV1),
-    Attendance(AttendanceV1),
+    Attendance(AttendanceV2),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,7 +292,15 @@ impl Payload {
 
     /// The version this build writes.
     pub fn version(&self) -> u16 {
-        1
+        Self::current_version(self.entity())
+    }
+
+    /// The version this build writes for `entity`; it reads every earlier one too.
+    pub fn current_version(entity: Entity) -> u16 {
+        match entity {
+            Entity::Attendance => 2,
+            _ => 1,
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -271,7 +322,7 @@ impl Payload {
         value: &serde_json::Value,
     ) -> Result<Self, PayloadError> {
         use serde::Deserialize;
-        if version != 1 {
+        if version == 0 || version > Self::current_version(entity) {
             return Err(PayloadError::UnknownVersion { entity, version });
         }
         let malformed = |source| PayloadError::Malformed {
@@ -289,6 +340,9 @@ impl Payload {
             }
             Entity::Session => {
                 Payload::Session(Deserialize::deserialize(value).map_err(malformed)?)
+            }
+            Entity::Attendance if version == 1 => {
+                Payload::Attendance(AttendanceV1::deserialize(value).map_err(malformed)?.into())
             }
             Entity::Attendance => {
                 Payload::Attendance(Deserialize::deserialize(value).map_err(malformed)?)
@@ -311,22 +365,36 @@ mod tests {
 
     #[test]
     fn payload_round_trips_and_unknown_versions_are_refused() {
-        let p = Payload::Attendance(AttendanceV1 {
+        let p = Payload::Attendance(AttendanceV2 {
             session_id: SessionId::new(),
             citizen_id: CitizenId::new(),
             present: true,
-            outcomes: vec![SkillOutcomeV1 {
+            outcomes: vec![SkillOutcomeV2 {
                 skill: "S1".into(),
                 outcome: Outcome::Achieved,
+                confirmed_by: Some("Lê Thị Hoa".into()),
+                confirmed_on: Some("2026-11-21".into()),
             }],
         });
         let json = p.to_json();
+        assert_eq!(p.version(), 2);
         assert_eq!(
-            Payload::decode(Entity::Attendance, 1, json.clone()).unwrap(),
+            Payload::decode(Entity::Attendance, 2, json.clone()).unwrap(),
             p
         );
+        // A version 1 attendance (an older laptop's) reads as version 2 without confirmation.
+        let Payload::Attendance(v2) = &p else {
+            unreachable!()
+        };
+        let v1 = serde_json::json!({"session_id": v2.session_id, "citizen_id": v2.citizen_id,
+            "present": true, "outcomes": [{"skill": "S1", "outcome": "taught"}]});
+        let Payload::Attendance(read) = Payload::decode(Entity::Attendance, 1, v1).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(read.outcomes[0].outcome, Outcome::Taught);
+        assert_eq!(read.outcomes[0].confirmed_by, None);
         assert!(matches!(
-            Payload::decode(Entity::Attendance, 2, json.clone()),
+            Payload::decode(Entity::Attendance, 3, json.clone()),
             Err(PayloadError::UnknownVersion { .. })
         ));
         assert!(matches!(

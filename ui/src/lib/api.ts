@@ -8,6 +8,7 @@ import type {
   CitizenInput,
   CitizenPage,
   CitizenPatch,
+  CitizenHistory,
   CitizenV1,
   ConflictEntry,
   ErrorPayload,
@@ -52,6 +53,11 @@ export const api = {
   /** Changes only the fields in `patch`; every other field (groups, note…) stays as it is. */
   updateCitizen: (id: string, patch: CitizenPatch) =>
     invoke<CitizenV1>("update_citizen", { id, patch }),
+  /** The person with every session they attended, skills taught and outcomes. */
+  citizenHistory: (id: string) => invoke<CitizenHistory>("citizen_history", { id }),
+  /** Marks a skill achieved after its session, confirmed today by `confirmedBy`. */
+  markAchieved: (citizen: string, session: string, skill: string, confirmedBy: string) =>
+    invoke<CitizenHistory>("mark_achieved", { citizen, session, skill, confirmedBy }),
   /** Erases the person's name, birth date, phone, CCCD and note at their request. */
   forgetCitizen: (id: string) => invoke<CitizenV1>("forget_citizen", { id }),
   /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people. */

@@ -45,7 +45,11 @@ date: string,
  */
 time: string | null, place: string, village: string | null, commune_code: string, volunteers: Array<VolunteerId>, skills: Array<string>, note: string | null, };
 
-export type SkillOutcomeV1 = { skill: string, outcome: Outcome, };
+export type SkillOutcomeV2 = { skill: string, outcome: Outcome, confirmed_by?: string | null, 
+/**
+ * `YYYY-MM-DD`.
+ */
+confirmed_on?: string | null, };
 
 export type TeamV1 = { id: TeamId, name: string, organisation: Organisation, province_code: string, commune_code: string, };
 
@@ -155,7 +159,7 @@ export type SessionDetail = { session: SessionV1, volunteer_names: Array<string>
  */
 attendees: Array<Attendee>, };
 
-export type Attendee = { citizen: CitizenV1, present: boolean, outcomes: Array<SkillOutcomeV1>, };
+export type Attendee = { citizen: CitizenV1, present: boolean, outcomes: Array<SkillOutcomeV2>, };
 
 export type SkillRef = { code: string, name_vi: string, name_en: string, };
 
@@ -174,6 +178,16 @@ invite: boolean,
  * Print full phone numbers (default: only the last 3 digits).
  */
 show_phone: boolean, landscape: boolean, };
+
+export type CitizenHistory = { citizen: CitizenV1, sessions: Array<AttendedSession>, };
+
+export type AttendedSession = { session_id: SessionId, date: string, time: string | null, place: string, present: boolean, outcomes: Array<OutcomeDetail>, };
+
+export type OutcomeDetail = { skill: SkillRef, outcome: Outcome, confirmed_by: string | null, 
+/**
+ * `YYYY-MM-DD`.
+ */
+confirmed_on: string | null, };
 
 export type NewTeam = { name: string, organisation: Organisation, province_code: string, commune_code: string, 
 /**

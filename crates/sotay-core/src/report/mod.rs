@@ -16,7 +16,7 @@ pub use writers::{csv_safe, write_csv, write_json, write_xlsx};
 use crate::refdata::{admin_units, skills};
 use crate::validate::gender_vi;
 use serde::Serialize;
-use sotay_protocol::{AttendanceV1, CitizenId, CitizenV1, Outcome, SessionId, SessionV1, TeamId};
+use sotay_protocol::{AttendanceV2, CitizenId, CitizenV1, Outcome, SessionId, SessionV1, TeamId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -125,7 +125,7 @@ pub struct ReportOptions {
 pub struct ReportInput {
     pub citizens: HashMap<CitizenId, CitizenV1>,
     pub sessions: HashMap<SessionId, SessionV1>,
-    pub attendances: Vec<AttendanceV1>,
+    pub attendances: Vec<AttendanceV2>,
     pub team_names: HashMap<TeamId, String>,
     pub targets: Vec<CommuneTarget>,
     /// Skill names; the compiled-in catalogue when None.

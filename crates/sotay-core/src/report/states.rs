@@ -29,7 +29,7 @@ pub fn input_from_states<'a>(
         if state.is_deleted() {
             continue;
         }
-        match Payload::decode(entity, 1, state.payload()) {
+        match Payload::decode(entity, Payload::current_version(entity), state.payload()) {
             Ok(Payload::Citizen(c)) => {
                 input.citizens.insert(c.id, c);
             }

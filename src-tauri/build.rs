@@ -6,6 +6,7 @@ fn main() {
             "unlock",
             "change_passphrase",
             "admin_units",
+            "set_target",
             "init_team",
             "enroll",
             "search_citizens",

@@ -5,7 +5,7 @@
 
 use crate::error::CommandResult;
 use sotay_application::{
-    App, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
+    App, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
 };
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
@@ -31,6 +31,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         crate::gate::restore_backup,
         change_passphrase,
         admin_units,
+        set_target,
         init_team,
         enroll,
         search_citizens,
@@ -57,6 +58,17 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
 #[tauri::command(async)]
 fn change_passphrase(app: State<'_, App>, current: String, new: String) -> CommandResult<()> {
     Ok(app.change_passphrase(&current, &new)?)
+}
+
+/// The adult population and targets of the team's commune, as an official gives them.
+#[tauri::command(async)]
+fn set_target(
+    app: State<'_, App>,
+    adult_population: u64,
+    basic_pct: u32,
+    confirmed_pct: u32,
+) -> CommandResult<Overview> {
+    Ok(app.set_team_target(adult_population, basic_pct, confirmed_pct)?)
 }
 
 /// Provinces and their communes, for the first-run form's choices.

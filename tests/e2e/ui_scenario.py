@@ -345,11 +345,15 @@ def main():
         driver.wait_text("#citizen-count", "1 người")
         assert_vietnamese(driver, "citizens")
         driver.screenshot("03-citizens.png")
-        # Edit: correct the village of the person found.
+        # Edit: correct the village of the person found, and add a group and a note.
         driver.click("#citizen-list button")
         driver.type("#citizen-village", "Thôn Bắc")
+        driver.click("#citizen-groups input[data-group='elderly']")
+        driver.type("#citizen-note", "Nghe kém, cần nói to")
         driver.click("#citizen-save")
         driver.wait_text("#citizen-list", "Thôn Bắc")
+        edited = json.loads(subprocess.check_output([cli, "--db", laptop, "citizen", "search", "nguoi07", "--json"]))[0]
+        assert edited["groups"] == ["elderly"] and edited["note"] == "Nghe kém, cần nói to", edited
 
         # A session: 25 attendees found by search, one walk-in, outcomes ticked.
         driver.click("#nav-sessions")
@@ -412,6 +416,17 @@ def main():
             report = json.load(f)
         assert (report["totals"]["people"], report["people_confirmed"]) == (
             int(driver.text("#stat-reached")), int(driver.text("#stat-achieved"))), report["totals"]
+        # The commune's targets, entered by the official on the home screen, and progress.
+        driver.click("#target-edit")
+        driver.type("#target-population", "56")
+        driver.type("#target-basic", "100")
+        driver.type("#target-confirmed-pct", "80")
+        driver.click("#target-save")
+        driver.wait_text("#target-reached", "50% người trưởng thành (chỉ tiêu 100%)")
+        assert "8,9% (chỉ tiêu 80%)" in driver.text("#target-confirmed"), driver.text("#target-confirmed")
+        targets = json.loads(subprocess.check_output([cli, "--db", laptop, "target", "list", "--json"]))
+        assert [(t["commune_code"], t["adult_population"]) for t in targets] == [("14758", 56)], targets
+        assert_vietnamese(driver, "home")
         driver.screenshot("05-home.png")
 
         # Sync to the server the test started.

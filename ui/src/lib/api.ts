@@ -43,6 +43,9 @@ export const api = {
   changePassphrase: (current: string, next: string) =>
     invoke<void>("change_passphrase", { current, new: next }),
   adminUnits: () => invoke<Province[]>("admin_units"),
+  /** The adult population and targets (percent) of the team's commune; returns the overview. */
+  setTarget: (adultPopulation: number, basicPct: number, confirmedPct: number) =>
+    invoke<Overview>("set_target", { adultPopulation, basicPct, confirmedPct }),
   initTeam: (team: NewTeam) => invoke<TeamInfo>("init_team", { team }),
   enroll: (server: string, code: string, volunteer: string, fingerprint: string) =>
     invoke<TeamInfo>("enroll", { server, code, volunteer, fingerprint: fingerprint.trim() || null }),

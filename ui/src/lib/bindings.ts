@@ -311,7 +311,21 @@ people_reached: number,
 /**
  * "Số người có kết quả đạt", as in the report.
  */
-people_confirmed: number, outbox: OutboxStatus, sync: SyncStatus, };
+people_confirmed: number, outbox: OutboxStatus, sync: SyncStatus, 
+/**
+ * Progress against the team's commune targets, once an official has set them.
+ */
+target: TargetProgress | null, };
+
+export type TargetProgress = { commune_code: string, adult_population: number, 
+/**
+ * Targets, in percent of adults.
+ */
+basic_target_pct: number, confirmed_target_pct: number, 
+/**
+ * Where the team stands, in percent of adults (one decimal).
+ */
+reached_pct: number, confirmed_pct: number, };
 
 export type ErrorPayload = { kind: string, message: string, 
 /**

@@ -193,7 +193,10 @@ fn two_teams_of_four_laptops_converge_through_faults_restarts_and_restores() {
                         let response = client
                             .post(url)
                             .bearer_auth(token)
-                            .header(sotay_protocol::sync::PROTOCOL_HEADER, "1")
+                            .header(
+                                sotay_protocol::sync::PROTOCOL_HEADER,
+                                sotay_protocol::PROTOCOL_VERSION.to_string(),
+                            )
                             .header("content-encoding", "zstd")
                             .body(body)
                             .send()

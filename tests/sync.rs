@@ -282,7 +282,10 @@ fn enrol_attempts(server: &TestServer, n: usize) -> Vec<u16> {
             );
             let response = client
                 .post(format!("{}/v1/enroll", server.url()))
-                .header(PROTOCOL_HEADER, "1")
+                .header(
+                    PROTOCOL_HEADER,
+                    sotay_protocol::PROTOCOL_VERSION.to_string(),
+                )
                 .header("content-encoding", "zstd")
                 .body(body)
                 .send()
@@ -337,7 +340,8 @@ fn push_body(laptop: &Laptop) -> Vec<u8> {
     sotay_protocol::wire::compress_body(&json)
 }
 
-const V1: (&str, &str) = (PROTOCOL_HEADER, "1");
+/// The protocol version header, as a laptop of this build sends it.
+const CURRENT_PROTOCOL: (&str, &str) = (PROTOCOL_HEADER, "2");
 const ZSTD: (&str, &str) = ("content-encoding", "zstd");
 
 #[test]
@@ -370,7 +374,7 @@ fn a_device_of_team_a_cannot_write_team_b_records() {
         let (status, body) = raw_push(
             &server,
             &token_of(&a),
-            &[V1, ZSTD],
+            &[CURRENT_PROTOCOL, ZSTD],
             sotay_protocol::wire::compress_body(&json),
         );
         assert_eq!(status, 403, "{body}");
@@ -392,7 +396,15 @@ fn a_protocol_version_mismatch_is_refused_with_a_clear_error() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
         let laptop = Laptop::enrolled(&server, TEAM, "Hoa");
-        for headers in [vec![ZSTD], vec![(PROTOCOL_HEADER, "2"), ZSTD]] {
+        assert_eq!(
+            CURRENT_PROTOCOL.1,
+            sotay_protocol::PROTOCOL_VERSION.to_string()
+        );
+        for headers in [
+            vec![ZSTD],
+            vec![(PROTOCOL_HEADER, "1"), ZSTD],
+            vec![(PROTOCOL_HEADER, "3"), ZSTD],
+        ] {
             let (status, body) =
                 raw_push(&server, &token_of(&laptop), &headers, push_body(&laptop));
             assert_eq!(status, 400);
@@ -426,7 +438,7 @@ fn truncated_or_corrupt_bodies_are_refused_and_write_nothing() {
             no_checksum,
             b"garbage".to_vec(),
         ] {
-            let (status, body) = raw_push(&server, &token, &[V1, ZSTD], bad);
+            let (status, body) = raw_push(&server, &token, &[CURRENT_PROTOCOL, ZSTD], bad);
             assert_eq!(status, 400, "{body}");
             assert!(body.contains("bad_request"), "{body}");
         }
@@ -446,7 +458,12 @@ fn oversized_batches_are_refused_with_a_clear_error() {
         let server = TestServer::start_with(backend, limits);
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
         laptop.add_citizens("Ngô", 20);
-        let (status, body) = raw_push(&server, &token_of(&laptop), &[V1, ZSTD], push_body(&laptop));
+        let (status, body) = raw_push(
+            &server,
+            &token_of(&laptop),
+            &[CURRENT_PROTOCOL, ZSTD],
+            push_body(&laptop),
+        );
         assert_eq!(status, 413, "{body}");
         assert!(body.contains("too_large"));
     });
@@ -797,7 +814,7 @@ fn a_bad_record_is_set_aside_and_nobody_stops() {
             })
             .unwrap(),
         );
-        let (status, answer) = raw_push(&server, &token_of(&a), &[V1, ZSTD], body);
+        let (status, answer) = raw_push(&server, &token_of(&a), &[CURRENT_PROTOCOL, ZSTD], body);
         assert_eq!(status, 200, "{answer}");
         let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(
@@ -858,9 +875,11 @@ fn the_server_refuses_strangers_before_reading_their_bodies() {
             // Headers of a 16 MB push, and not one byte of the body.
             write!(
                 stream,
-                "POST /v1/push HTTP/1.1\r\nhost: {}\r\n{}: 1\r\nauthorization: Bearer nope\r\n\
+                "POST /v1/push HTTP/1.1\r\nhost: {}\r\n{}: {}\r\nauthorization: Bearer nope\r\n\
                  content-encoding: zstd\r\ncontent-length: 16777216\r\n\r\n",
-                server.addr, PROTOCOL_HEADER
+                server.addr,
+                PROTOCOL_HEADER,
+                sotay_protocol::PROTOCOL_VERSION
             )
             .unwrap();
             let mut answer = [0u8; 12];
@@ -1001,7 +1020,7 @@ fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
             })
             .unwrap(),
         );
-        let (status, answer) = raw_push(&server, &token_of(&c), &[V1, ZSTD], body);
+        let (status, answer) = raw_push(&server, &token_of(&c), &[CURRENT_PROTOCOL, ZSTD], body);
         assert_eq!(status, 200, "{answer}");
         let stored: Vec<String> = server
             .db

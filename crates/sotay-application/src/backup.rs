@@ -75,5 +75,7 @@ pub fn restore_backup(
         aside = Some(moved);
     }
     std::fs::rename(&candidate, database).map_err(|e| AppError::file(database, e))?;
+    // The wait after wrong passphrases was the old file's: the backup opens with its own.
+    let _ = std::fs::remove_file(side(database, ".attempts"));
     Ok(aside)
 }

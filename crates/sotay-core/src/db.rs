@@ -234,6 +234,31 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_file_another_program_is_reading_is_not_swapped_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        {
+            let mut plain = Connection::open(&path).unwrap();
+            plain.pragma_update(None, "journal_mode", "WAL").unwrap();
+            migrate(&mut plain).unwrap();
+        }
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch("BEGIN; SELECT count(*) FROM meta;")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = open(&path, &passphrase()).unwrap_err();
+        assert_eq!(err.kind(), "encrypting", "{err:?}");
+        assert!(err.to_string().contains("chương trình khác"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(protect::database_file(&path), DatabaseFile::Plain);
+        other.execute_batch("COMMIT").unwrap();
+        drop(other);
+        open(&path, &passphrase()).unwrap();
+        assert_eq!(protect::database_file(&path), DatabaseFile::Locked);
+    }
+
+    #[test]
     fn refuses_a_database_from_a_newer_build() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");

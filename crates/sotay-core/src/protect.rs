@@ -225,8 +225,35 @@ pub(crate) fn encrypt_in_place(path: &Path, passphrase: &Passphrase) -> CoreResu
     };
     {
         let plain = Connection::open(path)?;
+        // Held alone from here to the swap: another program with the file open (an older
+        // Sổ Tay, the CLI) would go on writing to a file about to be replaced.
+        plain.busy_timeout(std::time::Duration::from_secs(2))?;
+        plain.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        let in_use = || {
+            fail(
+                "tệp đang được một chương trình khác mở; hãy đóng Sổ Tay ở nơi khác rồi thử lại"
+                    .into(),
+            )
+        };
+        plain
+            .execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+                {
+                    in_use()
+                }
+                // A damaged file says so (the caller words it), not "in use".
+                e => e.into(),
+            })?;
         // Everything in the plain file's WAL goes into the file first, so the copy has it all.
-        plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let busy: i64 = plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(in_use());
+        }
         let version: i64 = plain.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let target = partial
             .to_str()

@@ -64,6 +64,16 @@ fn set_aside(
     reason: &str,
     reason_en: &str,
 ) -> CoreResult<()> {
+    // A reason may quote a value; a forgotten person's is not kept even there.
+    let (reason, reason_en) = if entity == "citizen" && crate::changes::is_forgotten(tx, entity_id)?
+    {
+        (
+            sotay_protocol::erasure::ERASED_REASON,
+            sotay_protocol::erasure::ERASED_REASON_EN,
+        )
+    } else {
+        (reason, reason_en)
+    };
     tx.execute(
         "INSERT INTO quarantine (origin, record_id, entity, entity_id, reason, reason_en, noted_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -647,6 +657,18 @@ impl Store {
         let (entity, entity_id, field, lost) = row.ok_or_else(not_found)?;
         let lost: serde_json::Value = serde_json::from_str(&lost).map_err(|_| not_found())?;
         let entity = Entity::parse(&entity).ok_or_else(not_found)?;
+        // A delete (or a revival) is not one field of the payload: a one-field edit cannot
+        // carry it back, and would settle the conflict having changed nothing.
+        if field.starts_with('_') {
+            return Err(CoreError::ValueRefused {
+                reason: "đây là việc xóa hay khôi phục cả bản ghi, không phải một thông tin; hãy \
+                         sửa trực tiếp"
+                    .into(),
+                reason_en: "this is a whole record deleted or brought back, not one detail; \
+                            change it directly"
+                    .into(),
+            });
+        }
         if entity == Entity::Citizen && crate::changes::is_forgotten(&self.conn, &entity_id)? {
             return Err(CoreError::Erased { id: entity_id });
         }

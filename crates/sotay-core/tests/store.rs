@@ -761,3 +761,26 @@ fn import_drops_nobody_unseen_and_tells_namesakes_apart() {
         2
     );
 }
+
+#[test]
+fn a_lost_delete_is_not_put_back_as_if_it_were_one_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let added = store
+        .add_citizen(citizen("Hà Văn Tám", "nam", "1950", "Thôn Đông"))
+        .unwrap();
+    let id = added.citizen.id.to_string();
+    raw(&db)
+        .execute(
+            "INSERT INTO conflict (entity, entity_id, field, lost_value, lost_hlc, winner_hlc,
+                                   recorded_at)
+             VALUES ('citizen', ?1, '_deleted', 'true', '', '', '')",
+            [&id],
+        )
+        .unwrap();
+    let conflict = store.conflicts().unwrap()[0].id;
+    let err = store.use_lost_value(conflict).unwrap_err();
+    assert_eq!(err.kind(), "value_refused");
+    assert_eq!(store.conflicts().unwrap().len(), 1, "still listed");
+    assert!(store.citizen(added.citizen.id).is_ok());
+}

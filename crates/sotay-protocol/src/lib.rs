@@ -26,5 +26,8 @@ pub use record::{
     SkillOutcomeV2, TeamV1, VolunteerV1,
 };
 
-/// Version of the sync protocol spoken by this build. Every request carries it.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the sync protocol spoken by this build. Every request carries it, and a server
+/// refuses any other, so a laptop and a server of different builds stop with "update Sổ Tay"
+/// and keep their records pending, instead of setting aside what the other cannot read.
+/// 2: attendance payloads version 2 (confirmed outcomes) and forgets (`erasure`).
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -315,7 +315,16 @@ pub(crate) fn plan_batch(
         });
         let payload = match checked {
             Ok(payload) => payload,
-            Err(problem) => {
+            Err(mut problem) => {
+                // A reason may quote a value; a forgotten person's is not kept even there.
+                let key = (record.entity, record.entity_id.clone());
+                if entities
+                    .get(&key)
+                    .is_some_and(|e| erasure::is_forgotten(&e.state))
+                {
+                    problem.reason = erasure::ERASED_REASON.into();
+                    problem.reason_en = erasure::ERASED_REASON_EN.into();
+                }
                 plan.quarantined.push((record, problem));
                 continue;
             }

@@ -26,6 +26,8 @@ fn main() {
             "print_sheet",
             "export_report",
             "backup",
+            "drives",
+            "backup_to_drive",
             "restore_backup",
         ]),
     ))

@@ -5,7 +5,7 @@
 
 use crate::error::CommandResult;
 use sotay_application::{
-    App, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
+    App, Drive, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
 };
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
@@ -51,6 +51,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         print_sheet,
         export_report,
         backup,
+        drives,
+        backup_to_drive,
     ]
 }
 
@@ -231,6 +233,18 @@ fn export_report(
         format: ReportFormat::Xlsx,
     };
     Ok(app.write_report(&request, None)?)
+}
+
+/// The USB sticks and drives plugged in now.
+#[tauri::command(async)]
+fn drives(app: State<'_, App>) -> Vec<Drive> {
+    app.drives()
+}
+
+/// A copy of all data straight onto a drive `drives` listed (any other path is refused).
+#[tauri::command(async)]
+fn backup_to_drive(app: State<'_, App>, drive: String) -> CommandResult<WrittenFile> {
+    Ok(app.backup_to_drive(&drive)?)
 }
 
 /// A copy of all data into the output folder (for a USB stick).

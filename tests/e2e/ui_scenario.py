@@ -15,6 +15,7 @@ Usage: tests/e2e/ui_scenario.py TARGET_DIR   (where sotay and sotay-app were bui
 """
 
 import base64
+import getpass
 import http.client
 import json
 import os
@@ -560,6 +561,26 @@ def main():
         backup_file = os.path.join(work, "usb", "sao-luu.sqlite")
         subprocess.check_output([cli, "--db", laptop, "backup", "--out", backup_file])
         driver.click("#nav-sync")
+        # A USB stick, as the desktop mounts one (/media/USER/LABEL): the backup goes onto it.
+        usb = os.path.join("/media", getpass.getuser(), "SOTAY-E2E-USB")
+        try:
+            os.makedirs(usb, exist_ok=True)
+        except OSError as e:
+            usb = None
+            print(f"cannot make a stand-in USB stick under /media ({e}): USB backup not checked", file=sys.stderr)
+        if usb:
+            try:
+                driver.click("#backup-usb-find")
+                driver.wait_text("#backup-usb", "SOTAY-E2E-USB")
+                driver.js("Array.from(document.querySelectorAll('#backup-usb button'))"
+                          ".find((b) => b.textContent.includes('SOTAY-E2E-USB')).click();")
+                driver.wait_text("#sync-message", "Đã sao lưu vào USB")
+                copies = [n for n in os.listdir(usb) if n.startswith("sao-luu-so-tay-")]
+                assert len(copies) == 1, copies
+                with open(os.path.join(usb, copies[0]), "rb") as f:
+                    assert not f.read(16).startswith(b"SQLite format 3"), "the USB backup is not encrypted"
+            finally:
+                shutil.rmtree(usb, ignore_errors=True)
         driver.click("#passphrase-change summary")
         driver.type("#pass-current", PASSPHRASE)
         driver.type("#pass-new", NEW_PASSPHRASE)

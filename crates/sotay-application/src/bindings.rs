@@ -30,7 +30,7 @@ pub fn typescript() -> String {
         refdata::Province, refdata::Commune,
         SyncStatus, ConflictEntry, BundleSummary, sotay_sync::SyncProgress, sotay_sync::SyncSummary,
         FieldError, validate::Field,
-        crate::Overview, crate::TargetProgress, crate::ErrorPayload, crate::WrittenFile, crate::WrittenReport,
+        crate::Overview, crate::TargetProgress, crate::Drive, crate::ErrorPayload, crate::WrittenFile, crate::WrittenReport,
         crate::PrintedSheet, crate::ReportFormat, serde_json::Value,
     ];
     let mut out = String::from(

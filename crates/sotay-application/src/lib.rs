@@ -19,7 +19,7 @@ mod sessions;
 mod sync;
 mod team;
 
-pub use backup::restore_backup;
+pub use backup::{restore_backup, Drive};
 pub use citizens::ExportFormat;
 pub use error::{AppError, AppResult, ErrorPayload};
 pub use files::WrittenFile;

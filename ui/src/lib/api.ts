@@ -11,6 +11,7 @@ import type {
   CitizenHistory,
   CitizenV1,
   ConflictEntry,
+  Drive,
   ErrorPayload,
   ImportConsent,
   ImportReport,
@@ -89,6 +90,10 @@ export const api = {
   exportReport: (from: string, to: string) =>
     invoke<WrittenReport>("export_report", { from, to }),
   backup: () => invoke<WrittenFile>("backup"),
+  /** USB sticks and drives plugged in now. */
+  drives: () => invoke<Drive[]>("drives"),
+  /** A backup straight onto a drive `drives` listed. */
+  backupToDrive: (drive: string) => invoke<WrittenFile>("backup_to_drive", { drive }),
   /** Only before the store is open: puts a backup (made under `passphrase`) in place of the
    * database; returns where the old file was moved (it is never changed). */
   restoreBackup: (bytes: number[], passphrase: string) =>

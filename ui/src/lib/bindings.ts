@@ -327,6 +327,12 @@ basic_target_pct: number, confirmed_target_pct: number,
  */
 reached_pct: number, confirmed_pct: number, };
 
+export type Drive = { 
+/**
+ * What the volunteer sees: the stick's label, or its drive letter.
+ */
+name: string, path: string, };
+
 export type ErrorPayload = { kind: string, message: string, 
 /**
  * The same, for the English interface.

@@ -52,8 +52,15 @@ fn app_with_a_team(dir: &std::path::Path) -> App {
 }
 
 fn window(app: App) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
+    window_with(app)
+}
+
+/// A window of the app's commands with `state` managed (the application, or the lock before it).
+fn window_with<T: Send + Sync + 'static>(
+    state: T,
+) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
     let tauri_app = mock_builder()
-        .manage(app)
+        .manage(state)
         .invoke_handler(sotay_app_lib::commands::handler())
         // The app's own context: its capabilities decide what the window may call, as in the
         // real app.
@@ -220,14 +227,7 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
 
 /// The window as the real app starts it: on the database's lock, no application yet.
 fn locked_window(paths: DataPaths) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
-    let tauri_app = mock_builder()
-        .manage(sotay_app_lib::gate::Gate::new(paths))
-        .invoke_handler(sotay_app_lib::commands::handler())
-        .build(tauri::generate_context!())
-        .unwrap();
-    tauri::WebviewWindowBuilder::new(&tauri_app, "main", Default::default())
-        .build()
-        .unwrap()
+    window_with(sotay_app_lib::gate::Gate::new(paths))
 }
 
 #[test]

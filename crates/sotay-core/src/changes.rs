@@ -49,17 +49,22 @@ pub(crate) fn record_forget(
     merge_and_project(tx, &record)
 }
 
-/// Whether the entity's merged state says the person was forgotten.
-pub(crate) fn is_forgotten(tx: &rusqlite::Connection, citizen: &str) -> CoreResult<bool> {
-    let state: Option<String> = tx
-        .prepare_cached(
-            "SELECT state FROM entity_state WHERE entity = 'citizen' AND entity_id = ?1",
-        )?
-        .query_row([citizen], |r| r.get(0))
+/// An entity's merged state, as this laptop holds it (None when it has none).
+pub(crate) fn stored_state(
+    conn: &rusqlite::Connection,
+    entity: Entity,
+    entity_id: &str,
+) -> CoreResult<Option<EntityState>> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2")?
+        .query_row(params![entity.as_str(), entity_id], |r| r.get(0))
         .optional()?;
-    Ok(state
-        .and_then(|s| serde_json::from_str::<EntityState>(&s).ok())
-        .is_some_and(|s| erasure::is_forgotten(&s)))
+    Ok(state.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Whether the entity's merged state says the person was forgotten.
+pub(crate) fn is_forgotten(conn: &rusqlite::Connection, citizen: &str) -> CoreResult<bool> {
+    Ok(stored_state(conn, Entity::Citizen, citizen)?.is_some_and(|s| erasure::is_forgotten(&s)))
 }
 
 /// Erases a forgotten citizen's personal data from every copy this laptop holds besides the
@@ -176,13 +181,7 @@ pub(crate) fn restamp_state(
 
 fn merge_and_project(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
     let entity = record.entity.as_str();
-    let current: Option<String> = tx
-        .prepare_cached("SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2")?
-        .query_row(params![entity, record.entity_id], |r| r.get(0))
-        .optional()?;
-    let mut state: EntityState = current
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default();
+    let mut state = stored_state(tx, record.entity, &record.entity_id)?.unwrap_or_default();
     let was_forgotten = erasure::is_forgotten(&state);
     let lost = merge::apply(&mut state, record);
     tx.prepare_cached(

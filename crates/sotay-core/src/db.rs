@@ -46,13 +46,13 @@ pub fn open(path: &Path, passphrase: &Passphrase) -> CoreResult<Connection> {
     protect::discard_partial(path);
     let mut conn = match protect::database_file(path) {
         DatabaseFile::New => {
-            Passphrase::choose(passphrase.as_str())?;
+            passphrase.check_choosable()?;
             let conn = Connection::open(path)?;
             protect::apply_key(&conn, passphrase)?;
             conn
         }
         DatabaseFile::Plain => {
-            Passphrase::choose(passphrase.as_str())?;
+            passphrase.check_choosable()?;
             protect::encrypt_in_place(path, passphrase).map_err(unreadable)?;
             protect::unlock(path, passphrase)?
         }

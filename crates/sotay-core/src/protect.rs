@@ -42,12 +42,18 @@ impl Passphrase {
     /// guessing by someone who took the laptop.
     pub fn choose(typed: &str) -> CoreResult<Self> {
         let passphrase = Self::new(typed);
-        if passphrase.0.trim().chars().count() < MIN_PASSPHRASE_CHARS {
+        passphrase.check_choosable()?;
+        Ok(passphrase)
+    }
+
+    /// Refuses a passphrase too short to be chosen (one is chosen for a new or plain file).
+    pub(crate) fn check_choosable(&self) -> CoreResult<()> {
+        if self.0.trim().chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(CoreError::WeakPassphrase {
                 min: MIN_PASSPHRASE_CHARS,
             });
         }
-        Ok(passphrase)
+        Ok(())
     }
 
     pub(crate) fn as_str(&self) -> &str {

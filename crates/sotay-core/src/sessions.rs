@@ -12,7 +12,7 @@ use crate::validate::{self, Field};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use sotay_protocol::{
-    AttendanceV2, CitizenId, CitizenV1, Operation, Outcome, Payload, SessionId, SessionV1,
+    AttendanceV2, CitizenId, CitizenV1, Entity, Operation, Outcome, Payload, SessionId, SessionV1,
     SkillOutcomeV2, VolunteerId,
 };
 use std::collections::HashMap;
@@ -489,27 +489,18 @@ impl Store {
             return Err(CoreError::Invalid(errors));
         };
         let key = format!("{session}/{citizen}");
-        let state: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT state FROM entity_state WHERE entity = 'attendance' AND entity_id = ?1",
-                [&key],
-                |r| r.get(0),
-            )
-            .optional()?;
         let not_attended = || CoreError::NotFound {
             what: "buổi hướng dẫn",
             id: key.clone(),
         };
-        let state: sotay_protocol::merge::EntityState = state
-            .and_then(|s| serde_json::from_str(&s).ok())
+        let state = crate::changes::stored_state(&self.conn, Entity::Attendance, &key)?
             .ok_or_else(not_attended)?;
         if state.is_deleted() {
             return Err(not_attended());
         }
         let Ok(Payload::Attendance(mut attendance)) = Payload::decode(
-            sotay_protocol::Entity::Attendance,
-            Payload::current_version(sotay_protocol::Entity::Attendance),
+            Entity::Attendance,
+            Payload::current_version(Entity::Attendance),
             state.payload(),
         ) else {
             return Err(not_attended());

@@ -672,16 +672,8 @@ impl Store {
         if entity == Entity::Citizen && crate::changes::is_forgotten(&self.conn, &entity_id)? {
             return Err(CoreError::Erased { id: entity_id });
         }
-        let state: EntityState = self
-            .conn
-            .query_row(
-                "SELECT state FROM entity_state WHERE entity = ?1 AND entity_id = ?2",
-                params![entity.as_str(), entity_id],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .ok_or_else(not_found)?;
+        let state =
+            crate::changes::stored_state(&self.conn, entity, &entity_id)?.ok_or_else(not_found)?;
         let tx = self.conn.transaction()?;
         if state.fields.get(&field) != Some(&lost) {
             let mut json = state.payload();

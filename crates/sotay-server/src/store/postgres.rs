@@ -425,58 +425,28 @@ async fn push(
     // New entities are inserted and known ones updated, each set-based: no upsert to arbitrate.
     let (known, new): (Vec<EntityRow>, Vec<EntityRow>) =
         plan.entities.into_iter().partition(|e| e.existed);
-    let other_team =
-        || ServerError::Forbidden("một bản ghi trong lô trùng mã với dữ liệu của đội khác".into());
-    if !new.is_empty() {
-        let e = EntityColumns::from(new);
-        let inserted = query(
-            "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
-                                   n_achieved)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                                  $5::boolean[], $6::bigint[], $7::bigint[])
-             ON CONFLICT (entity, entity_id) DO NOTHING",
-        )
-        .bind(&e.entity)
-        .bind(&e.entity_id)
-        .bind(&e.team_id)
-        .bind(&e.state)
-        .bind(&e.deleted)
-        .bind(&e.outcomes)
-        .bind(&e.achieved)
-        .execute(&mut **tx)
-        .await
-        .map_err(pg)?;
-        // Another team's push created one of these IDs since this batch was read (the team
-        // row lock orders one team's pushes only): refuse, and the retry is judged afresh.
-        if inserted.rows_affected() != e.entity.len() as u64 {
-            return Err(other_team());
-        }
-    }
-    if !known.is_empty() {
-        let e = EntityColumns::from(known);
-        let updated = query(
-            "UPDATE entities SET state = u.state, deleted = u.deleted,
-                 n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
-             FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                         $5::boolean[], $6::bigint[], $7::bigint[])
-                  AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved)
-             WHERE entities.entity = u.entity AND entities.entity_id = u.entity_id
-               AND entities.team_id = u.team_id",
-        )
-        .bind(&e.entity)
-        .bind(&e.entity_id)
-        .bind(&e.team_id)
-        .bind(&e.state)
-        .bind(&e.deleted)
-        .bind(&e.outcomes)
-        .bind(&e.achieved)
-        .execute(&mut **tx)
-        .await
-        .map_err(pg)?;
-        if updated.rows_affected() != e.entity.len() as u64 {
-            return Err(other_team());
-        }
-    }
+    write_entities(
+        tx,
+        "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
+                               n_achieved)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
+                              $5::boolean[], $6::bigint[], $7::bigint[])
+         ON CONFLICT (entity, entity_id) DO NOTHING",
+        new,
+    )
+    .await?;
+    write_entities(
+        tx,
+        "UPDATE entities SET state = u.state, deleted = u.deleted,
+             n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
+         FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
+                     $5::boolean[], $6::bigint[], $7::bigint[])
+              AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved)
+         WHERE entities.entity = u.entity AND entities.entity_id = u.entity_id
+           AND entities.team_id = u.team_id",
+        known,
+    )
+    .await?;
 
     if !plan.conflicts.is_empty() {
         let mut c = ConflictColumns::default();
@@ -516,6 +486,34 @@ async fn push(
         .await
         .map_err(pg)?;
     Ok(plan.response)
+}
+
+/// Writes `rows` with `sql`, whose parameters $1–$7 are the entity columns, and checks that
+/// every row was written: one that was not is another team's ID (created since this batch was
+/// read: the team row lock orders one team's pushes only), and the batch is refused, to be
+/// judged afresh on retry.
+async fn write_entities(tx: &mut Tx, sql: &'static str, rows: Vec<EntityRow>) -> ServerResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let e = EntityColumns::from(rows);
+    let written = query(sql)
+        .bind(&e.entity)
+        .bind(&e.entity_id)
+        .bind(&e.team_id)
+        .bind(&e.state)
+        .bind(&e.deleted)
+        .bind(&e.outcomes)
+        .bind(&e.achieved)
+        .execute(&mut **tx)
+        .await
+        .map_err(pg)?;
+    if written.rows_affected() != e.entity.len() as u64 {
+        return Err(ServerError::Forbidden(
+            "một bản ghi trong lô trùng mã với dữ liệu của đội khác".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Erases a forgotten citizen's personal data from every record and conflict the server holds.

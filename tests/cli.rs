@@ -638,3 +638,83 @@ fn a_citizen_s_history_shows_sessions_and_an_outcome_reached_later() {
     let after = cli.json(&["outbox", "status"])["pending"].as_u64().unwrap();
     assert_eq!(after, before + 1);
 }
+
+#[test]
+fn a_past_session_is_corrected_from_the_command_line() {
+    let cli = Cli::new();
+    cli.init();
+    let add = |name: &str| {
+        cli.json(&[
+            "citizen",
+            "add",
+            "--name",
+            name,
+            "--gender",
+            "nu",
+            "--birth",
+            "1960",
+            "--village",
+            "Bản Phố",
+            "--consent",
+        ])["citizen"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let de = add("Mùa Thị Dế");
+    let say = add("Sùng Thị Say");
+    let session = cli.json(&[
+        "session",
+        "add",
+        "--date",
+        "2026-11-20",
+        "--place",
+        "Nhà văn hóa bản Phố",
+        "--skills",
+        "0.1,VNEID1",
+        "--attendee",
+        &de,
+    ]);
+    let id = session["session"]["id"].as_str().unwrap().to_owned();
+    let shown = cli.ok(&[
+        "session",
+        "edit",
+        &id,
+        "--place",
+        "Nhà văn hóa bản Phố Mới",
+        "--add",
+        &say,
+        "--achieved",
+        &format!("{say}:VNEID1"),
+    ]);
+    assert!(
+        shown.contains("Địa điểm: Nhà văn hóa bản Phố Mới"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Sùng Thị Say (1960) — đạt: VNEID1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Mùa Thị Dế (1960) — đã hướng dẫn"),
+        "{shown}"
+    );
+    let shown = cli.ok(&["session", "edit", &id, "--remove", &de]);
+    assert!(!shown.contains("Mùa Thị Dế"), "{shown}");
+    assert!(shown.contains("Người tham dự (1):"), "{shown}");
+    let refused = cli.fails(&[
+        "session",
+        "edit",
+        &id,
+        "--achieved",
+        &format!("{de}:VNEID1"),
+    ]);
+    assert!(refused.contains("không có trong buổi"), "{refused}");
+    let refused = cli.fails(&["session", "edit", &id, "--skills", "9.9"]);
+    assert!(refused.contains("9.9"), "{refused}");
+    let shown = cli.ok(&["session", "show", &id]);
+    assert!(
+        shown.contains("Sùng Thị Say (1960) — đạt: VNEID1"),
+        "{shown}"
+    );
+}

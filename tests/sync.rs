@@ -1119,3 +1119,116 @@ fn an_outcome_reached_later_syncs_with_who_confirmed_it() {
         assert_eq!(b.store().headline().unwrap().people_confirmed, 2);
     });
 }
+
+#[test]
+fn a_past_session_corrected_on_one_laptop_is_corrected_everywhere() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let people = a.add_citizens("Vàng", 3);
+        a.add_session(&people[..2]);
+        a.sync().unwrap();
+        b.sync().unwrap();
+        let session = a.store().sessions().unwrap()[0].id;
+        // The second person was written down by mistake; the third came and activated VNeID;
+        // the place was the commune hall.
+        let mut form = sotay_core::SessionInput::from(&b.store().session(session).unwrap());
+        form.place = "Hội trường UBND xã".into();
+        form.attendees.retain(|x| x.citizen_id != people[1]);
+        form.attendees.push(sotay_core::AttendeeInput {
+            citizen_id: people[2],
+            achieved: vec!["VNEID1".into()],
+        });
+        b.store().edit_session(session, form).unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        let seen = a.store().session(session).unwrap();
+        assert_eq!(seen.session.place, "Hội trường UBND xã");
+        let ids: Vec<_> = seen.attendees.iter().map(|x| x.citizen.id).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&people[0]) && ids.contains(&people[2]));
+        assert!(a
+            .store()
+            .citizen_history(people[1])
+            .unwrap()
+            .sessions
+            .is_empty());
+        let options = sotay_core::report::ReportOptions::default();
+        let on_server = server
+            .db
+            .report(&sotay_server::admin::ReportScope::default(), &options);
+        assert_eq!(on_server.totals, a.store().report(&options).unwrap().totals);
+        assert_eq!(
+            (on_server.totals.people, on_server.totals.attendances),
+            (2, 2)
+        );
+        assert_eq!(on_server.people_confirmed, 2);
+    });
+}
+
+#[test]
+fn two_records_merged_on_one_laptop_are_one_person_everywhere() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let person = |laptop: &Laptop, phone: &str| {
+            laptop
+                .store()
+                .add_citizen(sotay_core::CitizenInput {
+                    full_name: "Giàng Thị Mỷ".into(),
+                    gender: "nu".into(),
+                    birth: "1961".into(),
+                    village: "Bản Lìm".into(),
+                    phone: Some(phone.into()),
+                    consent: true,
+                    ..Default::default()
+                })
+                .unwrap()
+                .citizen
+                .id
+        };
+        // Each laptop registered her once.
+        let keep = person(&a, "0912000001");
+        let other = person(&b, "0912000002");
+        a.add_session(&[keep]);
+        b.add_session(&[other]);
+        a.sync().unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        let options = sotay_core::report::ReportOptions::default();
+        let report = |server: &TestServer| {
+            server
+                .db
+                .report(&sotay_server::admin::ReportScope::default(), &options)
+        };
+        assert_eq!(report(&server).totals.people, 2);
+
+        // Laptop B records her again, under its record, before it hears of the merge.
+        b.add_session(&[other]);
+        a.store().merge_citizens(keep, other).unwrap();
+        a.sync().unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+
+        for laptop in [&a, &b] {
+            let store = laptop.store();
+            assert_eq!(store.citizen(other).unwrap_err().kind(), "not_found");
+            assert_eq!(
+                store.citizen(keep).unwrap().phone.as_deref(),
+                Some("0912000001")
+            );
+            let r = store.report(&options).unwrap();
+            assert_eq!(r.totals.people, 1);
+            assert_eq!(laptop.count("quarantine"), 0);
+            assert_eq!(r.totals.attendances, 3, "both sessions of B count as hers");
+        }
+        let on_server = report(&server);
+        assert_eq!(on_server.totals.people, 1);
+        assert_eq!(on_server.totals.attendances, 3);
+        assert_eq!(on_server.totals, a.store().report(&options).unwrap().totals);
+        assert_eq!(server.stats(TEAM).citizens, 1);
+        assert!(server.db.quarantine().is_empty());
+    });
+}

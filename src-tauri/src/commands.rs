@@ -11,8 +11,8 @@ use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{
     AddedCitizen, CitizenHistory, CitizenInput, CitizenPage, CitizenPatch, ConflictEntry,
-    ImportConsent, ImportOptions, ImportReport, NewTeam, SessionDetail, SessionInput,
-    SessionSummary, TeamInfo,
+    DuplicateGroup, ImportConsent, ImportOptions, ImportReport, NewTeam, SessionDetail,
+    SessionInput, SessionSummary, TeamInfo,
 };
 use sotay_protocol::{CitizenId, CitizenV1, SessionId};
 use sotay_sync::{SyncConfig, SyncProgress, SyncSummary};
@@ -45,6 +45,9 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         add_session,
         sessions,
         session_detail,
+        edit_session,
+        duplicates,
+        merge_citizens,
         sync_now,
         conflicts,
         use_lost_value,
@@ -185,6 +188,32 @@ fn sessions(app: State<'_, App>) -> CommandResult<Vec<SessionSummary>> {
 #[tauri::command(async)]
 fn session_detail(app: State<'_, App>, id: SessionId) -> CommandResult<SessionDetail> {
     Ok(app.session(id)?)
+}
+
+/// Groups of records that may be one person, strongest reason first.
+#[tauri::command(async)]
+fn duplicates(app: State<'_, App>) -> CommandResult<Vec<DuplicateGroup>> {
+    Ok(app.duplicates()?)
+}
+
+/// Merges `other` into `keep`: one person with both histories; syncs like any edit.
+#[tauri::command(async)]
+fn merge_citizens(
+    app: State<'_, App>,
+    keep: CitizenId,
+    other: CitizenId,
+) -> CommandResult<CitizenV1> {
+    Ok(app.merge_citizens(keep, other)?)
+}
+
+/// Corrects a past session; only what changed is recorded and synced.
+#[tauri::command(async)]
+fn edit_session(
+    app: State<'_, App>,
+    id: SessionId,
+    session: SessionInput,
+) -> CommandResult<SessionDetail> {
+    Ok(app.edit_session(id, session)?)
 }
 
 /// Values that lost a merge, newest first.

@@ -1,4 +1,4 @@
-//! `sotay citizen`: the register — add, edit, import, search, list, duplicates, export.
+//! `sotay citizen`: the register — add, edit, import, search, list, duplicates, merge, export.
 
 use super::Ctx;
 use clap::{Args, Subcommand};
@@ -58,6 +58,9 @@ pub enum CitizenCommand {
     },
     /// List likely duplicates (trùng lặp).
     Duplicates,
+    /// Merge two records of one person (gộp): OTHER's sessions move to KEEP, then OTHER is
+    /// deleted. Syncs like any edit.
+    Merge { keep: CitizenId, other: CitizenId },
     /// Export the register as CSV or XLSX (phone and CCCD masked unless --show-personal).
     Export {
         #[arg(long, value_enum)]
@@ -344,6 +347,12 @@ pub fn run(cmd: CitizenCommand, ctx: &Ctx) -> anyhow::Result<()> {
         } => {
             let (file, count) = app.export_citizens(format, out, show_personal)?;
             println!("Đã xuất {count} người dân vào {}.", file.path);
+        }
+        CitizenCommand::Merge { keep, other } => {
+            let kept = app.merge_citizens(keep, other)?;
+            ctx.print(&kept, |c| {
+                println!("Đã gộp hai hồ sơ thành một: {}", citizen_line(c));
+            });
         }
         CitizenCommand::Duplicates => {
             let groups = app.duplicates()?;

@@ -557,6 +557,72 @@ def main():
         marked = next(o for o in history["sessions"][0]["outcomes"] if o["skill"]["code"] == skill)
         assert marked["outcome"] == "achieved" and marked["confirmed_by"] == "Lê Thị Hoa", marked
 
+        # A past session corrected here (place, one person written down by mistake) is corrected
+        # on the teammate's laptop after sync, and reprinted with its message on its row.
+        driver.click("#nav-sessions")
+        driver.click("#session-list button.session-edit")
+        driver.wait_text("#session-form-title", "Sửa buổi ngày 05/12/2026")
+        driver.type("#session-place", "Hội trường thôn Đông")
+        mistaken = driver.js("return document.querySelector('#attendee-list tr:last-child').dataset.id")
+        driver.click("#attendee-list tr:last-child button")
+        driver.wait_text("#session-form", "Người tham dự (27)")
+        driver.js("document.querySelector('#session-place').blur()")
+        assert_vietnamese(driver, "session-edit")
+        driver.screenshot("04b-session-edit.png")
+        driver.click("#session-save")
+        driver.wait_text("#sessions-message", "Đã sửa buổi: 27 người")
+        driver.wait_text("#session-list", "Hội trường thôn Đông")
+        driver.click("#session-list button.session-print")
+        driver.wait_text("#print-message", ".pdf")
+        driver.click("#nav-sync")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
+        seen = json.loads(subprocess.check_output(
+            [cli, "--db", laptop_b, "session", "show", sessions[0]["id"], "--json"]))
+        assert seen["session"]["place"] == "Hội trường thôn Đông", seen["session"]
+        assert len(seen["attendees"]) == 27, len(seen["attendees"])
+        assert all(a["citizen"]["id"] != mistaken for a in seen["attendees"]), mistaken
+
+        # The walk-in registered again on the teammate's laptop and taught there: the two records
+        # are merged here, and are one person on the other laptop and in the server's report.
+        def server_people():
+            out = os.path.join(work, "bao-cao-tinh.json")
+            subprocess.check_output([cli, "--db", central, "server", "report", "--format", "json", "--out", out])
+            with open(out) as f:
+                return json.load(f)["totals"]["people"]
+        again = json.loads(subprocess.check_output(
+            [cli, "--db", laptop_b, "citizen", "add", "--name", "Hà Văn Mới", "--gender", "nam", "--birth", "1955",
+             "--village", "Thôn Tây", "--consent", "--json"]))["citizen"]["id"]
+        subprocess.check_output([cli, "--db", laptop_b, "session", "add", "--date", "2026-12-06",
+                                 "--place", "Nhà văn hóa thôn Tây", "--skills", "TTDT", "--attendee", again])
+        subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
+        people_before = server_people()
+        driver.click("#nav-sync")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        driver.click("#nav-citizens")
+        driver.click("#duplicates-toggle")
+        driver.wait_text("#duplicates", "Hà Văn Mới")
+        pick = ("return Array.from(document.querySelectorAll('#duplicates .duplicate-group'))"
+                ".find((g) => g.textContent.includes('Hà Văn Mới'))")
+        driver.js(pick + ".querySelector('button.duplicates-merge').click();")
+        driver.wait_text("#duplicates", "Không hoàn tác được")
+        assert_vietnamese(driver, "duplicates")
+        driver.js(pick + ".scrollIntoView({block: 'center'});")
+        driver.screenshot("03d-duplicates.png")
+        driver.js(pick + ".querySelector('button.duplicates-confirm').click();")
+        driver.wait_text("#duplicates-message", "Đã gộp 2 hồ sơ thành một: Hà Văn Mới")
+        driver.click("#nav-sync")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        subprocess.check_output([cli, "--db", laptop_b, "sync"], stderr=subprocess.DEVNULL)
+        found = json.loads(subprocess.check_output([cli, "--db", laptop_b, "citizen", "search", "ha van moi", "--json"]))
+        assert len(found) == 1, found
+        both = json.loads(subprocess.check_output([cli, "--db", laptop_b, "citizen", "show", found[0]["id"], "--json"]))
+        assert sorted(s["date"] for s in both["sessions"]) == ["2026-12-05", "2026-12-06"], both["sessions"]
+        assert server_people() == people_before - 1, (people_before, server_people())
+
         # A backup for the restore below, then a new passphrase (the old one is refused after).
         backup_file = os.path.join(work, "usb", "sao-luu.sqlite")
         subprocess.check_output([cli, "--db", laptop, "backup", "--out", backup_file])

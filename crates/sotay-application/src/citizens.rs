@@ -1,5 +1,5 @@
-//! The citizen register's use cases: add, edit (a patch), find, list, duplicates, import a
-//! commune list, export.
+//! The citizen register's use cases: add, edit (a patch), find, list, duplicates and merge,
+//! import a commune list, export.
 
 use crate::error::AppResult;
 use crate::files::WrittenFile;
@@ -77,6 +77,11 @@ impl App {
 
     pub fn duplicates(&self) -> AppResult<Vec<DuplicateGroup>> {
         Ok(self.store.with(|s| s.duplicates())?)
+    }
+
+    /// Merges two records of one person; see `Store::merge_citizens`.
+    pub fn merge_citizens(&self, keep: CitizenId, other: CitizenId) -> AppResult<CitizenV1> {
+        Ok(self.store.with(|s| s.merge_citizens(keep, other))?)
     }
 
     pub fn import_citizens_file(

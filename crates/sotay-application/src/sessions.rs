@@ -1,5 +1,5 @@
-//! Sessions: record one with its attendance and outcomes, list and read them, print the
-//! attendance sheet to a PDF file.
+//! Sessions: record one with its attendance and outcomes, correct it later, list and read them,
+//! print the attendance sheet to a PDF file.
 
 use crate::error::AppResult;
 use crate::files::write_file;
@@ -21,6 +21,11 @@ pub struct PrintedSheet {
 impl App {
     pub fn record_session(&self, input: SessionInput) -> AppResult<SessionDetail> {
         Ok(self.store.with(|s| s.add_session(input))?)
+    }
+
+    /// Corrects a past session; see `Store::edit_session`.
+    pub fn edit_session(&self, id: SessionId, input: SessionInput) -> AppResult<SessionDetail> {
+        Ok(self.store.with(|s| s.edit_session(id, input))?)
     }
 
     pub fn sessions(&self) -> AppResult<Vec<SessionSummary>> {

@@ -76,6 +76,38 @@ pub struct SessionSummary {
     pub achieved: u64,
 }
 
+/// One attendee of a checked session form and their outcome for each of the session's skills.
+type AttendeeOutcomes = (CitizenId, Vec<SkillOutcomeV2>);
+
+impl From<&SessionDetail> for SessionInput {
+    /// The form that records the session as it stands: the starting point of a correction.
+    fn from(detail: &SessionDetail) -> Self {
+        let s = &detail.session;
+        SessionInput {
+            date: s.date.clone(),
+            time: s.time.clone(),
+            place: s.place.clone(),
+            village: s.village.clone(),
+            skills: s.skills.clone(),
+            volunteers: s.volunteers.clone(),
+            note: s.note.clone(),
+            attendees: detail
+                .attendees
+                .iter()
+                .map(|a| AttendeeInput {
+                    citizen_id: a.citizen.id,
+                    achieved: a
+                        .outcomes
+                        .iter()
+                        .filter(|o| o.outcome == Outcome::Achieved)
+                        .map(|o| o.skill.clone())
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 fn skill_ref(catalogue: &SkillCatalogue, code: &str) -> SkillRef {
     match catalogue.skill(code) {
         Some(s) => SkillRef {
@@ -94,6 +126,100 @@ fn skill_ref(catalogue: &SkillCatalogue, code: &str) -> SkillRef {
 impl Store {
     /// Records a session and its attendance in one transaction.
     pub fn add_session(&mut self, input: SessionInput) -> CoreResult<SessionDetail> {
+        let (session, attendees) = self.checked_session(&input, SessionId::new(), &[])?;
+        let tx = self.conn.transaction()?;
+        let session_payload = Payload::Session(session.clone());
+        record_local(&tx, self.device, Operation::Upsert, &session_payload, &[])?;
+        for (citizen_id, outcomes) in attendees {
+            let attendance = Payload::Attendance(AttendanceV2 {
+                session_id: session.id,
+                citizen_id,
+                present: true,
+                outcomes,
+            });
+            record_local(&tx, self.device, Operation::Upsert, &attendance, &[])?;
+        }
+        tx.commit()?;
+        self.session(session.id)
+    }
+
+    /// Corrects a past session: its details, who came and what each reached, in one
+    /// transaction. Only what changed is recorded, so a correction syncs as edits: a changed
+    /// field of the session, an attendance added, removed (a tombstone) or with other outcomes.
+    /// An outcome that stays achieved keeps who confirmed it and when.
+    pub fn edit_session(
+        &mut self,
+        id: SessionId,
+        input: SessionInput,
+    ) -> CoreResult<SessionDetail> {
+        let before = self.session(id)?;
+        let (session, attendees) = self.checked_session(&input, id, &before.session.volunteers)?;
+        let old_json = Payload::Session(before.session.clone()).to_json();
+        let new_json = Payload::Session(session.clone()).to_json();
+        let changed: Vec<&str> = new_json
+            .as_object()
+            .expect("a session serialises to an object")
+            .iter()
+            .filter(|(k, v)| old_json.get(k.as_str()) != Some(*v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let tx = self.conn.transaction()?;
+        if !changed.is_empty() {
+            let payload = Payload::Session(session.clone());
+            record_local(&tx, self.device, Operation::Upsert, &payload, &changed)?;
+        }
+        for (citizen_id, mut outcomes) in attendees {
+            let old = before.attendees.iter().find(|a| a.citizen.id == citizen_id);
+            if let Some(old) = old {
+                for outcome in outcomes.iter_mut() {
+                    if let Some(kept) = old
+                        .outcomes
+                        .iter()
+                        .find(|o| o.skill == outcome.skill && o.outcome == outcome.outcome)
+                    {
+                        outcome.clone_from(kept);
+                    }
+                }
+            }
+            let fields: &[&str] = match old {
+                Some(old) if old.present && old.outcomes == outcomes => continue,
+                Some(old) if old.present => &["outcomes"],
+                _ => &[],
+            };
+            let attendance = Payload::Attendance(AttendanceV2 {
+                session_id: id,
+                citizen_id,
+                present: true,
+                outcomes,
+            });
+            record_local(&tx, self.device, Operation::Upsert, &attendance, fields)?;
+        }
+        for gone in before
+            .attendees
+            .iter()
+            .filter(|a| !input.attendees.iter().any(|i| i.citizen_id == a.citizen.id))
+        {
+            let attendance = Payload::Attendance(AttendanceV2 {
+                session_id: id,
+                citizen_id: gone.citizen.id,
+                present: gone.present,
+                outcomes: gone.outcomes.clone(),
+            });
+            record_local(&tx, self.device, Operation::Delete, &attendance, &[])?;
+        }
+        tx.commit()?;
+        self.session(id)
+    }
+
+    /// Validates a session form: the session it describes (with `id`) and each attendee's
+    /// outcomes, or every problem found, by field. No volunteers named means `keep`, or the
+    /// volunteer using this laptop when there is nothing to keep.
+    fn checked_session(
+        &self,
+        input: &SessionInput,
+        id: SessionId,
+        keep: &[VolunteerId],
+    ) -> CoreResult<(SessionV1, Vec<AttendeeOutcomes>)> {
         let team = self.team()?;
         let mut errors: Vec<FieldError> = Vec::new();
         let mut fail = |field, reason: String, reason_en: String| {
@@ -134,10 +260,12 @@ impl Store {
                 "tick at least one skill taught".into(),
             );
         }
-        let volunteers = if input.volunteers.is_empty() {
-            team.current_volunteer.into_iter().collect()
-        } else {
+        let volunteers = if !input.volunteers.is_empty() {
             input.volunteers.clone()
+        } else if !keep.is_empty() {
+            keep.to_vec()
+        } else {
+            team.current_volunteer.into_iter().collect()
         };
         for v in &volunteers {
             if !team.volunteers.iter().any(|t| t.id == *v) {
@@ -148,7 +276,7 @@ impl Store {
                 );
             }
         }
-        let mut attendees: Vec<(CitizenId, Vec<SkillOutcomeV2>)> = Vec::new();
+        let mut attendees: Vec<AttendeeOutcomes> = Vec::new();
         for a in &input.attendees {
             if attendees.iter().any(|(id, _)| *id == a.citizen_id) {
                 fail(
@@ -206,7 +334,7 @@ impl Store {
             }
         };
         let session = SessionV1 {
-            id: SessionId::new(),
+            id,
             team_id: team.team.id,
             date: date.to_string(),
             time,
@@ -225,21 +353,7 @@ impl Store {
                 .map(text::normalize)
                 .filter(|n| !n.is_empty()),
         };
-
-        let tx = self.conn.transaction()?;
-        let session_payload = Payload::Session(session.clone());
-        record_local(&tx, self.device, Operation::Upsert, &session_payload, &[])?;
-        for (citizen_id, outcomes) in attendees {
-            let attendance = Payload::Attendance(AttendanceV2 {
-                session_id: session.id,
-                citizen_id,
-                present: true,
-                outcomes,
-            });
-            record_local(&tx, self.device, Operation::Upsert, &attendance, &[])?;
-        }
-        tx.commit()?;
-        self.session(session.id)
+        Ok((session, attendees))
     }
 
     pub fn session(&self, id: SessionId) -> CoreResult<SessionDetail> {

@@ -45,9 +45,27 @@ impl PageRefs<'_> {
     }
 }
 
+impl PageRefs<'_> {
+    /// A person merged into another: what a teammate recorded for them before hearing of the
+    /// merge counts as the kept person's.
+    fn merged(&self, citizen: &str) -> bool {
+        self.tx
+            .query_row(
+                "SELECT 1 FROM entity_state WHERE entity = 'citizen' AND entity_id = ?1
+                   AND json_extract(state, '$.fields.merged_into') IS NOT NULL",
+                [citizen],
+                |_| Ok(()),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
+    }
+}
+
 impl rules::AttendanceRefs for PageRefs<'_> {
     fn citizen_known(&mut self, id: &str) -> bool {
-        self.citizens.contains(id) || self.stored("citizen", id)
+        self.citizens.contains(id) || self.stored("citizen", id) || self.merged(id)
     }
 
     fn session_known(&mut self, id: &str) -> bool {

@@ -784,3 +784,243 @@ fn a_lost_delete_is_not_put_back_as_if_it_were_one_detail() {
     assert_eq!(store.conflicts().unwrap().len(), 1, "still listed");
     assert!(store.citizen(added.citizen.id).is_ok());
 }
+
+#[test]
+fn a_past_session_is_corrected_with_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let binh = store
+        .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
+        .unwrap()
+        .citizen;
+    let cuc = store
+        .add_citizen(citizen("Mai Thị Cúc", "nữ", "1952", "Thôn Đông"))
+        .unwrap()
+        .citizen;
+    let dao = store
+        .add_citizen(citizen("Lê Thị Đào", "nữ", "1960", "Thôn Tây"))
+        .unwrap()
+        .citizen;
+    let form = |place: &str, attendees: Vec<AttendeeInput>| SessionInput {
+        date: "2026-11-20".into(),
+        place: place.into(),
+        skills: vec!["0.1".into(), "VNEID1".into()],
+        attendees,
+        ..Default::default()
+    };
+    let came = |id, achieved: &[&str]| AttendeeInput {
+        citizen_id: id,
+        achieved: achieved.iter().map(|s| s.to_string()).collect(),
+    };
+    let session = store
+        .add_session(form(
+            "Nhà văn hóa thôn Đông",
+            vec![came(binh.id, &["VNEID1"]), came(cuc.id, &[])],
+        ))
+        .unwrap()
+        .session;
+    store
+        .mark_achieved(cuc.id, session.id, "0.1", "Lê Thị Hoa", "2026-11-21")
+        .unwrap();
+    let before = store.pending_records(0, 1000).unwrap().len();
+
+    // Cúc was written down by mistake (she came the week after), Đào came and activated her
+    // VNeID, Bình did not after all, and the place was the commune hall.
+    let edited = store
+        .edit_session(
+            session.id,
+            form(
+                "Hội trường UBND xã",
+                vec![came(binh.id, &[]), came(dao.id, &["VNEID1"])],
+            ),
+        )
+        .unwrap();
+    assert_eq!(edited.session.place, "Hội trường UBND xã");
+    assert_eq!(edited.session.volunteers, session.volunteers, "kept");
+    let names: Vec<&str> = edited
+        .attendees
+        .iter()
+        .map(|a| a.citizen.full_name.as_str())
+        .collect();
+    assert_eq!(names, ["Mai Văn Bình", "Lê Thị Đào"]);
+    let achieved = |a: &sotay_core::sessions::Attendee| -> Vec<String> {
+        a.outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Achieved)
+            .map(|o| o.skill.clone())
+            .collect()
+    };
+    assert!(achieved(&edited.attendees[0]).is_empty());
+    assert_eq!(achieved(&edited.attendees[1]), ["VNEID1"]);
+    assert!(store.citizen_history(cuc.id).unwrap().sessions.is_empty());
+
+    let records = store.pending_records(0, 1000).unwrap();
+    let new: Vec<_> = records[before..]
+        .iter()
+        .map(|r| (r.entity, r.op, r.fields.clone()))
+        .collect();
+    use sotay_protocol::Operation;
+    assert_eq!(
+        new,
+        [
+            (Entity::Session, Operation::Upsert, vec!["place".to_owned()]),
+            (
+                Entity::Attendance,
+                Operation::Upsert,
+                vec!["outcomes".to_owned()]
+            ),
+            (Entity::Attendance, Operation::Upsert, vec![]),
+            (Entity::Attendance, Operation::Delete, vec![]),
+        ]
+    );
+
+    // Saving the same form again records nothing; a confirmed outcome left achieved keeps who
+    // confirmed it.
+    let again = form(
+        "Hội trường UBND xã",
+        vec![
+            came(binh.id, &[]),
+            came(dao.id, &["VNEID1"]),
+            came(cuc.id, &["0.1"]),
+        ],
+    );
+    store.edit_session(session.id, again.clone()).unwrap();
+    let count = store.pending_records(0, 1000).unwrap().len();
+    let cuc_back = store.edit_session(session.id, again).unwrap();
+    assert_eq!(store.pending_records(0, 1000).unwrap().len(), count);
+    assert!(cuc_back.attendees.iter().any(|a| a.citizen.id == cuc.id));
+
+    let err = store
+        .edit_session(session.id, form("", vec![came(binh.id, &["9.9"])]))
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid");
+    assert_eq!(
+        store.session(session.id).unwrap().session.place,
+        "Hội trường UBND xã"
+    );
+}
+
+#[test]
+fn an_outcome_left_achieved_keeps_who_confirmed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let binh = store
+        .add_citizen(citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông"))
+        .unwrap()
+        .citizen;
+    let form = |place: &str| SessionInput {
+        date: "2026-11-20".into(),
+        place: place.into(),
+        skills: vec!["VNEID1".into()],
+        attendees: vec![AttendeeInput {
+            citizen_id: binh.id,
+            achieved: vec!["VNEID1".into()],
+        }],
+        ..Default::default()
+    };
+    let session = store
+        .add_session(SessionInput {
+            attendees: vec![AttendeeInput {
+                citizen_id: binh.id,
+                achieved: vec![],
+            }],
+            ..form("Nhà văn hóa")
+        })
+        .unwrap()
+        .session;
+    store
+        .mark_achieved(binh.id, session.id, "VNEID1", "Lê Thị Hoa", "2026-11-21")
+        .unwrap();
+    let edited = store
+        .edit_session(session.id, form("Nhà văn hóa thôn Đông"))
+        .unwrap();
+    let vneid = &edited.attendees[0].outcomes[0];
+    assert_eq!(vneid.outcome, Outcome::Achieved);
+    assert_eq!(vneid.confirmed_by.as_deref(), Some("Lê Thị Hoa"));
+    assert_eq!(vneid.confirmed_on.as_deref(), Some("2026-11-21"));
+}
+
+#[test]
+fn two_records_of_one_person_merge_into_one_with_both_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = new_store(dir.path());
+    let mut first = citizen("Mai Văn Bình", "nam", "1950", "Thôn Đông");
+    first.phone = Some("0912345678".into());
+    let keep = store.add_citizen(first).unwrap().citizen;
+    let mut second = citizen("Mai Văn Bình", "nam", "12/03/1950", "Thôn Đông");
+    second.cccd = Some("038050001234".into());
+    second.note = Some("Nghe kém".into());
+    let other = store.add_citizen(second).unwrap().citizen;
+    let groups = store.duplicates().unwrap();
+    assert!(groups.iter().any(|g| g.citizens.len() == 2), "{groups:?}");
+    let session = |store: &mut Store, date: &str, who: Vec<AttendeeInput>| {
+        store
+            .add_session(SessionInput {
+                date: date.into(),
+                place: "Nhà văn hóa".into(),
+                skills: vec!["0.1".into(), "VNEID1".into()],
+                attendees: who,
+                ..Default::default()
+            })
+            .unwrap()
+            .session
+            .id
+    };
+    let came = |id, achieved: &[&str]| AttendeeInput {
+        citizen_id: id,
+        achieved: achieved.iter().map(|s| s.to_string()).collect(),
+    };
+    // Both records at one session (taught under one, achieved under the other), and the
+    // second record alone at another.
+    let both = session(
+        &mut store,
+        "2026-11-01",
+        vec![came(keep.id, &[]), came(other.id, &["VNEID1"])],
+    );
+    let alone = session(&mut store, "2026-11-15", vec![came(other.id, &["0.1"])]);
+    let before = store.report(&Default::default()).unwrap();
+    assert_eq!(before.totals.people, 2);
+
+    let kept = store.merge_citizens(keep.id, other.id).unwrap();
+    assert_eq!(kept.phone.as_deref(), Some("0912345678"));
+    assert_eq!(kept.cccd.as_deref(), Some("038050001234"));
+    assert_eq!(kept.birth_date.as_deref(), Some("1950-03-12"));
+    assert_eq!(kept.note.as_deref(), Some("Nghe kém"));
+    assert_eq!(store.citizen(other.id).unwrap_err().kind(), "not_found");
+    let history = store.citizen_history(keep.id).unwrap();
+    let dates: Vec<&str> = history.sessions.iter().map(|s| s.date.as_str()).collect();
+    assert_eq!(dates, ["2026-11-15", "2026-11-01"]);
+    let achieved = |s: &sotay_core::sessions::AttendedSession| -> Vec<String> {
+        s.outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Achieved)
+            .map(|o| o.skill.code.clone())
+            .collect()
+    };
+    assert_eq!(achieved(&history.sessions[0]), ["0.1"]);
+    assert_eq!(achieved(&history.sessions[1]), ["VNEID1"]);
+    assert_eq!(store.session(both).unwrap().attendees.len(), 1);
+    assert_eq!(
+        store.session(alone).unwrap().attendees[0].citizen.id,
+        keep.id
+    );
+    let after = store.report(&Default::default()).unwrap();
+    assert_eq!(
+        (
+            after.totals.people,
+            after.totals.attendances,
+            after.people_confirmed
+        ),
+        (1, 2, 1)
+    );
+    assert!(store.duplicates().unwrap().is_empty());
+
+    assert_eq!(
+        store.merge_citizens(keep.id, keep.id).unwrap_err().kind(),
+        "invalid"
+    );
+    assert_eq!(
+        store.merge_citizens(keep.id, other.id).unwrap_err().kind(),
+        "not_found"
+    );
+}

@@ -54,6 +54,12 @@ pub struct LostValue {
 /// Applies `record` to `state`. Returns the values that lost (from either side).
 pub fn apply(state: &mut EntityState, record: &OutboxRecord) -> Vec<LostValue> {
     let changes = match (record.op, &record.payload) {
+        // A delete sets only the fields it names (a merged person's `merged_into`).
+        (Operation::Delete, Value::Object(payload)) if !record.fields.is_empty() => payload
+            .iter()
+            .filter(|(k, _)| named(&record.fields, k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         (Operation::Delete, _) => Vec::new(),
         (Operation::Upsert, Value::Object(payload)) => payload
             .iter()
@@ -81,6 +87,10 @@ pub fn apply_owned(
     payload: Value,
 ) -> Vec<LostValue> {
     let changes = match (op, payload) {
+        (Operation::Delete, Value::Object(payload)) if !fields.is_empty() => payload
+            .into_iter()
+            .filter(|(k, _)| named(fields, k))
+            .collect(),
         (Operation::Delete, _) => Vec::new(),
         (Operation::Upsert, Value::Object(payload)) => payload
             .into_iter()
@@ -319,5 +329,24 @@ mod tests {
         );
         assert!(state.is_deleted());
         assert_eq!(state.payload(), json!({"name": "Bình"}));
+    }
+
+    #[test]
+    fn a_delete_sets_only_the_fields_it_names() {
+        let a = DeviceId::new();
+        let mut state = EntityState::default();
+        let person = json!({"name": "An", "merged_into": "c2"});
+        apply(&mut state, &record(a, 1, &[], json!({"name": "An"})));
+        let mut plain = record(a, 2, &[], person.clone());
+        plain.op = Operation::Delete;
+        apply(&mut state, &plain);
+        assert!(state.is_deleted());
+        assert!(!state.fields.contains_key("merged_into"));
+        let mut merge = record(a, 3, &["merged_into"], person);
+        merge.op = Operation::Delete;
+        apply(&mut state, &merge);
+        assert!(state.is_deleted());
+        assert_eq!(state.fields["merged_into"], json!("c2"));
+        assert_eq!(state.fields["name"], json!("An"));
     }
 }

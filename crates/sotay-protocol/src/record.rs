@@ -171,6 +171,11 @@ pub struct CitizenV1 {
     pub groups: Vec<Group>,
     pub consent: ConsentV1,
     pub note: Option<String>,
+    /// Set on the deleted one of two records merged as one person: the one kept. Reports
+    /// count an attendance that arrives later for the merged record as the kept one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub merged_into: Option<CitizenId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

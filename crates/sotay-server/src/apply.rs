@@ -50,7 +50,9 @@ pub(crate) struct BatchContext {
     pub held: HashMap<u64, RecordId>,
     /// Every entity of [`touched_keys`] the server holds.
     pub stored: HashMap<EntityKey, StoredEntity>,
-    /// Every entity of [`referenced_keys`] the server holds: its team, and whether deleted.
+    /// Every entity of [`referenced_keys`] the server holds: its team, and whether deleted (a
+    /// person merged into another is not: what a laptop records for them later counts as the
+    /// kept person's).
     pub refs: HashMap<EntityKey, (TeamId, bool)>,
 }
 
@@ -188,13 +190,18 @@ impl TeamRefs<'_> {
     fn live(&self, entity: Entity, id: &str) -> bool {
         let key = (entity, id.to_owned());
         match self.entities.get(&key) {
-            Some(e) => e.team_id == self.team && !e.state.is_deleted(),
+            Some(e) => e.team_id == self.team && !gone(&e.state),
             None => self
                 .refs
                 .get(&key)
                 .is_some_and(|(team, deleted)| *team == self.team && !deleted),
         }
     }
+}
+
+/// Deleted, and not merged into another person.
+fn gone(state: &EntityState) -> bool {
+    state.is_deleted() && !state.fields.contains_key("merged_into")
 }
 
 impl AttendanceRefs for TeamRefs<'_> {

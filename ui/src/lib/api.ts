@@ -12,6 +12,7 @@ import type {
   CitizenV1,
   ConflictEntry,
   Drive,
+  DuplicateGroup,
   ErrorPayload,
   ImportConsent,
   ImportReport,
@@ -64,6 +65,11 @@ export const api = {
     invoke<CitizenHistory>("mark_achieved", { citizen, session, skill, confirmedBy }),
   /** Erases the person's name, birth date, phone, CCCD and note at their request. */
   forgetCitizen: (id: string) => invoke<CitizenV1>("forget_citizen", { id }),
+  /** Groups of records that may be one person, strongest reason first. */
+  duplicates: () => invoke<DuplicateGroup[]>("duplicates"),
+  /** Merges `other` into `keep`: one person with both histories; syncs. */
+  mergeCitizens: (keep: string, other: string) =>
+    invoke<CitizenV1>("merge_citizens", { keep, other }),
   /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people. */
   importCitizens: (
     name: string,
@@ -75,6 +81,10 @@ export const api = {
   skills: () => invoke<SkillCatalogue>("skills"),
   addSession: (session: SessionInput) => invoke<SessionDetail>("add_session", { session }),
   sessions: () => invoke<SessionSummary[]>("sessions"),
+  sessionDetail: (id: string) => invoke<SessionDetail>("session_detail", { id }),
+  /** Corrects a past session; only what changed is recorded and synced. */
+  editSession: (id: string, session: SessionInput) =>
+    invoke<SessionDetail>("edit_session", { id, session }),
   /** Syncs now; `onProgress` hears "X of Y" after each batch. */
   syncNow: (onProgress: (p: SyncProgress) => void) => {
     const channel = new Channel<SyncProgress>();

@@ -33,7 +33,12 @@ export type CitizenV1 = { id: CitizenId, team_id: TeamId, full_name: string, gen
 /**
  * `YYYY-MM-DD` when the full date is known.
  */
-birth_date: string | null, village: string, commune_code: string, phone: string | null, cccd: string | null, groups: Array<Group>, consent: ConsentV1, note: string | null, };
+birth_date: string | null, village: string, commune_code: string, phone: string | null, cccd: string | null, groups: Array<Group>, consent: ConsentV1, note: string | null, 
+/**
+ * Set on the deleted one of two records merged as one person: the one kept. Reports
+ * count an attendance that arrives later for the merged record as the kept one's.
+ */
+merged_into?: CitizenId, };
 
 export type SessionV1 = { id: SessionId, team_id: TeamId, 
 /**

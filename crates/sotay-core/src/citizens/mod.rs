@@ -1,9 +1,11 @@
 //! The citizen register: the types a caller sees, reading citizens back from rows, adding
 //! (with likely duplicates flagged), editing by patch, deleting. Input validation lives in
-//! `input.rs`; search, the sorted list and duplicate detection in `find.rs`.
+//! `input.rs`; search, the sorted list and duplicate detection in `find.rs`; merging two records
+//! of one person in `merge.rs`.
 
 mod find;
 mod input;
+mod merge;
 
 pub(crate) use find::find_matches;
 pub use find::CitizenPage;
@@ -116,6 +118,7 @@ pub(crate) fn citizen_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<C
             recorded_by: r.get(at + 13)?,
         },
         note: r.get(at + 14)?,
+        merged_into: None,
     })
 }
 
@@ -145,6 +148,7 @@ pub(crate) fn insert_citizen(
         groups: draft.groups.clone(),
         consent,
         note: draft.note.clone(),
+        merged_into: None,
     };
     crate::changes::record_local(
         tx,

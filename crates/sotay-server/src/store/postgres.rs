@@ -327,7 +327,8 @@ async fn push(
         };
         context.stored.insert(key, entity);
     }
-    for r in entities_at(tx, &referenced_keys(&records, &touched), "e.deleted").await? {
+    let gone = "e.deleted AND e.state->'fields'->'merged_into' IS NULL";
+    for r in entities_at(tx, &referenced_keys(&records, &touched), gone).await? {
         let key = (entity_of(&r)?, r.try_get(1).map_err(pg)?);
         let team = TeamId(r.try_get(2).map_err(pg)?);
         context.refs.insert(key, (team, r.try_get(3).map_err(pg)?));
@@ -944,7 +945,8 @@ impl Storage for PostgresStorage {
                 .map_err(pg)?;
         let states: Vec<(String, String, Uuid)> = sqlx_core::query_as::query_as(
             "SELECT entity, state::text, team_id FROM entities
-             WHERE entity IN ('citizen', 'session', 'attendance') AND NOT deleted",
+             WHERE entity IN ('citizen', 'session', 'attendance')
+               AND (NOT deleted OR state->'fields'->'merged_into' IS NOT NULL)",
         )
         .fetch_all(&mut *tx)
         .await

@@ -229,7 +229,8 @@ fn push(
         }
         let mut look = tx
             .prepare_cached(
-                "SELECT team_id, deleted FROM entities WHERE entity = ?1 AND entity_id = ?2",
+                "SELECT team_id, deleted AND json_extract(state, '$.fields.merged_into') IS NULL
+                 FROM entities WHERE entity = ?1 AND entity_id = ?2",
             )
             .map_err(db)?;
         for key in referenced_keys(&records, &touched) {
@@ -834,7 +835,8 @@ impl Storage for SqliteStorage {
             let mut stmt = tx
                 .prepare(
                     "SELECT entity, state, team_id FROM entities
-                     WHERE entity IN ('citizen', 'session', 'attendance') AND deleted = 0",
+                     WHERE entity IN ('citizen', 'session', 'attendance')
+                       AND (deleted = 0 OR json_extract(state, '$.fields.merged_into') IS NOT NULL)",
                 )
                 .map_err(db)?;
             let mut rows = stmt.query([]).map_err(db)?;

@@ -1,0 +1,152 @@
+//! Merging two records of one person: the kept record takes what only the other one knew, the
+//! other one's attendances move to it, and the other one is deleted with a pointer to it. Each
+//! step is an ordinary record, so the merge syncs like any edit and every laptop and the server
+//! end with one person.
+
+use super::{validate_citizen, CitizenPatch};
+use crate::changes::{is_forgotten, record_local, stored_state};
+use crate::error::{CoreError, CoreResult, FieldError};
+use crate::store::Store;
+use crate::validate::Field;
+use sotay_protocol::{
+    AttendanceV2, CitizenId, CitizenV1, Entity, Operation, Outcome, Payload, SessionId,
+};
+
+impl Store {
+    /// Merges `other` into `keep`, in one transaction: fields `keep` lacks are taken from
+    /// `other` (groups are joined, notes kept both), `other`'s attendances become `keep`'s (an
+    /// outcome achieved in either counts as achieved), and `other` is deleted, marked as merged
+    /// into `keep`. Returns the kept person.
+    pub fn merge_citizens(&mut self, keep: CitizenId, other: CitizenId) -> CoreResult<CitizenV1> {
+        if keep == other {
+            return Err(CoreError::Invalid(vec![FieldError {
+                field: Field::FullName,
+                reason: "không thể gộp một người với chính họ".into(),
+                reason_en: "a person cannot be merged with themselves".into(),
+            }]));
+        }
+        let kept = self.citizen(keep)?;
+        let merged = self.citizen(other)?;
+        for id in [keep, other] {
+            if is_forgotten(&self.conn, &id.to_string())? {
+                return Err(CoreError::Erased { id: id.to_string() });
+            }
+        }
+        let updated = combined(&kept, &merged)?;
+        let before = Payload::Citizen(kept.clone()).to_json();
+        let after = Payload::Citizen(updated.clone()).to_json();
+        let changed: Vec<&str> = after
+            .as_object()
+            .expect("a citizen serialises to an object")
+            .iter()
+            .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+
+        let sessions: Vec<SessionId> = self
+            .conn
+            .prepare_cached("SELECT session_id FROM attendance WHERE citizen_id = ?1")?
+            .query_map([other.to_string()], |r| r.get::<_, String>(0))?
+            .filter_map(|id| id.map(|id| id.parse().ok()).transpose())
+            .collect::<Result<_, _>>()?;
+
+        let tx = self.conn.transaction()?;
+        if !changed.is_empty() {
+            let payload = Payload::Citizen(updated);
+            record_local(&tx, self.device, Operation::Upsert, &payload, &changed)?;
+        }
+        for session in sessions {
+            let Some(moved) = attendance(&tx, session, other)? else {
+                continue;
+            };
+            match attendance(&tx, session, keep)? {
+                Some(mut existing) => {
+                    let before = existing.outcomes.clone();
+                    for outcome in &moved.outcomes {
+                        match existing
+                            .outcomes
+                            .iter_mut()
+                            .find(|o| o.skill == outcome.skill)
+                        {
+                            Some(o) if o.outcome == Outcome::Achieved => {}
+                            Some(o) => o.clone_from(outcome),
+                            None => existing.outcomes.push(outcome.clone()),
+                        }
+                    }
+                    if existing.outcomes != before {
+                        let payload = Payload::Attendance(existing);
+                        record_local(&tx, self.device, Operation::Upsert, &payload, &["outcomes"])?;
+                    }
+                }
+                None => {
+                    let payload = Payload::Attendance(AttendanceV2 {
+                        citizen_id: keep,
+                        ..moved.clone()
+                    });
+                    record_local(&tx, self.device, Operation::Upsert, &payload, &[])?;
+                }
+            }
+            record_local(
+                &tx,
+                self.device,
+                Operation::Delete,
+                &Payload::Attendance(moved),
+                &[],
+            )?;
+        }
+        let gone = Payload::Citizen(CitizenV1 {
+            merged_into: Some(keep),
+            ..merged
+        });
+        record_local(&tx, self.device, Operation::Delete, &gone, &["merged_into"])?;
+        tx.commit()?;
+        self.citizen(keep)
+    }
+}
+
+/// The kept person with what only the other record knew.
+fn combined(kept: &CitizenV1, other: &CitizenV1) -> CoreResult<CitizenV1> {
+    let mut person = kept.clone();
+    // A birth date of another year would contradict the kept birth year.
+    let same_year = |d: &String| d.starts_with(&format!("{}-", person.birth_year));
+    person.birth_date = person
+        .birth_date
+        .clone()
+        .or_else(|| other.birth_date.clone().filter(same_year));
+    person.phone = person.phone.or_else(|| other.phone.clone());
+    person.cccd = person.cccd.or_else(|| other.cccd.clone());
+    for group in &other.groups {
+        if !person.groups.contains(group) {
+            person.groups.push(*group);
+        }
+    }
+    person.note = match (person.note, &other.note) {
+        (Some(a), Some(b)) if a != *b => Some(format!("{a}; {b}")),
+        (a, b) => a.or_else(|| b.clone()),
+    };
+    // The same checks as an edit: the joined note may not grow past what a note may hold.
+    validate_citizen(&CitizenPatch::default().apply_to(&person)).map_err(CoreError::Invalid)?;
+    Ok(person)
+}
+
+fn attendance(
+    conn: &rusqlite::Connection,
+    session: SessionId,
+    citizen: CitizenId,
+) -> CoreResult<Option<AttendanceV2>> {
+    let key = format!("{session}/{citizen}");
+    let Some(state) = stored_state(conn, Entity::Attendance, &key)? else {
+        return Ok(None);
+    };
+    if state.is_deleted() {
+        return Ok(None);
+    }
+    match Payload::decode(
+        Entity::Attendance,
+        Payload::current_version(Entity::Attendance),
+        state.payload(),
+    ) {
+        Ok(Payload::Attendance(a)) => Ok(Some(a)),
+        _ => Ok(None),
+    }
+}

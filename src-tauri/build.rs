@@ -21,6 +21,7 @@ fn main() {
             "sessions",
             "session_detail",
             "edit_session",
+            "report",
             "duplicates",
             "merge_citizens",
             "sync_now",

@@ -8,6 +8,7 @@ use sotay_application::{
     App, Drive, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
 };
 use sotay_core::refdata::{Province, SkillCatalogue};
+use sotay_core::report::Report;
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{
     AddedCitizen, CitizenHistory, CitizenInput, CitizenPage, CitizenPatch, ConflictEntry,
@@ -52,6 +53,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         conflicts,
         use_lost_value,
         print_sheet,
+        report,
         export_report,
         backup,
         drives,
@@ -247,6 +249,17 @@ fn print_sheet(
     options: SheetOptions,
 ) -> CommandResult<PrintedSheet> {
     Ok(app.print_sheet(id, &options, None)?)
+}
+
+/// The progress report over the period (`YYYY-MM-DD`, either end open), for the Reports screen.
+#[tauri::command(async)]
+fn report(app: State<'_, App>, from: Option<String>, to: Option<String>) -> CommandResult<Report> {
+    let request = ReportRequest {
+        from,
+        to,
+        ..Default::default()
+    };
+    Ok(app.report(&request)?)
 }
 
 #[tauri::command(async)]

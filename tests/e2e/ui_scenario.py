@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOTS = os.path.join(ROOT, "docs", "screenshots")
@@ -494,8 +495,32 @@ def main():
         driver.type("#report-to", "31/12/2026")
         driver.click("#report-export")
         driver.wait_text("#report-message", ".xlsx")
+        # The Excel file carries native charts over its own tables (read back from the package).
+        xlsx = driver.text("#report-message").split(": ", 1)[1].strip()
+        with zipfile.ZipFile(xlsx) as book:
+            charts = [book.read(n).decode() for n in book.namelist() if n.startswith("xl/charts/chart")]
+        assert any("'Theo thôn, xóm'!$A$2" in c for c in charts), "no village chart in the XLSX"
+        assert any("'Theo kỹ năng'!$E$2" in c for c in charts), "no skill chart in the XLSX"
+        # On screen: the numbers, the targets set on the home screen in their chart, and charts
+        # by village, skill and month with their tables.
+        driver.click("#report-show")
+        driver.wait_text("#report-people", "28")
+        target = json.loads(driver.js("return document.querySelector('#chart-target-14758').dataset.series"))
+        assert target["series"][1]["values"] == [100, 80], target
+        assert target["series"][0]["values"] == [50, 8.9], target
+        for chart in ["village", "skill", "month"]:
+            drawn = driver.js("const c = document.querySelector(arguments[0]);"
+                              "const blank = document.createElement('canvas');"
+                              "blank.width = c.width; blank.height = c.height;"
+                              "return c.width > 0 && c.toDataURL() !== blank.toDataURL();", f"#chart-{chart}")
+            assert drawn, f"the {chart} chart is not drawn"
+        village = json.loads(driver.js("return document.querySelector('#chart-village').dataset.series"))
+        assert "Thôn Đông" in village["labels"], village
+        assert "Thôn Đông" in driver.text("#report-village")
         assert_vietnamese(driver, "reports")
         driver.screenshot("07-reports.png")
+        driver.js("document.querySelector('#report-village').scrollIntoView()")
+        driver.screenshot("07b-report-charts.png")
 
         # In English, the app's messages are English too, the core's included, naming the field.
         driver.click("#lang-switch")

@@ -30,6 +30,8 @@ pub fn typescript() -> String {
         refdata::Province, refdata::Commune,
         SyncStatus, ConflictEntry, BundleSummary, sotay_sync::SyncProgress, sotay_sync::SyncSummary,
         FieldError, validate::Field,
+        report::Report, report::Counts, report::BreakdownRow, report::BreakdownTable,
+        report::Breakdown, report::TargetProgress,
         crate::Overview, crate::TargetProgress, crate::Drive, crate::ErrorPayload, crate::WrittenFile, crate::WrittenReport,
         crate::PrintedSheet, crate::ReportFormat, serde_json::Value,
     ];

@@ -323,3 +323,47 @@ fn exports_mask_phone_and_cccd_unless_asked() {
         ]
     );
 }
+
+#[test]
+fn xlsx_carries_native_charts_over_its_own_tables() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample(dir.path());
+    let r = store.report(&ReportOptions::default()).unwrap();
+    let path = dir.path().join("bao-cao.xlsx");
+    report::write_xlsx(&r, &path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let charts: Vec<String> = (0..zip.len())
+        .filter_map(|i| {
+            let mut file = zip.by_index(i).unwrap();
+            if !file.name().unwrap().starts_with("xl/charts/chart") {
+                return None;
+            }
+            let mut xml = String::new();
+            file.read_to_string(&mut xml).unwrap();
+            Some(xml)
+        })
+        .collect();
+    let tables = r.breakdowns.iter().filter(|t| !t.rows.is_empty()).count();
+    assert!(tables >= 3, "{tables}");
+    assert_eq!(charts.len(), tables, "one chart per breakdown table");
+    for title in ["Theo thôn, xóm", "Theo kỹ năng", "Theo tháng"] {
+        let table = r.breakdowns.iter().find(|t| t.title == title).unwrap();
+        let last = table.rows.len() + 1;
+        let chart = charts
+            .iter()
+            .find(|xml| xml.contains(&format!("<a:t>{title}</a:t>")))
+            .unwrap_or_else(|| panic!("a chart titled {title}"));
+        assert!(chart.contains("<c:barChart>"), "a column chart");
+        for range in [
+            format!("$A$2:$A${last}"),
+            format!("$B$2:$B${last}"),
+            format!("$E$2:$E${last}"),
+        ] {
+            assert!(
+                chart.contains(&format!("'{title}'!{range}")),
+                "{title}: {range} in {chart}"
+            );
+        }
+    }
+}

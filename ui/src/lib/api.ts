@@ -13,6 +13,7 @@ import type {
   ConflictEntry,
   Drive,
   DuplicateGroup,
+  Report,
   ErrorPayload,
   ImportConsent,
   ImportReport,
@@ -97,6 +98,8 @@ export const api = {
   useLostValue: (id: number) => invoke<void>("use_lost_value", { id }),
   printSheet: (id: string, options: Partial<SheetOptions>) =>
     invoke<PrintedSheet>("print_sheet", { id, options }),
+  /** The progress report over the period (ISO dates; null for an open end). */
+  report: (from: string | null, to: string | null) => invoke<Report>("report", { from, to }),
   exportReport: (from: string, to: string) =>
     invoke<WrittenReport>("export_report", { from, to }),
   backup: () => invoke<WrittenFile>("backup"),

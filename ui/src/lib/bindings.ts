@@ -308,6 +308,50 @@ reason_en: string, };
 
 export type Field = "full_name" | "gender" | "birth_year" | "village" | "phone" | "cccd" | "consent" | "date" | "time" | "place" | "skills" | "attendee" | "team" | "organisation" | "province" | "commune" | "volunteer";
 
+export type Report = { from: string | null, to: string | null, sessions: number, 
+/**
+ * People reached (distinct), attendances and outcomes over the whole period.
+ */
+totals: Counts, 
+/**
+ * Distinct people with at least one achieved outcome.
+ */
+people_confirmed: number, breakdowns: Array<BreakdownTable>, targets: Array<CommuneProgress>, };
+
+export type Counts = { 
+/**
+ * Distinct people.
+ */
+people: number, attendances: number, 
+/**
+ * Skill outcomes "taught" (shown how).
+ */
+taught: number, 
+/**
+ * Skill outcomes "achieved" (done on their own, e.g. VNeID activated).
+ */
+achieved: number, };
+
+export type BreakdownRow = { group: string, 
+/**
+ * Distinct people.
+ */
+people: number, attendances: number, 
+/**
+ * Skill outcomes "taught" (shown how).
+ */
+taught: number, 
+/**
+ * Skill outcomes "achieved" (done on their own, e.g. VNeID activated).
+ */
+achieved: number, };
+
+export type BreakdownTable = { breakdown: Breakdown, title: string, rows: Array<BreakdownRow>, };
+
+export type Breakdown = "skill" | "gender" | "age" | "village" | "commune" | "province" | "team" | "month";
+
+export type CommuneProgress = { commune_code: string, commune_name: string, adult_population: number, reached: number, reached_pct: number, basic_target_pct: number, basic_met: boolean, confirmed: number, confirmed_pct: number, confirmed_target_pct: number, confirmed_met: boolean, };
+
 export type Overview = { team: TeamInfo | null, citizens: number, sessions: number, 
 /**
  * "Số người được tiếp cận", as in the report.

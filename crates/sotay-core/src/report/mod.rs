@@ -19,7 +19,7 @@ use serde::Serialize;
 use sotay_protocol::{AttendanceV2, CitizenId, CitizenV1, Outcome, SessionId, SessionV1, TeamId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Breakdown {
@@ -132,7 +132,7 @@ pub struct ReportInput {
     pub catalogue: Option<crate::refdata::SkillCatalogue>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct Counts {
     /// Distinct people.
     pub people: u64,
@@ -143,21 +143,24 @@ pub struct Counts {
     pub achieved: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BreakdownRow {
     pub group: String,
     #[serde(flatten)]
+    #[ts(flatten)]
     pub counts: Counts,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BreakdownTable {
     pub breakdown: Breakdown,
     pub title: String,
     pub rows: Vec<BreakdownRow>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A commune's progress against its targets over the report's period.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "CommuneProgress")]
 pub struct TargetProgress {
     pub commune_code: String,
     pub commune_name: String,
@@ -172,7 +175,7 @@ pub struct TargetProgress {
     pub confirmed_met: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Report {
     pub from: Option<String>,
     pub to: Option<String>,

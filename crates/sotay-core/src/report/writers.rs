@@ -103,7 +103,7 @@ pub fn write_csv(report: &Report, out: &Path) -> CoreResult<()> {
 }
 
 pub fn write_xlsx(report: &Report, out: &Path) -> CoreResult<()> {
-    use rust_xlsxwriter::{Format, Workbook};
+    use rust_xlsxwriter::{Chart, Format, Workbook};
     let xerr = |e: rust_xlsxwriter::XlsxError| file_error(out, e);
     let bold = Format::new().set_bold();
     let percent = Format::new().set_num_format("0.0");
@@ -163,6 +163,22 @@ pub fn write_xlsx(report: &Report, out: &Path) -> CoreResult<()> {
         }
         sheet.set_column_width(0, 40).map_err(xerr)?;
         sheet.set_column_range_width(1, 4, 16).map_err(xerr)?;
+        if !t.rows.is_empty() {
+            // A native Excel chart over the table's own cells, so it follows any correction an
+            // official makes in the sheet: people reached and skills achieved per group.
+            let last = t.rows.len() as u32;
+            let mut chart = Chart::new_column();
+            chart.title().set_name(t.title.as_str());
+            for col in [1u16, 4] {
+                chart
+                    .add_series()
+                    .set_name((t.title.as_str(), 0, col))
+                    .set_categories((t.title.as_str(), 1, 0, last, 0))
+                    .set_values((t.title.as_str(), 1, col, last, col));
+            }
+            chart.set_width(720).set_height(360);
+            sheet.insert_chart(1, 6, &chart).map_err(xerr)?;
+        }
     }
 
     if !report.targets.is_empty() {

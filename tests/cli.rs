@@ -718,3 +718,52 @@ fn a_past_session_is_corrected_from_the_command_line() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_data_moves_to_another_folder_and_the_next_command_finds_it() {
+    let home = tempfile::tempdir().unwrap();
+    // A laptop on its defaults (no --db): data and config under this test's own home.
+    let sotay = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sotay"))
+            .args(args)
+            .env_remove("SOTAY_DB")
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("SOTAY_PASSPHRASE", PASSPHRASE)
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = sotay(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&[
+        "init", "--team", "Đội TNTN phường Hàm Rồng", "--org", "youth", "--province", "38",
+        "--commune", "14758", "--volunteer", "Lê Thị Hoa",
+    ]);
+    ok(&[
+        "citizen", "add", "--name", "Mùa Thị Dế", "--gender", "nu", "--birth", "1960",
+        "--village", "Bản Phố", "--consent",
+    ]);
+    let before: Value = serde_json::from_str(&ok(&["data", "show", "--json"])).unwrap();
+    let old = PathBuf::from(before["database"].as_str().unwrap());
+    assert!(old.starts_with(home.path().join("data")), "{old:?}");
+    assert_eq!(before["database_movable"], true);
+
+    let folder = home.path().join("D").join("Sổ Tay");
+    let moved = ok(&["data", "move", folder.to_str().unwrap()]);
+    assert!(moved.contains("Đã chuyển dữ liệu sang"), "{moved}");
+    assert!(!old.exists());
+    let after: Value = serde_json::from_str(&ok(&["data", "show", "--json"])).unwrap();
+    assert_eq!(after["database"], folder.join("sotay.sqlite").display().to_string());
+    let found: Value = serde_json::from_str(&ok(&["citizen", "search", "mua thi de", "--json"])).unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+
+    // A file named with --db stays where it was named.
+    let cli = Cli::new();
+    cli.init();
+    let refused = cli.fails(&["data", "move", home.path().join("E").to_str().unwrap()]);
+    assert!(refused.contains("--db"), "{refused}");
+}

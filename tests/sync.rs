@@ -1232,3 +1232,54 @@ fn two_records_merged_on_one_laptop_are_one_person_everywhere() {
         assert!(server.db.quarantine().is_empty());
     });
 }
+
+#[test]
+fn a_revoked_laptop_enrolled_again_sends_everything_once() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let people = a.add_citizens("Lý", 4);
+        a.add_session(&people);
+        a.sync().unwrap();
+        let synced = server.stats(TEAM);
+
+        // An active laptop cannot take a new code for itself: the admin revokes it first.
+        let refused = a.reenroll(&server.url(), &server.code(TEAM)).unwrap_err();
+        assert!(refused.to_string().contains("thu hồi"), "{refused}");
+        assert_eq!(a.pending(), 0, "nothing changed");
+
+        server.db.revoke(a.store().device_id());
+        a.add_citizens("Lò", 2);
+        assert!(a.sync().is_err());
+        // A code of another team: refused by the server that knows this laptop, and by the
+        // laptop itself on a server that does not; either way it stays as it was.
+        let other = a
+            .reenroll(&server.url(), &server.code("Đội TNTN xã Khác"))
+            .unwrap_err();
+        assert!(other.to_string().contains("đội khác"), "{other}");
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = TestServer::start(Backend::Sqlite(dir.path().join("elsewhere.sqlite")));
+        let other = a
+            .reenroll(&elsewhere.url(), &elsewhere.code("Đội TNTN xã Khác"))
+            .unwrap_err();
+        assert!(other.to_string().contains("không phải đội"), "{other}");
+        assert_eq!(a.pending(), 2);
+        assert!(a.sync().unwrap_err().to_string().contains("thu hồi"));
+
+        a.reenroll(&server.url(), &server.code(TEAM)).unwrap();
+        assert!(a.pending() > 2, "everything is sent again");
+        a.sync().unwrap();
+        assert_eq!(a.pending(), 0);
+        b.sync().unwrap();
+        let stats = server.stats(TEAM);
+        assert_eq!(
+            stats.citizens,
+            synced.citizens + 2,
+            "the two new people, once"
+        );
+        assert_eq!(stats.attendances, synced.attendances);
+        assert_eq!(b.store().count_citizens().unwrap(), 6);
+        assert!(server.db.quarantine().is_empty());
+    });
+}

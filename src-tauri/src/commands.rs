@@ -5,7 +5,8 @@
 
 use crate::error::CommandResult;
 use sotay_application::{
-    App, Drive, Overview, PrintedSheet, ReportFormat, ReportRequest, WrittenFile, WrittenReport,
+    App, AppError, Drive, LocalSettings, Overview, PrintedSheet, ReportFormat, ReportRequest,
+    WrittenFile, WrittenReport,
 };
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::report::Report;
@@ -35,6 +36,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         set_target,
         init_team,
         enroll,
+        reenroll,
         search_citizens,
         add_citizen,
         update_citizen,
@@ -55,6 +57,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         print_sheet,
         report,
         export_report,
+        open_saved,
+        local_settings,
+        set_output_folder,
+        move_data,
         backup,
         drives,
         backup_to_drive,
@@ -100,6 +106,18 @@ async fn enroll(
     Ok(app
         .enroll(&server, &code, Some(&volunteer), fingerprint.as_deref())
         .await?)
+}
+
+/// Enrols again with a new code (the admin revoked this laptop, or the server moved): same
+/// team, every record sent and pulled again at the next sync.
+#[tauri::command]
+async fn reenroll(
+    app: State<'_, App>,
+    server: String,
+    code: String,
+    fingerprint: Option<String>,
+) -> CommandResult<TeamInfo> {
+    Ok(app.reenroll(&server, &code, fingerprint.as_deref()).await?)
 }
 
 /// Best matches first, with the total; an empty query pages through the register.
@@ -275,6 +293,46 @@ fn export_report(
         format: ReportFormat::Xlsx,
     };
     Ok(app.write_report(&request, None)?)
+}
+
+/// Opens a file Sổ Tay saved (a printed sheet, a report, a backup) with the desktop's program
+/// for it or, with `folder`, the folder that holds it. Any path outside the output folder is
+/// refused.
+#[tauri::command(async)]
+fn open_saved(app: State<'_, App>, path: String, folder: bool) -> CommandResult<()> {
+    let path = app.written_path(&path)?;
+    let target = match path.parent() {
+        Some(parent) if folder && !path.is_dir() => parent.to_path_buf(),
+        _ => path,
+    };
+    tauri_plugin_opener::open_path(&target, None::<&str>).map_err(|e| {
+        AppError::Refused {
+            kind: "open",
+            message: format!("không mở được “{}”: {e}", target.display()),
+            message_en: format!("could not open “{}”: {e}", target.display()),
+        }
+        .into()
+    })
+}
+
+/// The database file and the folder for saved files, for the Settings screen.
+#[tauri::command(async)]
+fn local_settings(app: State<'_, App>) -> CommandResult<LocalSettings> {
+    Ok(app.local_settings()?)
+}
+
+/// Moves the data file into another folder; the app goes on with it there, and finds it there
+/// at the next start.
+#[tauri::command(async)]
+fn move_data(app: State<'_, App>, folder: String) -> CommandResult<LocalSettings> {
+    app.move_data(&folder)?;
+    Ok(app.local_settings()?)
+}
+
+/// Chooses that folder (empty: back to the default); it must accept a file.
+#[tauri::command(async)]
+fn set_output_folder(app: State<'_, App>, folder: String) -> CommandResult<String> {
+    Ok(app.set_output_folder(&folder)?.display().to_string())
 }
 
 /// The USB sticks and drives plugged in now.

@@ -36,6 +36,7 @@ fn app_with_a_team(dir: &std::path::Path) -> App {
         DataPaths {
             database: dir.join("sotay.sqlite"),
             output_dir: dir.join("out"),
+            location_file: None,
         },
         &Passphrase::new(PASSPHRASE),
     )
@@ -236,6 +237,7 @@ fn the_first_run_chooses_a_passphrase_and_the_next_one_unlocks_with_it() {
     let paths = DataPaths {
         database: dir.path().join("sotay.sqlite"),
         output_dir: dir.path().join("out"),
+        location_file: None,
     };
     let webview = locked_window(paths.clone());
     let told = invoke(&webview, "app_state", json!({})).unwrap_err();
@@ -303,6 +305,7 @@ fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
     let paths = DataPaths {
         database: database.clone(),
         output_dir: dir.path().join("out"),
+        location_file: None,
     };
     let webview = locked_window(paths.clone());
     // Without SQLite's header the file may be encrypted: the page asks for the passphrase, and
@@ -356,4 +359,81 @@ fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
     )
     .unwrap_err();
     assert_eq!(refused["kind"], "already_open");
+}
+
+#[test]
+fn the_page_can_open_only_files_the_app_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_a_team(dir.path());
+    let webview = window(app.clone());
+    let folder = dir.path().join("Tài liệu");
+    let chosen = invoke(
+        &webview,
+        "set_output_folder",
+        json!({"folder": folder.display().to_string()}),
+    )
+    .unwrap();
+    assert_eq!(chosen, json!(folder.display().to_string()));
+    let settings = invoke(&webview, "local_settings", json!({})).unwrap();
+    assert_eq!(
+        settings["output_folder"],
+        json!(folder.display().to_string())
+    );
+    // Anything outside the chosen folder is refused before the desktop is asked to open it.
+    for path in [
+        dir.path().join("sotay.sqlite").display().to_string(),
+        format!("{}/../sotay.sqlite", folder.display()),
+        "/etc/passwd".to_owned(),
+    ] {
+        let err = invoke(
+            &webview,
+            "open_saved",
+            json!({"path": path, "folder": false}),
+        )
+        .unwrap_err();
+        assert_eq!(err["kind"], "not_output", "{path}: {err}");
+        assert!(err["message"]
+            .as_str()
+            .unwrap()
+            .contains("không phải tệp Sổ Tay đã lưu"));
+    }
+}
+
+#[test]
+fn the_data_file_moves_from_the_settings_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("config").join("thu-muc-du-lieu.txt");
+    let app = App::open(
+        DataPaths {
+            database: dir.path().join("sotay.sqlite"),
+            output_dir: dir.path().join("out"),
+            location_file: Some(location.clone()),
+        },
+        &Passphrase::new(PASSPHRASE),
+    )
+    .unwrap();
+    app.init_team(NewTeam {
+        name: "Đội TNTN Hàm Rồng".into(),
+        organisation: Organisation::YouthUnion,
+        province_code: "38".into(),
+        commune_code: "14758".into(),
+        volunteer: "Lê Thị Hoa".into(),
+    })
+    .unwrap();
+    let webview = window(app.clone());
+    let folder = dir.path().join("Dữ liệu");
+    let settings = invoke(
+        &webview,
+        "move_data",
+        json!({"folder": folder.display().to_string()}),
+    )
+    .unwrap();
+    assert_eq!(
+        settings["database"],
+        json!(folder.join("sotay.sqlite").display().to_string())
+    );
+    assert!(!dir.path().join("sotay.sqlite").exists());
+    assert!(location.exists());
+    let err = invoke(&webview, "move_data", json!({"folder": "tuong-doi"})).unwrap_err();
+    assert_eq!(err["kind"], "folder");
 }

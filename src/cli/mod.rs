@@ -4,6 +4,7 @@
 
 mod backup;
 mod citizen;
+mod data;
 mod init;
 mod outbox;
 mod outcome;
@@ -70,6 +71,9 @@ enum Command {
     /// USB bundles for when there is no network (gói dữ liệu).
     #[command(subcommand)]
     Bundle(sync::BundleCommand),
+    /// Where the data and saved files are; move the data to another folder (dữ liệu).
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Copy the whole local database to a file (sao lưu).
     Backup(backup::BackupArgs),
     /// Put a backup back in place of the local database, keeping the current one aside
@@ -177,6 +181,7 @@ fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Sync(args) => sync::run(args, ctx),
         Command::Bundle(cmd) => sync::run_bundle(cmd, ctx),
         Command::Backup(args) => backup::run(args, ctx),
+        Command::Data(cmd) => data::run(cmd, ctx),
         Command::Restore(args) => backup::restore(args, ctx),
         Command::Passphrase(cmd) => passphrase::run(cmd, ctx),
         Command::Serve(args) => server::serve(args, ctx),

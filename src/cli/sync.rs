@@ -34,6 +34,16 @@ enum SyncCommand {
         #[arg(long)]
         fingerprint: Option<String>,
     },
+    /// Enrol again with a new code (after the admin revoked this laptop, or when the team's
+    /// server moved): same team, everything sent and pulled again at the next sync.
+    Reenroll {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
     /// Last success, pending records, last error.
     Status,
     /// Values that lost a merge with another laptop's edit.
@@ -75,6 +85,23 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
                     team.team.name
                 );
                 if let Some(fingerprint) = &certificate {
+                    println!("Chứng chỉ máy chủ (từ nay chỉ tin chứng chỉ này): {fingerprint}");
+                }
+            });
+        }
+        Some(SyncCommand::Reenroll {
+            server,
+            code,
+            fingerprint,
+        }) => {
+            let team = runtime()?.block_on(app.reenroll(&server, &code, fingerprint.as_deref()))?;
+            let status = app.sync_status()?;
+            ctx.print(&team, |team| {
+                println!(
+                    "Đã đăng ký lại máy này với {server} cho đội “{}”; lần đồng bộ tới sẽ gửi lại {} bản ghi.",
+                    team.team.name, status.pending
+                );
+                if let Some(fingerprint) = &status.certificate {
                     println!("Chứng chỉ máy chủ (từ nay chỉ tin chứng chỉ này): {fingerprint}");
                 }
             });

@@ -336,6 +336,15 @@ impl Laptop {
         self.try_enroll(url, code, volunteer, None).unwrap();
     }
 
+    /// Enrols again with a new code (same team); see `sotay_sync::reenroll`.
+    pub fn reenroll(
+        &mut self,
+        url: &str,
+        code: &str,
+    ) -> sotay_sync::SyncResult<sotay_core::TeamInfo> {
+        block_on(sotay_sync::reenroll(&self.shared, url, code, None))
+    }
+
     pub fn try_enroll(
         &mut self,
         url: &str,

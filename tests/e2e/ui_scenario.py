@@ -207,6 +207,21 @@ def main():
         # month/day, so the app must not rely on them.
         env["LANG"] = "en_US.UTF-8"
         env["LANGUAGE"] = "en_US"
+        # "Open the file" / "open the folder" call the desktop's xdg-open: a stand-in writes down
+        # what it was asked to open instead of starting a viewer.
+        bin_dir = os.path.join(work, "bin")
+        os.makedirs(bin_dir)
+        opened_log = os.path.join(work, "opened.log")
+        with open(os.path.join(bin_dir, "xdg-open"), "w") as f:
+            f.write(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{opened_log}"\n')
+        os.chmod(os.path.join(bin_dir, "xdg-open"), 0o755)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+
+        def opened():
+            if not os.path.exists(opened_log):
+                return []
+            with open(opened_log) as f:
+                return f.read().splitlines()
         if not env.get("DISPLAY"):
             display = ":97"
             procs.append(subprocess.Popen(["Xvfb", display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"],
@@ -428,6 +443,10 @@ def main():
         assert "8,9% (chỉ tiêu 80%)" in driver.text("#target-confirmed"), driver.text("#target-confirmed")
         targets = json.loads(subprocess.check_output([cli, "--db", laptop, "target", "list", "--json"]))
         assert [(t["commune_code"], t["adult_population"]) for t in targets] == [("14758", 56)], targets
+        # Month by month at a glance, the report's own numbers.
+        driver.wait_text("#home-months", "Theo tháng")
+        months = json.loads(driver.js("return document.querySelector('#chart-home-month').dataset.series"))
+        assert months["labels"] == ["2026-12"] and months["series"][0]["values"] == [28], months
         assert_vietnamese(driver, "home")
         driver.screenshot("05-home.png")
 
@@ -496,7 +515,7 @@ def main():
         driver.click("#report-export")
         driver.wait_text("#report-message", ".xlsx")
         # The Excel file carries native charts over its own tables (read back from the package).
-        xlsx = driver.text("#report-message").split(": ", 1)[1].strip()
+        xlsx = driver.text("#report-message p.ok").split(": ", 1)[1].strip()
         with zipfile.ZipFile(xlsx) as book:
             charts = [book.read(n).decode() for n in book.namelist() if n.startswith("xl/charts/chart")]
         assert any("'Theo thôn, xóm'!$A$2" in c for c in charts), "no village chart in the XLSX"
@@ -648,10 +667,65 @@ def main():
         assert sorted(s["date"] for s in both["sessions"]) == ["2026-12-05", "2026-12-06"], both["sessions"]
         assert server_people() == people_before - 1, (people_before, server_people())
 
+        # Settings: the folder for saved files, chosen here; a reprint lands there under a name
+        # with its date and place, and "open the file" / "open the folder" hand exactly those to
+        # the desktop (a stand-in xdg-open on PATH writes down what it was asked to open).
+        driver.click("#nav-settings")
+        driver.wait_text("#settings-database", "laptop.sqlite")
+        chosen = os.path.join(work, "Tài liệu đội")
+        driver.type("#settings-folder", "tai-lieu")
+        driver.click("#settings-folder-save")
+        driver.wait_text("#settings-folder-error", "không phải đường dẫn đầy đủ")
+        driver.type("#settings-folder", chosen)
+        driver.click("#settings-folder-save")
+        driver.wait_text("#settings-folder-message", chosen)
+        driver.click("#nav-sessions")
+        driver.click("#session-list button.session-print")
+        driver.wait_text("#print-message", "diem-danh-2026-12-06-nha-van-hoa-thon-tay.pdf")
+        sheet = os.path.join(chosen, "diem-danh-2026-12-06-nha-van-hoa-thon-tay.pdf")
+        assert os.path.exists(sheet), os.listdir(chosen)
+        driver.click("#print-message button.open-file")
+        driver.click("#print-message button.open-folder")
+        deadline = time.time() + 10
+        while time.time() < deadline and len(opened()) < 2:
+            time.sleep(0.2)
+        assert opened() == [sheet, chosen], opened()
+        # Language from Settings too.
+        driver.click("#nav-settings")
+        driver.click("#settings-lang-en")
+        driver.wait_text("#nav-settings", "Settings")
+        driver.click("#settings-lang-vi")
+        driver.wait_text("#nav-settings", "Cài đặt")
+        # The admin revoked this laptop (reported lost, then found): with a new code of its team
+        # it enrols again from Settings, and the next sync sends everything without counting
+        # anything twice.
+        device = driver.text("#settings-device")
+        before = next(t for t in json.loads(subprocess.check_output(
+            [cli, "--db", central, "server", "stats", "--json"])) if t["team_name"] == TEAM)
+        subprocess.check_output([cli, "--db", central, "server", "revoke", device])
+        code_again = json.loads(subprocess.check_output(
+            [cli, "--db", central, "server", "enroll", "--team", TEAM, "--org", "youth",
+             "--province", "38", "--commune", "14758", "--tls-cert", cert, "--json"]))["code"]
+        driver.click("#server-change summary")
+        driver.type("#reenroll-server", f"https://127.0.0.1:{server_port}")
+        driver.type("#reenroll-code", code_again)
+        driver.type("#reenroll-fingerprint", fingerprint)
+        assert_vietnamese(driver, "settings")
+        driver.screenshot("10-settings.png")
+        driver.click("#reenroll")
+        driver.wait_text("#settings-server-message", "Đã đăng ký lại")
+        driver.click("#nav-sync")
+        driver.click("#sync-now")
+        driver.wait_text("#sync-message", "Đồng bộ xong", timeout=60)
+        after = next(t for t in json.loads(subprocess.check_output(
+            [cli, "--db", central, "server", "stats", "--json"])) if t["team_name"] == TEAM)
+        assert (after["citizens"], after["attendances"], after["records"]) == (
+            before["citizens"], before["attendances"], before["records"]), (before, after)
+
         # A backup for the restore below, then a new passphrase (the old one is refused after).
         backup_file = os.path.join(work, "usb", "sao-luu.sqlite")
         subprocess.check_output([cli, "--db", laptop, "backup", "--out", backup_file])
-        driver.click("#nav-sync")
+        driver.click("#nav-settings")
         # A USB stick, as the desktop mounts one (/media/USER/LABEL): the backup goes onto it.
         usb = os.path.join("/media", getpass.getuser(), "SOTAY-E2E-USB")
         try:
@@ -665,7 +739,7 @@ def main():
                 driver.wait_text("#backup-usb", "SOTAY-E2E-USB")
                 driver.js("Array.from(document.querySelectorAll('#backup-usb button'))"
                           ".find((b) => b.textContent.includes('SOTAY-E2E-USB')).click();")
-                driver.wait_text("#sync-message", "Đã sao lưu vào USB")
+                driver.wait_text("#settings-message", "Đã sao lưu vào USB")
                 copies = [n for n in os.listdir(usb) if n.startswith("sao-luu-so-tay-")]
                 assert len(copies) == 1, copies
                 with open(os.path.join(usb, copies[0]), "rb") as f:
@@ -677,7 +751,7 @@ def main():
         driver.type("#pass-new", NEW_PASSPHRASE)
         driver.type("#pass-again", NEW_PASSPHRASE)
         driver.click("#pass-change")
-        driver.wait_text("#sync-message", "Đã đổi mật khẩu")
+        driver.wait_text("#settings-message", "Đã đổi mật khẩu")
 
         pid = subprocess.check_output(["pgrep", "-n", "-f", app]).decode().split()[0]
         with open(f"/proc/{pid}/status") as f:

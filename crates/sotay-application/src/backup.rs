@@ -125,6 +125,7 @@ pub fn restore_backup(
         DataPaths {
             database: candidate.clone(),
             output_dir: dir.clone(),
+            location_file: None,
         },
         passphrase,
     )

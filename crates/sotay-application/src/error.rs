@@ -17,6 +17,13 @@ pub enum AppError {
     Sheet(#[from] sotay_sheets::SheetError),
     #[error("không ghi được tệp {path}: {reason}")]
     File { path: String, reason: String },
+    /// A request the application refuses, with why in both languages.
+    #[error("{message}")]
+    Refused {
+        kind: &'static str,
+        message: String,
+        message_en: String,
+    },
 }
 
 impl AppError {
@@ -34,6 +41,7 @@ impl AppError {
             AppError::Sync(e) => e.message_en(),
             AppError::Sheet(e) => format!("could not print the sheet: {e}"),
             AppError::File { path, reason } => format!("could not write the file {path}: {reason}"),
+            AppError::Refused { message_en, .. } => message_en.clone(),
         }
     }
 
@@ -43,6 +51,7 @@ impl AppError {
             AppError::Sync(e) => e.kind(),
             AppError::Sheet(_) => "sheet",
             AppError::File { .. } => "file",
+            AppError::Refused { kind, .. } => kind,
         }
     }
 }

@@ -6,6 +6,17 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use ts_rs::TS;
 
+/// This laptop's places, for the Settings screen.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LocalSettings {
+    /// The encrypted database file.
+    pub database: String,
+    /// Whether the app may move it (not when it was named at start with `--db`).
+    pub database_movable: bool,
+    /// Where printed sheets, reports and backups go.
+    pub output_folder: String,
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct WrittenFile {
     pub path: String,
@@ -23,10 +34,148 @@ impl App {
         if let Some(path) = out {
             return Ok(path);
         }
-        let dir = &self.paths.output_dir;
-        std::fs::create_dir_all(dir).map_err(|e| AppError::file(dir, e))?;
+        let dir = self.output_folder()?;
+        std::fs::create_dir_all(&dir).map_err(|e| AppError::file(&dir, e))?;
         Ok(dir.join(default_name))
     }
+
+    pub fn local_settings(&self) -> AppResult<LocalSettings> {
+        let database = self.store.with(|s| Ok(s.path()))?;
+        Ok(LocalSettings {
+            database: database
+                .unwrap_or_else(|| self.paths.database.clone())
+                .display()
+                .to_string(),
+            database_movable: self.paths.location_file.is_some(),
+            output_folder: self.output_folder()?.display().to_string(),
+        })
+    }
+
+    /// Where printed sheets, reports and backups go: the folder the volunteer chose in the app,
+    /// else the one given at start (`--out-dir`), else `Documents/So Tay`.
+    pub fn output_folder(&self) -> AppResult<PathBuf> {
+        let chosen = self.store.with(|s| s.output_folder())?;
+        Ok(chosen.map_or_else(|| self.paths.output_dir.clone(), PathBuf::from))
+    }
+
+    /// Chooses the folder for printed sheets, reports and backups (empty: back to the default).
+    /// It must be a full path; it is created if missing and must accept a file.
+    pub fn set_output_folder(&self, folder: &str) -> AppResult<PathBuf> {
+        let folder = folder.trim();
+        if folder.is_empty() {
+            self.store.with(|s| s.set_output_folder(None))?;
+            return self.output_folder();
+        }
+        let path = usable_folder(folder)?;
+        let stored = path.display().to_string();
+        self.store.with(|s| s.set_output_folder(Some(&stored)))?;
+        Ok(path)
+    }
+
+    /// A file Sổ Tay wrote, or its folder, for the desktop to open: only a path inside the
+    /// output folder is given back, so a page cannot have any other file opened.
+    pub fn written_path(&self, path: &str) -> AppResult<PathBuf> {
+        let refused = || AppError::Refused {
+            kind: "not_output",
+            message: format!("“{path}” không phải tệp Sổ Tay đã lưu"),
+            message_en: format!("“{path}” is not a file Sổ Tay saved"),
+        };
+        let folder = self
+            .output_folder()?
+            .canonicalize()
+            .map_err(|_| refused())?;
+        let path = Path::new(path).canonicalize().map_err(|_| refused())?;
+        if path.starts_with(&folder) {
+            Ok(path)
+        } else {
+            Err(refused())
+        }
+    }
+}
+
+impl App {
+    /// Moves the database into `folder` (a full path, created if missing) and remembers the
+    /// folder for the next start, of the app and the CLI alike; the running app goes on with
+    /// the moved file at once. Refused when the database was named at start (`--db`), or when
+    /// the folder already holds a Sổ Tay database. Returns the new file.
+    pub fn move_data(&self, folder: &str) -> AppResult<PathBuf> {
+        let Some(location_file) = &self.paths.location_file else {
+            return Err(AppError::Refused {
+                kind: "data_named",
+                message: "Sổ Tay đang mở tệp dữ liệu được chỉ định khi khởi động (--db): \
+                          hãy chuyển tệp đó bằng tay"
+                    .into(),
+                message_en: "Sổ Tay was started on a named data file (--db): move that file \
+                             by hand"
+                    .into(),
+            });
+        };
+        let folder = usable_folder(folder)?;
+        let new = folder.join(crate::paths::DATABASE_FILE);
+        if new.exists() {
+            return Err(AppError::Refused {
+                kind: "folder",
+                message: format!("thư mục “{}” đã có dữ liệu Sổ Tay", folder.display()),
+                message_en: format!(
+                    "the folder “{}” already holds Sổ Tay data",
+                    folder.display()
+                ),
+            });
+        }
+        // The folder is remembered through a file written first and renamed last, so that a
+        // start after any failure opens the data where it then is.
+        let pending = location_file.with_extension("moi");
+        let remember = location_file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&pending, folder.display().to_string()));
+        remember.map_err(|e| AppError::file(&pending, e))?;
+        if let Err(e) = self.store.with(|s| s.move_to(&new)) {
+            let _ = std::fs::remove_file(&pending);
+            return Err(e.into());
+        }
+        std::fs::rename(&pending, location_file).map_err(|e| AppError::file(location_file, e))?;
+        Ok(new)
+    }
+}
+
+/// A folder given as a full path that exists (it is created) and accepts a file.
+fn usable_folder(folder: &str) -> AppResult<PathBuf> {
+    let folder = folder.trim();
+    let path = PathBuf::from(folder);
+    if !path.is_absolute() {
+        return Err(AppError::Refused {
+            kind: "folder",
+            message: format!("“{folder}” không phải đường dẫn đầy đủ tới một thư mục"),
+            message_en: format!("“{folder}” is not the full path of a folder"),
+        });
+    }
+    let writable = std::fs::create_dir_all(&path).and_then(|()| {
+        let probe = path.join(".sotay-thu-ghi");
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    });
+    match writable {
+        Ok(()) => Ok(path),
+        Err(e) => Err(AppError::Refused {
+            kind: "folder",
+            message: format!("không ghi được vào thư mục “{folder}”: {e}"),
+            message_en: format!("cannot write into the folder “{folder}”: {e}"),
+        }),
+    }
+}
+
+/// A readable file name part: no diacritics (đ→d), lower case, words joined by `-`; file names
+/// survive any USB stick, zip tool and Windows code page.
+pub(crate) fn slug(text: &str) -> String {
+    let folded = sotay_core::text::fold(text);
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut slug = words.join("-");
+    slug.truncate(60);
+    slug.trim_end_matches('-').to_owned()
 }
 
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> AppResult<WrittenFile> {

@@ -3,6 +3,7 @@
 //! CLI writes the server's report, so both reports come out of one writer.
 
 use crate::error::AppResult;
+use crate::files::slug;
 use crate::App;
 use serde::{Deserialize, Serialize};
 use sotay_core::report::{self, Breakdown, CommuneTarget, Report, ReportOptions};
@@ -101,8 +102,10 @@ impl App {
                 to.as_deref().unwrap_or("nay")
             ),
         };
+        let commune = self.store.with(|s| s.team())?.commune_name;
         let name = format!(
-            "bao-cao-binh-dan-hoc-vu-so-{period}.{}",
+            "bao-cao-{}-{period}.{}",
+            slug(&commune),
             request.format.extension()
         );
         let path = self.output_path(out, &name)?;

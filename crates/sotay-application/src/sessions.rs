@@ -2,12 +2,12 @@
 //! print the attendance sheet to a PDF file.
 
 use crate::error::AppResult;
-use crate::files::write_file;
+use crate::files::{slug, write_file};
 use crate::App;
 use serde::Serialize;
 use sotay_core::sheet::SheetOptions;
 use sotay_core::{SessionDetail, SessionInput, SessionSummary};
-use sotay_protocol::SessionId;
+use sotay_protocol::{SessionId, SessionV1};
 use std::path::PathBuf;
 use ts_rs::TS;
 
@@ -44,11 +44,11 @@ impl App {
         options: &SheetOptions,
         out: Option<PathBuf>,
     ) -> AppResult<PrintedSheet> {
-        let (data, date) = self
+        let (data, session) = self
             .store
-            .with(|s| Ok((s.sheet(id, options)?, s.session(id)?.session.date)))?;
+            .with(|s| Ok((s.sheet(id, options)?, s.session(id)?.session)))?;
         let pdf = sotay_sheets::render_pdf(&data)?;
-        let path = self.output_path(out, &format!("diem-danh-{date}-{id}.pdf"))?;
+        let path = self.output_path(out, &sheet_name(&session))?;
         let file = write_file(&path, &pdf)?;
         Ok(PrintedSheet {
             path: file.path,
@@ -56,4 +56,19 @@ impl App {
             blank_rows: data.blank_rows.len() as u64,
         })
     }
+}
+
+/// "diem-danh-2026-12-05-0830-nha-van-hoa-thon-dong.pdf": what the volunteer looks for in the
+/// folder is the day and the place; a reprint replaces the earlier print of the same session.
+fn sheet_name(session: &SessionV1) -> String {
+    let time = session
+        .time
+        .as_deref()
+        .map(|t| format!("-{}", t.replace(':', "")))
+        .unwrap_or_default();
+    format!(
+        "diem-danh-{}{time}-{}.pdf",
+        session.date,
+        slug(&session.place)
+    )
 }

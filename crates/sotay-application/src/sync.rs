@@ -51,6 +51,17 @@ impl App {
         Ok(sotay_sync::enroll(&self.store, server, code, volunteer, fingerprint).await?)
     }
 
+    /// Enrols again with a new code, keeping the team and every record; see
+    /// `sotay_sync::reenroll`.
+    pub async fn reenroll(
+        &self,
+        server: &str,
+        code: &str,
+        fingerprint: Option<&str>,
+    ) -> AppResult<TeamInfo> {
+        Ok(sotay_sync::reenroll(&self.store, server, code, fingerprint).await?)
+    }
+
     /// Pushes what waits and pulls the team's records; `progress` hears "X of Y" after each
     /// batch. The store stays usable by every other use case meanwhile.
     pub async fn sync(

@@ -66,6 +66,7 @@ async fn searches_answer_while_a_push_waits_on_a_slow_server() {
         DataPaths {
             database: dir.path().join("laptop.sqlite"),
             output_dir: dir.path().join("out"),
+            location_file: None,
         },
         &sotay_core::Passphrase::new("hoa sen trắng"),
     )

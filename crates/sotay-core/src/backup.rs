@@ -38,6 +38,63 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The database file, None in memory.
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
+    /// Moves the store to `new` (a file that must not exist yet): a complete copy is made and
+    /// opened with the same passphrase, checked to be this laptop's store with every outbox
+    /// record, and only then is this store switched over to it and the old file (with its WAL
+    /// and its count of wrong passphrases) deleted. Until the switch the old file is untouched. Returns the old
+    /// file's path.
+    pub fn move_to(&mut self, new: &Path) -> CoreResult<std::path::PathBuf> {
+        let fail = |reason: String| CoreError::Backup {
+            path: new.display().to_string(),
+            reason,
+        };
+        if new.exists() {
+            return Err(fail("đã có tệp ở đó".into()));
+        }
+        let old = self
+            .path()
+            .ok_or_else(|| fail("kho dữ liệu trong bộ nhớ".into()))?;
+        let passphrase = self
+            .passphrase
+            .clone()
+            .ok_or_else(|| fail("kho dữ liệu chưa mã hóa".into()))?;
+        self.backup_to(new)?;
+        let records = |s: &Store| -> CoreResult<i64> {
+            Ok(s.conn
+                .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?)
+        };
+        let checked = Store::open(new, &passphrase).and_then(|copy| {
+            if copy.device_id() == self.device_id() && records(&copy)? == records(self)? {
+                Ok(copy)
+            } else {
+                Err(fail("bản sao không khớp với dữ liệu gốc".into()))
+            }
+        });
+        let copy = match checked {
+            Ok(copy) => copy,
+            Err(e) => {
+                let _ = std::fs::remove_file(new);
+                return Err(e);
+            }
+        };
+        let previous = std::mem::replace(self, copy);
+        drop(previous);
+        for suffix in ["", "-wal", "-shm", ".attempts"] {
+            let _ = std::fs::remove_file(crate::protect::sidecar(&old, suffix));
+        }
+        Ok(old)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{NewTeam, Passphrase, Store};
@@ -67,5 +124,52 @@ mod tests {
         let restored = Store::open(&copy, &passphrase).unwrap();
         assert_eq!(restored.team().unwrap().team.name, "Đội TNTN Hàm Rồng");
         assert_eq!(restored.device_id(), store.device_id());
+    }
+
+    #[test]
+    fn a_store_moved_to_another_folder_keeps_working_there_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let passphrase = Passphrase::new("hoa sen trắng");
+        let old = dir.path().join("sotay.sqlite");
+        let mut store = Store::open(&old, &passphrase).unwrap();
+        store
+            .init_team(NewTeam {
+                name: "Đội TNTN Hàm Rồng".into(),
+                organisation: sotay_protocol::Organisation::YouthUnion,
+                province_code: "38".into(),
+                commune_code: "14758".into(),
+                volunteer: "Lê Thị Hoa".into(),
+            })
+            .unwrap();
+        let person = |name: &str| crate::CitizenInput {
+            full_name: name.into(),
+            gender: "nu".into(),
+            birth: "1950".into(),
+            village: "Thôn Đông".into(),
+            consent: true,
+            ..Default::default()
+        };
+        store.add_citizen(person("Mai Thị Cúc")).unwrap();
+        let device = store.device_id();
+
+        // Onto a file that is already there: refused, and nothing changes.
+        let taken = dir.path().join("taken.sqlite");
+        std::fs::write(&taken, b"someone else's").unwrap();
+        assert!(store.move_to(&taken).is_err());
+        assert_eq!(std::fs::read(&taken).unwrap(), b"someone else's");
+        assert_eq!(store.path().unwrap(), old);
+
+        let new = dir.path().join("D").join("So Tay").join("sotay.sqlite");
+        assert_eq!(store.move_to(&new).unwrap(), old);
+        assert_eq!(store.path().unwrap(), new);
+        for suffix in ["", "-wal", "-shm"] {
+            assert!(!crate::protect::sidecar(&old, suffix).exists(), "{suffix}");
+        }
+        // The same handle now writes into the new file.
+        store.add_citizen(person("Lò Thị Dung")).unwrap();
+        drop(store);
+        let reopened = Store::open(&new, &passphrase).unwrap();
+        assert_eq!(reopened.device_id(), device);
+        assert_eq!(reopened.count_citizens().unwrap(), 2);
     }
 }

@@ -59,6 +59,12 @@ pub enum CoreError {
     #[error("máy này đã đăng ký với máy chủ {server}")]
     AlreadyEnrolled { server: String },
 
+    #[error("mã đăng ký này thuộc đội “{code_team}”, không phải đội “{local_team}” của máy này")]
+    OtherTeam {
+        code_team: String,
+        local_team: String,
+    },
+
     #[error("kho dữ liệu đang bị lỗi sau một sự cố trước đó; hãy mở lại Sổ Tay")]
     StoreUnavailable,
 
@@ -143,6 +149,12 @@ impl CoreError {
             CoreError::AlreadyEnrolled { server } => {
                 format!("this laptop is already enrolled with the server {server}")
             }
+            CoreError::OtherTeam {
+                code_team,
+                local_team,
+            } => format!(
+                "this enrolment code is for the team “{code_team}”, not this laptop's team “{local_team}”"
+            ),
             CoreError::StoreUnavailable => {
                 "the data store failed after an earlier error: restart Sổ Tay".into()
             }
@@ -186,6 +198,7 @@ impl CoreError {
             CoreError::ImportRejected(_) => "import_rejected",
             CoreError::NotEnrolled => "not_enrolled",
             CoreError::AlreadyEnrolled { .. } => "already_enrolled",
+            CoreError::OtherTeam { .. } => "other_team",
             CoreError::StoreUnavailable => "store_unavailable",
             CoreError::Unreadable { .. } => "unreadable",
             CoreError::Backup { .. } => "backup",

@@ -116,6 +116,17 @@ impl Store {
         set_meta_in(&self.conn, key, value)
     }
 
+    /// The folder the volunteer chose for printed sheets, reports and backups on this laptop
+    /// (a local setting: it never syncs).
+    pub fn output_folder(&self) -> CoreResult<Option<String>> {
+        self.meta("output_folder")
+    }
+
+    /// Chooses the folder for printed sheets, reports and backups; None goes back to the default.
+    pub fn set_output_folder(&self, folder: Option<&str>) -> CoreResult<()> {
+        self.set_meta("output_folder", folder)
+    }
+
     /// Sets up the team on a fresh laptop.
     pub fn init_team(&mut self, new: NewTeam) -> CoreResult<TeamInfo> {
         if let Ok(team) = self.team() {

@@ -146,6 +146,8 @@ pub struct PullPosition {
 
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SyncStatus {
+    /// This laptop's ID on the server: what the admin revokes when it is lost.
+    pub device_id: DeviceId,
     pub server: Option<String>,
     /// The server certificate's fingerprint pinned at enrolment, to compare with the one the
     /// administrator has.
@@ -385,8 +387,38 @@ impl Store {
         self.team()
     }
 
+    /// Enrolled again with a new code: after the admin revoked this laptop, or to the team's
+    /// server at a new address. Only the same team: a laptop's records never change team.
+    /// Everything is sent and pulled again from the start, as the server may hold less than this
+    /// laptop believes; it skips what it holds and merging is idempotent, so nothing is lost or
+    /// counted twice.
+    pub fn complete_reenrolment(
+        &mut self,
+        server: &str,
+        response: &EnrollResponse,
+        certificate: Option<&str>,
+    ) -> CoreResult<TeamInfo> {
+        let local = self.team()?.team;
+        if local.id != response.team.id {
+            return Err(CoreError::OtherTeam {
+                code_team: response.team.name.clone(),
+                local_team: local.name,
+            });
+        }
+        let tx = self.conn.transaction()?;
+        crate::store::set_meta_in(&tx, META_SERVER, Some(server))?;
+        crate::store::set_meta_in(&tx, META_TOKEN, Some(&response.device_token))?;
+        crate::store::set_meta_in(&tx, META_CERTIFICATE, certificate)?;
+        crate::store::set_meta_in(&tx, META_CURSOR, None)?;
+        crate::store::set_meta_in(&tx, META_LAST_ERROR, None)?;
+        tx.execute("UPDATE outbox SET acked_at = NULL", [])?;
+        tx.commit()?;
+        self.team()
+    }
+
     pub fn sync_status(&self) -> CoreResult<SyncStatus> {
         Ok(SyncStatus {
+            device_id: self.device,
             server: self.meta(META_SERVER)?,
             certificate: self.meta(META_CERTIFICATE)?,
             enrolled: self.meta(META_TOKEN)?.is_some(),

@@ -86,6 +86,12 @@ impl ServerError {
         ))
     }
 
+    pub(crate) fn other_team(device: sotay_protocol::DeviceId) -> Self {
+        ServerError::Forbidden(format!(
+            "thiết bị {device} thuộc một đội khác: mã đăng ký này không dùng được cho nó"
+        ))
+    }
+
     pub(crate) fn db(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         ServerError::Database(Box::new(e))
     }

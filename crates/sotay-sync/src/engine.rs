@@ -9,7 +9,7 @@ use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
 use sotay_core::{SharedStore, TeamInfo};
-use sotay_protocol::sync::{EnrollRequest, PushRequest};
+use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushRequest};
 use sotay_protocol::wire::parse_fingerprint;
 use std::time::{Duration, Instant};
 use ts_rs::TS;
@@ -85,10 +85,37 @@ pub async fn enroll(
     if let Some(name) = volunteer {
         validate::required(name, Field::Volunteer).map_err(sotay_core::CoreError::from)?;
     }
-    let device = store.with(|s| {
-        s.ensure_not_enrolled()?;
-        Ok(s.device_id())
-    })?;
+    store.with(|s| s.ensure_not_enrolled())?;
+    let (response, certificate) = trade_code(store, server, code, fingerprint).await?;
+    Ok(store.with(|s| {
+        s.complete_enrolment(server.trim(), &response, volunteer, certificate.as_deref())
+    })?)
+}
+
+/// Enrols again with a new code from the admin, at the same or a new address: after the admin
+/// revoked this laptop, or when the team's server moved. The laptop keeps its team and its
+/// records, and sends and pulls everything again at the next sync (see
+/// `Store::complete_reenrolment`).
+pub async fn reenroll(
+    store: &SharedStore,
+    server: &str,
+    code: &str,
+    fingerprint: Option<&str>,
+) -> SyncResult<TeamInfo> {
+    store.with(|s| s.sync_endpoint().map(|_| ()))?;
+    let (response, certificate) = trade_code(store, server, code, fingerprint).await?;
+    Ok(store.with(|s| s.complete_reenrolment(server.trim(), &response, certificate.as_deref()))?)
+}
+
+/// The enrolment request: the code for a device token, with the server's certificate seen (and
+/// checked against the fingerprint the admin gave, if any).
+async fn trade_code(
+    store: &SharedStore,
+    server: &str,
+    code: &str,
+    fingerprint: Option<&str>,
+) -> SyncResult<(EnrollResponse, Option<String>)> {
+    let device = store.with(|s| Ok(s.device_id()))?;
     let expected = match fingerprint.map(str::trim).filter(|f| !f.is_empty()) {
         Some(typed) => Some(
             parse_fingerprint(typed).ok_or_else(|| SyncError::BadFingerprint(typed.to_owned()))?,
@@ -109,10 +136,7 @@ pub async fn enroll(
         .await
         .map_err(Failure::into_error)?;
     // From now on this certificate, and only this one, is the server's.
-    let certificate = client.seen_certificate();
-    Ok(store.with(|s| {
-        s.complete_enrolment(server.trim(), &response, volunteer, certificate.as_deref())
-    })?)
+    Ok((response, client.seen_certificate()))
 }
 
 /// Pushes every pending record, then pulls what the team's other devices recorded. The outcome

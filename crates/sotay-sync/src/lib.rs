@@ -17,5 +17,5 @@ mod error;
 mod trust;
 
 pub use decide::SyncConfig;
-pub use engine::{enroll, server_reachable, sync, SyncProgress, SyncSummary};
+pub use engine::{enroll, reenroll, server_reachable, sync, SyncProgress, SyncSummary};
 pub use error::{NetworkFailure, SyncError, SyncResult};

@@ -5,22 +5,24 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AddedCitizen,
+  BreakdownTable,
+  CitizenHistory,
   CitizenInput,
   CitizenPage,
   CitizenPatch,
-  CitizenHistory,
   CitizenV1,
   ConflictEntry,
   Drive,
   DuplicateGroup,
-  Report,
   ErrorPayload,
   ImportConsent,
   ImportReport,
+  LocalSettings,
   NewTeam,
   Overview,
   PrintedSheet,
   Province,
+  Report,
   SessionDetail,
   SessionInput,
   SessionSummary,
@@ -52,6 +54,15 @@ export const api = {
   initTeam: (team: NewTeam) => invoke<TeamInfo>("init_team", { team }),
   enroll: (server: string, code: string, volunteer: string, fingerprint: string) =>
     invoke<TeamInfo>("enroll", { server, code, volunteer, fingerprint: fingerprint.trim() || null }),
+  /** Enrols again with a new code: same team, everything sent and pulled again. */
+  reenroll: (server: string, code: string, fingerprint: string) =>
+    invoke<TeamInfo>("reenroll", { server, code, fingerprint: fingerprint.trim() || null }),
+  /** Opens a saved file (or, with `folder`, its folder) with the desktop's program. */
+  openSaved: (path: string, folder: boolean) => invoke<void>("open_saved", { path, folder }),
+  localSettings: () => invoke<LocalSettings>("local_settings"),
+  /** Moves the data file into another folder; the app goes on with it there. */
+  moveData: (folder: string) => invoke<LocalSettings>("move_data", { folder }),
+  setOutputFolder: (folder: string) => invoke<string>("set_output_folder", { folder }),
   /** Best matches first, a page at a time, with how many match in all. */
   searchCitizens: (query: string, offset: number) =>
     invoke<CitizenPage>("search_citizens", { query, offset }),

@@ -230,7 +230,11 @@ export type Province = { code: string, name: string, short_name: string, commune
 
 export type Commune = { code: string, name: string, };
 
-export type SyncStatus = { server: string | null, 
+export type SyncStatus = { 
+/**
+ * This laptop's ID on the server: what the admin revokes when it is lost.
+ */
+device_id: DeviceId, server: string | null, 
 /**
  * The server certificate's fingerprint pinned at enrolment, to compare with the one the
  * administrator has.
@@ -397,6 +401,20 @@ fields?: Array<FieldError>,
 report?: ImportReport, };
 
 export type WrittenFile = { path: string, bytes: number, };
+
+export type LocalSettings = { 
+/**
+ * The encrypted database file.
+ */
+database: string, 
+/**
+ * Whether the app may move it (not when it was named at start with `--db`).
+ */
+database_movable: boolean, 
+/**
+ * Where printed sheets, reports and backups go.
+ */
+output_folder: string, };
 
 export type WrittenReport = { path: string, sessions: number, people: number, people_confirmed: number, attendances: number, };
 

@@ -794,29 +794,42 @@ impl Storage for PostgresStorage {
         if !usable {
             return Err(ServerError::BadEnrolmentCode);
         }
-        let known: Option<i32> = query_scalar("SELECT 1 FROM devices WHERE id = $1")
-            .bind(device.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(pg)?;
-        if known.is_some() {
-            return Err(ServerError::already_enrolled(device));
-        }
+        let known: Option<(Uuid, bool)> = sqlx_core::query_as::query_as(
+            "SELECT team_id, revoked_at IS NOT NULL FROM devices WHERE id = $1 FOR UPDATE",
+        )
+        .bind(device.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(pg)?;
+        let statement = match known {
+            None => {
+                "INSERT INTO devices (id, team_id, token_hash, enrolled_at)
+                     VALUES ($1, $2, $3, now())"
+            }
+            // Revoked by the admin, who then gave it a new code of its team: back in, with a
+            // new token; the records it sent are still its own.
+            Some((known_team, true)) if known_team == team => {
+                "UPDATE devices SET token_hash = $3, revoked_at = NULL, enrolled_at = now()
+                 WHERE id = $1 AND team_id = $2"
+            }
+            Some((known_team, _)) if known_team != team => {
+                return Err(ServerError::other_team(device))
+            }
+            Some(_) => return Err(ServerError::already_enrolled(device)),
+        };
         query("UPDATE enrolment_codes SET used_by = $1 WHERE code_hash = $2")
             .bind(device.0)
             .bind(&code_hash)
             .execute(&mut *tx)
             .await
             .map_err(pg)?;
-        query(
-            "INSERT INTO devices (id, team_id, token_hash, enrolled_at) VALUES ($1, $2, $3, now())",
-        )
-        .bind(device.0)
-        .bind(team)
-        .bind(token_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(pg)?;
+        query(statement)
+            .bind(device.0)
+            .bind(team)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg)?;
         tx.commit().await.map_err(pg)?;
         Ok(DeviceRow {
             id: device,

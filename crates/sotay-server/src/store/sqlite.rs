@@ -703,22 +703,37 @@ impl Storage for SqliteStorage {
             if used_by.is_some() || expires_at < now() {
                 return Err(ServerError::BadEnrolmentCode);
             }
-            let known = tx
-                .query_row("SELECT 1 FROM devices WHERE id = ?1", [device.to_string()], |_| Ok(()))
+            let known: Option<(String, bool)> = tx
+                .query_row(
+                    "SELECT team_id, revoked_at IS NOT NULL FROM devices WHERE id = ?1",
+                    [device.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(db)?;
-            if known.is_some() {
-                return Err(ServerError::already_enrolled(device));
-            }
             tx.execute(
                 "UPDATE enrolment_codes SET used_by = ?1 WHERE code_hash = ?2",
                 params![device.to_string(), code_hash],
             )
             .map_err(db)?;
-            tx.execute(
-                "INSERT INTO devices (id, team_id, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4)",
-                params![device.to_string(), team, token_hash, now()],
-            )
+            match known {
+                None => tx.execute(
+                    "INSERT INTO devices (id, team_id, token_hash, enrolled_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![device.to_string(), team, token_hash, now()],
+                ),
+                // Revoked by the admin, who then gave it a new code of its team: back in, with
+                // a new token; the records it sent are still its own.
+                Some((known_team, true)) if known_team == team => tx.execute(
+                    "UPDATE devices SET token_hash = ?1, revoked_at = NULL, enrolled_at = ?2
+                     WHERE id = ?3",
+                    params![token_hash, now(), device.to_string()],
+                ),
+                Some((known_team, _)) if known_team != team => {
+                    return Err(ServerError::other_team(device))
+                }
+                Some(_) => return Err(ServerError::already_enrolled(device)),
+            }
             .map_err(db)?;
             Ok(DeviceRow {
                 id: device,

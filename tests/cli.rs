@@ -736,16 +736,38 @@ fn the_data_moves_to_another_folder_and_the_next_command_finds_it() {
     };
     let ok = |args: &[&str]| {
         let out = sotay(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     ok(&[
-        "init", "--team", "Đội TNTN phường Hàm Rồng", "--org", "youth", "--province", "38",
-        "--commune", "14758", "--volunteer", "Lê Thị Hoa",
+        "init",
+        "--team",
+        "Đội TNTN phường Hàm Rồng",
+        "--org",
+        "youth",
+        "--province",
+        "38",
+        "--commune",
+        "14758",
+        "--volunteer",
+        "Lê Thị Hoa",
     ]);
     ok(&[
-        "citizen", "add", "--name", "Mùa Thị Dế", "--gender", "nu", "--birth", "1960",
-        "--village", "Bản Phố", "--consent",
+        "citizen",
+        "add",
+        "--name",
+        "Mùa Thị Dế",
+        "--gender",
+        "nu",
+        "--birth",
+        "1960",
+        "--village",
+        "Bản Phố",
+        "--consent",
     ]);
     let before: Value = serde_json::from_str(&ok(&["data", "show", "--json"])).unwrap();
     let old = PathBuf::from(before["database"].as_str().unwrap());
@@ -757,8 +779,12 @@ fn the_data_moves_to_another_folder_and_the_next_command_finds_it() {
     assert!(moved.contains("Đã chuyển dữ liệu sang"), "{moved}");
     assert!(!old.exists());
     let after: Value = serde_json::from_str(&ok(&["data", "show", "--json"])).unwrap();
-    assert_eq!(after["database"], folder.join("sotay.sqlite").display().to_string());
-    let found: Value = serde_json::from_str(&ok(&["citizen", "search", "mua thi de", "--json"])).unwrap();
+    assert_eq!(
+        after["database"],
+        folder.join("sotay.sqlite").display().to_string()
+    );
+    let found: Value =
+        serde_json::from_str(&ok(&["citizen", "search", "mua thi de", "--json"])).unwrap();
     assert_eq!(found.as_array().unwrap().len(), 1);
 
     // A file named with --db stays where it was named.

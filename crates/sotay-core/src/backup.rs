@@ -97,22 +97,14 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{NewTeam, Passphrase, Store};
+    use crate::store::store_with_team;
+    use crate::{Passphrase, Store};
 
     #[test]
     fn a_backup_is_encrypted_and_opens_as_a_store_with_the_same_team() {
         let dir = tempfile::tempdir().unwrap();
         let passphrase = Passphrase::new("hoa sen trắng");
-        let mut store = Store::open(&dir.path().join("live.sqlite"), &passphrase).unwrap();
-        store
-            .init_team(NewTeam {
-                name: "Đội TNTN Hàm Rồng".into(),
-                organisation: sotay_protocol::Organisation::YouthUnion,
-                province_code: "38".into(),
-                commune_code: "14758".into(),
-                volunteer: "Lê Thị Hoa".into(),
-            })
-            .unwrap();
+        let store = store_with_team(&dir.path().join("live.sqlite"), &passphrase);
         let copy = dir.path().join("usb/sao-luu.sqlite");
         assert!(store.backup_to(&copy).unwrap() > 0);
         let bytes = std::fs::read(&copy).unwrap();
@@ -131,16 +123,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let passphrase = Passphrase::new("hoa sen trắng");
         let old = dir.path().join("sotay.sqlite");
-        let mut store = Store::open(&old, &passphrase).unwrap();
-        store
-            .init_team(NewTeam {
-                name: "Đội TNTN Hàm Rồng".into(),
-                organisation: sotay_protocol::Organisation::YouthUnion,
-                province_code: "38".into(),
-                commune_code: "14758".into(),
-                volunteer: "Lê Thị Hoa".into(),
-            })
-            .unwrap();
+        let mut store = store_with_team(&old, &passphrase);
         let person = |name: &str| crate::CitizenInput {
             full_name: name.into(),
             gender: "nu".into(),

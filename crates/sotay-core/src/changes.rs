@@ -12,6 +12,7 @@ use crate::outbox::{self, now_rfc3339};
 use crate::store::enum_str;
 use crate::text;
 use rusqlite::{params, OptionalExtension, Transaction};
+use serde_json::Value;
 use sotay_protocol::erasure;
 use sotay_protocol::merge::{self, EntityState};
 use sotay_protocol::{DeviceId, Entity, Hlc, Operation, OutboxRecord, Payload};
@@ -49,6 +50,22 @@ pub(crate) fn record_forget(
     merge_and_project(tx, &record)
 }
 
+/// The payload fields whose value differs from `before` to `after` (both the JSON of one
+/// entity's payload): what an edit records as changed, so that concurrent edits of other fields
+/// on other laptops are kept.
+pub(crate) fn changed_fields<'a>(before: &Value, after: &'a Value) -> Vec<&'a str> {
+    after
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
+                .map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An entity's merged state, as this laptop holds it (None when it has none).
 pub(crate) fn stored_state(
     conn: &rusqlite::Connection,
@@ -79,7 +96,7 @@ fn scrub_forgotten(tx: &Transaction<'_>, citizen: &str) -> CoreResult<()> {
         .query_map([citizen], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (seq, payload) in rows {
-        let Ok(mut payload) = serde_json::from_str::<serde_json::Value>(&payload) else {
+        let Ok(mut payload) = serde_json::from_str::<Value>(&payload) else {
             continue;
         };
         if erasure::scrub(&mut payload) {

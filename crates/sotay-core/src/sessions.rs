@@ -156,13 +156,7 @@ impl Store {
         let (session, attendees) = self.checked_session(&input, id, &before.session.volunteers)?;
         let old_json = Payload::Session(before.session.clone()).to_json();
         let new_json = Payload::Session(session.clone()).to_json();
-        let changed: Vec<&str> = new_json
-            .as_object()
-            .expect("a session serialises to an object")
-            .iter()
-            .filter(|(k, v)| old_json.get(k.as_str()) != Some(*v))
-            .map(|(k, _)| k.as_str())
-            .collect();
+        let changed = crate::changes::changed_fields(&old_json, &new_json);
         let tx = self.conn.transaction()?;
         if !changed.is_empty() {
             let payload = Payload::Session(session.clone());

@@ -332,3 +332,19 @@ pub(crate) fn today_vn() -> chrono::NaiveDate {
     let vietnam = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset");
     chrono::Utc::now().with_timezone(&vietnam).date_naive()
 }
+
+/// A store file at `path` with a team set up, for unit tests.
+#[cfg(test)]
+pub(crate) fn store_with_team(path: &Path, passphrase: &Passphrase) -> Store {
+    let mut store = Store::open(path, passphrase).unwrap();
+    store
+        .init_team(NewTeam {
+            name: "Đội TNTN Hàm Rồng".into(),
+            organisation: sotay_protocol::Organisation::YouthUnion,
+            province_code: "38".into(),
+            commune_code: "14758".into(),
+            volunteer: "Lê Thị Hoa".into(),
+        })
+        .unwrap();
+    store
+}

@@ -126,22 +126,14 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AttendeeInput, CitizenInput, NewTeam, SessionInput, Store};
+    use crate::{AttendeeInput, CitizenInput, SessionInput, Store};
 
     #[test]
     fn kept_views_follow_every_change_local_or_by_another_connection() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");
-        let mut store = Store::open(&path, &crate::Passphrase::new("hoa sen trắng")).unwrap();
-        store
-            .init_team(NewTeam {
-                name: "Đội TNTN Hàm Rồng".into(),
-                organisation: sotay_protocol::Organisation::YouthUnion,
-                province_code: "38".into(),
-                commune_code: "14758".into(),
-                volunteer: "Lê Thị Hoa".into(),
-            })
-            .unwrap();
+        let mut store =
+            crate::store::store_with_team(&path, &crate::Passphrase::new("hoa sen trắng"));
         let add = |store: &mut Store, name: &str| {
             store
                 .add_citizen(CitizenInput {

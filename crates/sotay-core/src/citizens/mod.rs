@@ -237,13 +237,7 @@ impl Store {
         };
         let before = Payload::Citizen(current).to_json();
         let after = Payload::Citizen(updated.clone()).to_json();
-        let changed: Vec<&str> = after
-            .as_object()
-            .expect("a citizen serialises to an object")
-            .iter()
-            .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
-            .map(|(k, _)| k.as_str())
-            .collect();
+        let changed = crate::changes::changed_fields(&before, &after);
         if changed.is_empty() {
             return Ok(updated);
         }

@@ -341,7 +341,7 @@ fn push_body(laptop: &Laptop) -> Vec<u8> {
 }
 
 /// The protocol version header, as a laptop of this build sends it.
-const CURRENT_PROTOCOL: (&str, &str) = (PROTOCOL_HEADER, "2");
+const CURRENT_PROTOCOL: (&str, &str) = (PROTOCOL_HEADER, "3");
 const ZSTD: (&str, &str) = ("content-encoding", "zstd");
 
 #[test]
@@ -402,8 +402,8 @@ fn a_protocol_version_mismatch_is_refused_with_a_clear_error() {
         );
         for headers in [
             vec![ZSTD],
-            vec![(PROTOCOL_HEADER, "1"), ZSTD],
-            vec![(PROTOCOL_HEADER, "3"), ZSTD],
+            vec![(PROTOCOL_HEADER, "2"), ZSTD],
+            vec![(PROTOCOL_HEADER, "4"), ZSTD],
         ] {
             let (status, body) =
                 raw_push(&server, &token_of(&laptop), &headers, push_body(&laptop));
@@ -1281,5 +1281,44 @@ fn a_revoked_laptop_enrolled_again_sends_everything_once() {
         assert_eq!(stats.attendances, synced.attendances);
         assert_eq!(b.store().count_citizens().unwrap(), 6);
         assert!(server.db.quarantine().is_empty());
+    });
+}
+
+#[test]
+fn two_laptops_merging_a_pair_in_opposite_directions_keep_one_person() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        let people = a.add_citizens("Giàng", 2);
+        let (x, y) = (people[0], people[1]);
+        a.add_session(&people);
+        a.sync().unwrap();
+        b.sync().unwrap();
+        // Offline, each picks the other record to keep.
+        a.store().merge_citizens(x, y).unwrap();
+        b.store().merge_citizens(y, x).unwrap();
+        a.sync().unwrap();
+        b.sync().unwrap();
+        a.sync().unwrap();
+        let options = sotay_core::report::ReportOptions::default();
+        for laptop in [&a, &b] {
+            let store = laptop.store();
+            assert!(store.citizen(x.min(y)).is_ok());
+            assert_eq!(store.citizen(x.max(y)).unwrap_err().kind(), "not_found");
+            assert_eq!(store.report(&options).unwrap().totals.people, 1);
+            // The session that listed both is still correctable.
+            let session = store.sessions().unwrap()[0].id;
+            drop(store);
+            let mut form =
+                sotay_core::SessionInput::from(&laptop.store().session(session).unwrap());
+            form.place = "Nhà văn hóa bản Lìm".into();
+            laptop.store().edit_session(session, form).unwrap();
+        }
+        let on_server = server
+            .db
+            .report(&sotay_server::admin::ReportScope::default(), &options);
+        assert_eq!(on_server.totals.people, 1);
+        assert_eq!(server.stats(TEAM).citizens, 1);
     });
 }

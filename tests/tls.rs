@@ -159,3 +159,33 @@ fn plain_http_to_another_machine_is_refused_before_any_connection() {
     assert!(matches!(err, SyncError::PlainHttp(_)), "{err:?}");
     assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock));
 }
+
+#[test]
+fn enrolling_again_keeps_the_pinned_certificate_unless_the_admin_gives_a_new_one() {
+    let (_dir, backend) = sqlite();
+    let real = self_signed();
+    let server = TestServer::start_tls(backend, real.identity.clone(), "127.0.0.1:0");
+    let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+    laptop.add_citizens("Lê", 2);
+    laptop.sync().unwrap();
+    server.db.revoke(laptop.store().device_id());
+
+    // A server with another certificate, typed without a fingerprint: refused before the code
+    // is spent, and the laptop keeps its server and pin.
+    let (_other_dir, other_backend) = sqlite();
+    let impostor = TestServer::start_tls(other_backend, self_signed().identity, "127.0.0.1:0");
+    let code = impostor.code(TEAM);
+    let err = laptop.reenroll(&impostor.url(), &code).unwrap_err();
+    assert!(
+        matches!(err, SyncError::CertificateChanged { .. }),
+        "{err:?}"
+    );
+    let status = laptop.store().sync_status().unwrap();
+    assert_eq!(status.server.as_deref(), Some(server.url().as_str()));
+    assert_eq!(status.certificate, Some(real.fingerprint.clone()));
+
+    // The team's own server, with its pinned certificate: enrolled again, nothing counted twice.
+    laptop.reenroll(&server.url(), &server.code(TEAM)).unwrap();
+    laptop.sync().unwrap();
+    assert_eq!(server.stats(TEAM).citizens, 2);
+}

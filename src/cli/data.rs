@@ -10,7 +10,7 @@ pub enum DataCommand {
     /// The data file and the folder for sheets, reports and backups.
     Show,
     /// Move the data file into FOLDER (a full path) and find it there from now on, in the app
-    /// and the CLI alike. Not for a file named with --db or SOTAY_DB.
+    /// and the CLI alike. Close the app first. Not for a file named with --db or SOTAY_DB.
     Move { folder: PathBuf },
 }
 

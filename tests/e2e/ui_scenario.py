@@ -681,9 +681,9 @@ def main():
         driver.wait_text("#settings-folder-message", chosen)
         driver.click("#nav-sessions")
         driver.click("#session-list button.session-print")
-        driver.wait_text("#print-message", "diem-danh-2026-12-06-nha-van-hoa-thon-tay.pdf")
-        sheet = os.path.join(chosen, "diem-danh-2026-12-06-nha-van-hoa-thon-tay.pdf")
-        assert os.path.exists(sheet), os.listdir(chosen)
+        driver.wait_text("#print-message", "diem-danh-2026-12-06-nha-van-hoa-thon-tay-")
+        sheet = os.path.join(chosen, next(n for n in os.listdir(chosen)
+                                          if n.startswith("diem-danh-2026-12-06-nha-van-hoa-thon-tay-")))
         driver.click("#print-message button.open-file")
         driver.click("#print-message button.open-folder")
         deadline = time.time() + 10

@@ -3,6 +3,7 @@
 use crate::error::{AppError, AppResult};
 use crate::App;
 use serde::Serialize;
+use sotay_core::CoreError;
 use std::path::{Path, PathBuf};
 use ts_rs::TS;
 
@@ -55,7 +56,12 @@ impl App {
     /// else the one given at start (`--out-dir`), else `Documents/So Tay`.
     pub fn output_folder(&self) -> AppResult<PathBuf> {
         let chosen = self.store.with(|s| s.output_folder())?;
-        Ok(chosen.map_or_else(|| self.paths.output_dir.clone(), PathBuf::from))
+        // A folder chosen on another laptop (the setting travels in a backup) or on a USB stick
+        // not plugged in: the default until one is chosen again.
+        Ok(match chosen.map(PathBuf::from) {
+            Some(dir) if std::fs::create_dir_all(&dir).is_ok() => dir,
+            _ => self.paths.output_dir.clone(),
+        })
     }
 
     /// Chooses the folder for printed sheets, reports and backups (empty: back to the default).
@@ -72,20 +78,25 @@ impl App {
         Ok(path)
     }
 
-    /// A file Sổ Tay wrote, or its folder, for the desktop to open: only a path inside the
-    /// output folder is given back, so a page cannot have any other file opened.
+    /// A file Sổ Tay wrote, or its folder, for the desktop to open: only a folder, or a file of
+    /// a kind Sổ Tay saves (PDF, XLSX, CSV, JSON, a backup), inside the output folder is given
+    /// back, so a page cannot have a program run or any other file opened, even after pointing
+    /// the output folder elsewhere.
     pub fn written_path(&self, path: &str) -> AppResult<PathBuf> {
         let refused = || AppError::Refused {
             kind: "not_output",
             message: format!("“{path}” không phải tệp Sổ Tay đã lưu"),
             message_en: format!("“{path}” is not a file Sổ Tay saved"),
         };
-        let folder = self
-            .output_folder()?
-            .canonicalize()
-            .map_err(|_| refused())?;
-        let path = Path::new(path).canonicalize().map_err(|_| refused())?;
-        if path.starts_with(&folder) {
+        // dunce: the same checks as std's canonicalize, without the `\\?\` prefix that
+        // Windows Explorer cannot open (already in the tree through the opener plugin).
+        let folder = dunce::canonicalize(self.output_folder()?).map_err(|_| refused())?;
+        let path = dunce::canonicalize(path).map_err(|_| refused())?;
+        let saved_kind = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| SAVED_KINDS.contains(&e.to_ascii_lowercase().as_str()));
+        if path.starts_with(&folder) && (path.is_dir() || saved_kind) {
             Ok(path)
         } else {
             Err(refused())
@@ -122,19 +133,24 @@ impl App {
                 ),
             });
         }
-        // The folder is remembered through a file written first and renamed last, so that a
-        // start after any failure opens the data where it then is.
+        // The new folder is written down (whole, by a rename) once the copy is checked and
+        // before the old file goes, so that a start after any failure opens the data where it
+        // then is.
         let pending = location_file.with_extension("moi");
-        let remember = location_file
+        let written = location_file
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::write(&pending, folder.display().to_string()));
-        remember.map_err(|e| AppError::file(&pending, e))?;
-        if let Err(e) = self.store.with(|s| s.move_to(&new)) {
-            let _ = std::fs::remove_file(&pending);
-            return Err(e.into());
-        }
-        std::fs::rename(&pending, location_file).map_err(|e| AppError::file(location_file, e))?;
+        written.map_err(|e| AppError::file(&pending, e))?;
+        let remember = || {
+            std::fs::rename(&pending, location_file).map_err(|e| CoreError::Backup {
+                path: location_file.display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        let moved = self.store.with(|s| s.move_to(&new, remember));
+        let _ = std::fs::remove_file(&pending);
+        moved?;
         Ok(new)
     }
 }
@@ -164,6 +180,9 @@ fn usable_folder(folder: &str) -> AppResult<PathBuf> {
         }),
     }
 }
+
+/// The kinds of file Sổ Tay saves, the only ones it opens.
+const SAVED_KINDS: [&str; 5] = ["pdf", "xlsx", "csv", "json", "sqlite"];
 
 /// A readable file name part: no diacritics (đ→d), lower case, words joined by `-`; file names
 /// survive any USB stick, zip tool and Windows code page.

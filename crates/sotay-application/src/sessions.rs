@@ -58,16 +58,19 @@ impl App {
     }
 }
 
-/// "diem-danh-2026-12-05-0830-nha-van-hoa-thon-dong.pdf": what the volunteer looks for in the
-/// folder is the day and the place; a reprint replaces the earlier print of the same session.
+/// "diem-danh-2026-12-05-0830-nha-van-hoa-thon-dong-3f9a2c.pdf": what the volunteer looks for
+/// in the folder is the day and the place; the end of the session's ID keeps two sessions of
+/// one day and place apart, and a reprint replaces the earlier print of the same session.
 fn sheet_name(session: &SessionV1) -> String {
     let time = session
         .time
         .as_deref()
         .map(|t| format!("-{}", t.replace(':', "")))
         .unwrap_or_default();
+    let id = session.id.to_string();
+    let tail = &id[id.len() - 6..];
     format!(
-        "diem-danh-{}{time}-{}.pdf",
+        "diem-danh-{}{time}-{}-{tail}.pdf",
         session.date,
         slug(&session.place)
     )

@@ -57,12 +57,19 @@ fn sheets_and_reports_get_names_with_their_date_and_place() {
     let app = app(dir.path());
     let id = session(&app);
     let sheet = app.print_sheet(id, &SheetOptions::default(), None).unwrap();
-    assert!(
-        sheet
-            .path
-            .ends_with("diem-danh-2026-12-05-0830-nha-van-hoa-thon-dong.pdf"),
-        "{}",
-        sheet.path
+    let name = std::path::Path::new(&sheet.path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let id = id.to_string();
+    assert_eq!(
+        name,
+        format!(
+            "diem-danh-2026-12-05-0830-nha-van-hoa-thon-dong-{}.pdf",
+            &id[id.len() - 6..]
+        )
     );
     let report = app
         .write_report(
@@ -128,6 +135,25 @@ fn the_chosen_folder_takes_the_files_and_only_saved_files_may_be_opened() {
         let err = again.written_path(&outside).unwrap_err();
         assert_eq!(err.kind(), "not_output", "{outside}");
     }
+    // Not a kind of file Sổ Tay saves, even inside the folder: a program is never opened.
+    let program = chosen.join("chay-toi.exe");
+    std::fs::write(&program, b"MZ").unwrap();
+    assert_eq!(
+        again
+            .written_path(&program.display().to_string())
+            .unwrap_err()
+            .kind(),
+        "not_output"
+    );
+    // A chosen folder that cannot be made any more (a backup restored elsewhere, a stick not
+    // plugged in): files go to the default folder meanwhile.
+    again
+        .set_output_folder(&chosen.display().to_string())
+        .unwrap();
+    std::fs::remove_dir_all(&chosen).unwrap();
+    std::fs::write(&chosen, b"not a folder").unwrap();
+    assert_ne!(again.output_folder().unwrap(), chosen);
+    std::fs::remove_file(&chosen).unwrap();
     // Empty: back to the default.
     again.set_output_folder("").unwrap();
     assert_ne!(again.output_folder().unwrap(), chosen);

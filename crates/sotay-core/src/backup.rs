@@ -48,11 +48,16 @@ impl Store {
     }
 
     /// Moves the store to `new` (a file that must not exist yet): a complete copy is made and
-    /// opened with the same passphrase, checked to be this laptop's store with every outbox
-    /// record, and only then is this store switched over to it and the old file (with its WAL
-    /// and its count of wrong passphrases) deleted. Until the switch the old file is untouched. Returns the old
-    /// file's path.
-    pub fn move_to(&mut self, new: &Path) -> CoreResult<std::path::PathBuf> {
+    /// opened with the same passphrase, and checked to be this laptop's store with every outbox
+    /// record; then `remember` records where the store now is (if it fails, the copy is removed
+    /// and nothing else changes); only then is this store switched over to the copy and the old
+    /// file (with its WAL and its count of wrong passphrases) deleted. A crash at any point
+    /// leaves the store where the next start looks for it. Returns the old file's path.
+    pub fn move_to(
+        &mut self,
+        new: &Path,
+        remember: impl FnOnce() -> CoreResult<()>,
+    ) -> CoreResult<std::path::PathBuf> {
         let fail = |reason: String| CoreError::Backup {
             path: new.display().to_string(),
             reason,
@@ -79,10 +84,12 @@ impl Store {
                 Err(fail("bản sao không khớp với dữ liệu gốc".into()))
             }
         });
-        let copy = match checked {
+        let copy = match checked.and_then(|copy| remember().map(|()| copy)) {
             Ok(copy) => copy,
             Err(e) => {
-                let _ = std::fs::remove_file(new);
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(crate::protect::sidecar(new, suffix));
+                }
                 return Err(e);
             }
         };
@@ -138,12 +145,22 @@ mod tests {
         // Onto a file that is already there: refused, and nothing changes.
         let taken = dir.path().join("taken.sqlite");
         std::fs::write(&taken, b"someone else's").unwrap();
-        assert!(store.move_to(&taken).is_err());
+        assert!(store.move_to(&taken, || Ok(())).is_err());
         assert_eq!(std::fs::read(&taken).unwrap(), b"someone else's");
         assert_eq!(store.path().unwrap(), old);
 
         let new = dir.path().join("D").join("So Tay").join("sotay.sqlite");
-        assert_eq!(store.move_to(&new).unwrap(), old);
+        // Where the store is cannot be written down: nothing moves.
+        let refused = store.move_to(&new, || {
+            Err(crate::CoreError::Backup {
+                path: "thu-muc-du-lieu.txt".into(),
+                reason: "chỉ đọc".into(),
+            })
+        });
+        assert!(refused.is_err());
+        assert!(!new.exists());
+        assert_eq!(store.path().unwrap(), old);
+        assert_eq!(store.move_to(&new, || Ok(())).unwrap(), old);
         assert_eq!(store.path().unwrap(), new);
         for suffix in ["", "-wal", "-shm"] {
             assert!(!crate::protect::sidecar(&old, suffix).exists(), "{suffix}");

@@ -50,6 +50,33 @@ pub(crate) fn record_forget(
     merge_and_project(tx, &record)
 }
 
+/// The record of a person merged into `into`: their personal data is erased (it now lives in
+/// the kept record; a copy left here would survive the kept person's erasure), then they are
+/// deleted by a tombstone that names `merged_into`, itself without personal data.
+pub(crate) fn record_merged_away(
+    tx: &Transaction<'_>,
+    device: DeviceId,
+    absorbed: &sotay_protocol::CitizenV1,
+    into: sotay_protocol::CitizenId,
+) -> CoreResult<()> {
+    record_forget(tx, device, absorbed)?;
+    let gone = Payload::Citizen(sotay_protocol::CitizenV1 {
+        merged_into: Some(into),
+        ..absorbed.clone()
+    });
+    let mut payload = gone.to_json();
+    erasure::scrub(&mut payload);
+    let record = outbox::append_json(
+        tx,
+        device,
+        Operation::Delete,
+        (Entity::Citizen, gone.entity_id(), gone.version()),
+        payload,
+        &["merged_into"],
+    )?;
+    merge_and_project(tx, &record)
+}
+
 /// The payload fields whose value differs from `before` to `after` (both the JSON of one
 /// entity's payload): what an edit records as changed, so that concurrent edits of other fields
 /// on other laptops are kept.

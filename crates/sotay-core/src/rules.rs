@@ -108,6 +108,21 @@ pub fn check_record_serialised(
         ));
     }
     if record.op == Operation::Delete {
+        // A delete sets only the fields it names, and the one it may name is a merged person's
+        // pointer to the record kept, another person of the same payload.
+        let merged_into = match &payload {
+            Payload::Citizen(c) => c.merged_into,
+            _ => None,
+        };
+        let plain = record.fields.is_empty();
+        let a_merge = record.fields.iter().all(|f| f == "merged_into")
+            && merged_into.is_some_and(|into| into.to_string() != record.entity_id);
+        if !(plain || a_merge) {
+            return Err(problem(
+                "bản ghi xóa chỉ được ghi kèm “gộp vào” một người khác",
+                "a delete may only name merged_into, pointing to another person",
+            ));
+        }
         return Ok(payload);
     }
     if erasure::is_forget(record) || record.fields.iter().any(|f| f == erasure::FORGOTTEN_FIELD) {
@@ -284,6 +299,37 @@ mod tests {
         for record in [smuggled, widened, undone, unnamed, sneaky] {
             let problem = check_record(&record).unwrap_err();
             assert!(problem.reason.contains("xóa thông tin"), "{problem:?}");
+        }
+    }
+
+    #[test]
+    fn a_delete_may_name_only_a_pointer_to_another_person() {
+        let delete = |change: fn(&mut serde_json::Value, &str), fields: &[&str]| {
+            let mut record = forget(|_| {}, fields);
+            record.op = Operation::Delete;
+            record.payload.as_object_mut().unwrap().remove("_forgotten");
+            let own = record.entity_id.clone();
+            change(&mut record.payload, &own);
+            record
+        };
+        let to_other: fn(&mut serde_json::Value, &str) =
+            |p, _| p["merged_into"] = json!(CitizenId::new());
+        assert!(
+            check_record(&delete(|_, _| {}, &[])).is_ok(),
+            "a plain delete"
+        );
+        assert!(check_record(&delete(to_other, &["merged_into"])).is_ok());
+        // Reviving with unchecked values, moving team, pointing to itself or to nobody: set aside.
+        let revive = delete(
+            |p, _| p["_deleted"] = json!(false),
+            &["_deleted", "consent", "phone"],
+        );
+        let other_field = delete(to_other, &["merged_into", "team_id"]);
+        let to_itself = delete(|p, own| p["merged_into"] = json!(own), &["merged_into"]);
+        let to_nobody = delete(|_, _| {}, &["merged_into"]);
+        for record in [revive, other_field, to_itself, to_nobody] {
+            let problem = check_record(&record).unwrap_err();
+            assert!(problem.reason.contains("gộp vào"), "{problem:?}");
         }
     }
 }

@@ -126,7 +126,7 @@ fn skill_ref(catalogue: &SkillCatalogue, code: &str) -> SkillRef {
 impl Store {
     /// Records a session and its attendance in one transaction.
     pub fn add_session(&mut self, input: SessionInput) -> CoreResult<SessionDetail> {
-        let (session, attendees) = self.checked_session(&input, SessionId::new(), &[])?;
+        let (session, attendees) = self.checked_session(&input, SessionId::new(), &[], &[])?;
         let tx = self.conn.transaction()?;
         let session_payload = Payload::Session(session.clone());
         record_local(&tx, self.device, Operation::Upsert, &session_payload, &[])?;
@@ -153,7 +153,11 @@ impl Store {
         input: SessionInput,
     ) -> CoreResult<SessionDetail> {
         let before = self.session(id)?;
-        let (session, attendees) = self.checked_session(&input, id, &before.session.volunteers)?;
+        // Someone already on the list stays valid even if their record has since been merged
+        // into another (a teammate recorded them before hearing of the merge).
+        let attending: Vec<CitizenId> = before.attendees.iter().map(|a| a.citizen.id).collect();
+        let (session, attendees) =
+            self.checked_session(&input, id, &before.session.volunteers, &attending)?;
         let old_json = Payload::Session(before.session.clone()).to_json();
         let new_json = Payload::Session(session.clone()).to_json();
         let changed = crate::changes::changed_fields(&old_json, &new_json);
@@ -207,12 +211,14 @@ impl Store {
 
     /// Validates a session form: the session it describes (with `id`) and each attendee's
     /// outcomes, or every problem found, by field. No volunteers named means `keep`, or the
-    /// volunteer using this laptop when there is nothing to keep.
+    /// volunteer using this laptop when there is nothing to keep. People `attending` already
+    /// need not be in the register any more.
     fn checked_session(
         &self,
         input: &SessionInput,
         id: SessionId,
         keep: &[VolunteerId],
+        attending: &[CitizenId],
     ) -> CoreResult<(SessionV1, Vec<AttendeeOutcomes>)> {
         let team = self.team()?;
         let mut errors: Vec<FieldError> = Vec::new();
@@ -280,7 +286,9 @@ impl Store {
                 );
                 continue;
             }
-            if let Err(CoreError::NotFound { .. }) = self.citizen(a.citizen_id) {
+            let registered =
+                || !matches!(self.citizen(a.citizen_id), Err(CoreError::NotFound { .. }));
+            if !attending.contains(&a.citizen_id) && !registered() {
                 fail(
                     Field::Attendee,
                     format!("không có người dân mã “{}”", a.citizen_id),

@@ -389,9 +389,9 @@ impl Store {
 
     /// Enrolled again with a new code: after the admin revoked this laptop, or to the team's
     /// server at a new address. Only the same team: a laptop's records never change team.
-    /// Everything is sent and pulled again from the start, as the server may hold less than this
-    /// laptop believes; it skips what it holds and merging is idempotent, so nothing is lost or
-    /// counted twice.
+    /// Everything is sent again, as the server may hold less than this laptop believes; it skips
+    /// what it holds, so nothing is lost or counted twice. Pulling goes on from where it was (a
+    /// pull from the start would list every older value as a conflict).
     pub fn complete_reenrolment(
         &mut self,
         server: &str,
@@ -409,7 +409,6 @@ impl Store {
         crate::store::set_meta_in(&tx, META_SERVER, Some(server))?;
         crate::store::set_meta_in(&tx, META_TOKEN, Some(&response.device_token))?;
         crate::store::set_meta_in(&tx, META_CERTIFICATE, certificate)?;
-        crate::store::set_meta_in(&tx, META_CURSOR, None)?;
         crate::store::set_meta_in(&tx, META_LAST_ERROR, None)?;
         tx.execute("UPDATE outbox SET acked_at = NULL", [])?;
         tx.commit()?;

@@ -1024,3 +1024,46 @@ fn two_records_of_one_person_merge_into_one_with_both_histories() {
         "not_found"
     );
 }
+
+#[test]
+fn whichever_record_is_chosen_the_older_one_remains_and_the_other_keeps_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, path) = new_store(dir.path());
+    let mut first = citizen("Hà Thị Lan", "nu", "1958", "Thôn Tây");
+    first.phone = Some("0911000001".into());
+    let older = store.add_citizen(first).unwrap().citizen;
+    let mut second = citizen("Hà Thị Lan", "nu", "1958", "Thôn Tây");
+    second.phone = Some("0922000002".into());
+    second.cccd = Some("038158001234".into());
+    let newer = store.add_citizen(second).unwrap().citizen;
+    assert!(older.id < newer.id);
+
+    // The volunteer keeps the newer record's values: the older record remains, with them.
+    let kept = store.merge_citizens(newer.id, older.id).unwrap();
+    assert_eq!(kept.id, older.id);
+    assert_eq!(kept.phone.as_deref(), Some("0922000002"));
+    assert_eq!(kept.cccd.as_deref(), Some("038158001234"));
+    assert_eq!(store.citizen(newer.id).unwrap_err().kind(), "not_found");
+
+    // The merged record's state and every record of it hold no personal data any more.
+    let conn = raw(&path);
+    let state: String = conn
+        .query_row(
+            "SELECT state FROM entity_state WHERE entity = 'citizen' AND entity_id = ?1",
+            [newer.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["fields"]["phone"], serde_json::Value::Null);
+    assert_eq!(state["fields"]["cccd"], serde_json::Value::Null);
+    assert_eq!(state["fields"]["merged_into"], older.id.to_string());
+    let leaks: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE entity_id = ?1 AND payload LIKE '%0922000002%'",
+            [newer.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leaks, 0);
+}

@@ -30,4 +30,5 @@ pub use record::{
 /// refuses any other, so a laptop and a server of different builds stop with "update Sổ Tay"
 /// and keep their records pending, instead of setting aside what the other cannot read.
 /// 2: attendance payloads version 2 (confirmed outcomes) and forgets (`erasure`).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: a delete may name `merged_into` (a person merged into another), which it then sets.
+pub const PROTOCOL_VERSION: u32 = 3;

@@ -54,10 +54,11 @@ pub struct LostValue {
 /// Applies `record` to `state`. Returns the values that lost (from either side).
 pub fn apply(state: &mut EntityState, record: &OutboxRecord) -> Vec<LostValue> {
     let changes = match (record.op, &record.payload) {
-        // A delete sets only the fields it names (a merged person's `merged_into`).
+        // A delete sets only the fields it names (a merged person's `merged_into`), never a
+        // tombstone or forget field: the delete itself decides `_deleted`.
         (Operation::Delete, Value::Object(payload)) if !record.fields.is_empty() => payload
             .iter()
-            .filter(|(k, _)| named(&record.fields, k))
+            .filter(|(k, _)| named(&record.fields, k) && !k.starts_with('_'))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         (Operation::Delete, _) => Vec::new(),
@@ -89,7 +90,7 @@ pub fn apply_owned(
     let changes = match (op, payload) {
         (Operation::Delete, Value::Object(payload)) if !fields.is_empty() => payload
             .into_iter()
-            .filter(|(k, _)| named(fields, k))
+            .filter(|(k, _)| named(fields, k) && !k.starts_with('_'))
             .collect(),
         (Operation::Delete, _) => Vec::new(),
         (Operation::Upsert, Value::Object(payload)) => payload

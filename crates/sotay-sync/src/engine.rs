@@ -102,8 +102,12 @@ pub async fn reenroll(
     code: &str,
     fingerprint: Option<&str>,
 ) -> SyncResult<TeamInfo> {
-    store.with(|s| s.sync_endpoint().map(|_| ()))?;
-    let (response, certificate) = trade_code(store, server, code, fingerprint).await?;
+    // Without a fingerprint from the admin, the server must show the certificate pinned
+    // already: a page or a wrong address cannot swap the server the laptop trusts.
+    let pinned = store.with(|s| s.sync_endpoint())?.certificate;
+    let typed = fingerprint.map(str::trim).filter(|f| !f.is_empty());
+    let expected = typed.or(pinned.as_deref());
+    let (response, certificate) = trade_code(store, server, code, expected).await?;
     Ok(store.with(|s| s.complete_reenrolment(server.trim(), &response, certificate.as_deref()))?)
 }
 

@@ -1,5 +1,6 @@
 //! Merging two records of one person: the kept record takes what only the other one knew, the
-//! other one's attendances move to it, and the other one is deleted with a pointer to it. Each
+//! other one's attendances move to it, and the other one is erased and deleted with a pointer
+//! to it. Each
 //! step is an ordinary record, so the merge syncs like any edit and every laptop and the server
 //! end with one person.
 
@@ -13,10 +14,13 @@ use sotay_protocol::{
 };
 
 impl Store {
-    /// Merges `other` into `keep`, in one transaction: fields `keep` lacks are taken from
-    /// `other` (groups are joined, notes kept both), `other`'s attendances become `keep`'s (an
-    /// outcome achieved in either counts as achieved), and `other` is deleted, marked as merged
-    /// into `keep`. Returns the kept person.
+    /// Merges two records of one person, in one transaction, into one with `keep`'s values and
+    /// what only `other` knew (groups are joined, notes kept both). The record that remains is
+    /// the one with the smaller ID, whichever the volunteer chose, so that two laptops merging
+    /// the same pair in opposite directions agree on who remains. The other record's
+    /// attendances become the remaining one's (an outcome achieved in either counts as
+    /// achieved), and it is erased and deleted, marked as merged into the remaining one.
+    /// Returns the remaining person.
     pub fn merge_citizens(&mut self, keep: CitizenId, other: CitizenId) -> CoreResult<CitizenV1> {
         if keep == other {
             return Err(CoreError::Invalid(vec![FieldError {
@@ -25,14 +29,27 @@ impl Store {
                 reason_en: "a person cannot be merged with themselves".into(),
             }]));
         }
-        let kept = self.citizen(keep)?;
-        let merged = self.citizen(other)?;
+        let chosen = self.citizen(keep)?;
+        let second = self.citizen(other)?;
         for id in [keep, other] {
             if is_forgotten(&self.conn, &id.to_string())? {
                 return Err(CoreError::Erased { id: id.to_string() });
             }
         }
-        let updated = combined(&kept, &merged)?;
+        let values = combined(&chosen, &second)?;
+        let (kept, merged) = if keep < other {
+            (chosen, second)
+        } else {
+            (second, chosen)
+        };
+        let (keep, other) = (kept.id, merged.id);
+        let updated = CitizenV1 {
+            id: kept.id,
+            team_id: kept.team_id,
+            consent: kept.consent.clone(),
+            merged_into: None,
+            ..values
+        };
         let before = Payload::Citizen(kept.clone()).to_json();
         let after = Payload::Citizen(updated.clone()).to_json();
         let changed = crate::changes::changed_fields(&before, &after);
@@ -88,11 +105,7 @@ impl Store {
                 &[],
             )?;
         }
-        let gone = Payload::Citizen(CitizenV1 {
-            merged_into: Some(keep),
-            ..merged
-        });
-        record_local(&tx, self.device, Operation::Delete, &gone, &["merged_into"])?;
+        crate::changes::record_merged_away(&tx, self.device, &merged, keep)?;
         tx.commit()?;
         self.citizen(keep)
     }

@@ -1230,6 +1230,21 @@ fn two_records_merged_on_one_laptop_are_one_person_everywhere() {
         assert_eq!(on_server.totals, a.store().report(&options).unwrap().totals);
         assert_eq!(server.stats(TEAM).citizens, 1);
         assert!(server.db.quarantine().is_empty());
+
+        // Her history shows all three sessions, the late one too, and a skill reached later is
+        // marked there like any other.
+        let history = a.store().citizen_history(keep).unwrap();
+        assert_eq!(history.sessions.len(), 3);
+        for s in &history.sessions {
+            a.store()
+                .mark_achieved(keep, s.session_id, "0.1", "Lê Thị Hoa", "2026-11-21")
+                .unwrap();
+        }
+        let history = a.store().citizen_history(keep).unwrap();
+        assert!(history.sessions.iter().all(|s| s
+            .outcomes
+            .iter()
+            .all(|o| o.outcome == sotay_protocol::Outcome::Achieved)));
     });
 }
 

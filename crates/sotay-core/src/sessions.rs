@@ -522,16 +522,21 @@ pub struct CitizenHistory {
     pub sessions: Vec<AttendedSession>,
 }
 
+/// The records a person's history gathers: their own, and any merged into it (attendances a
+/// teammate recorded for the merged record before hearing of the merge).
+const SELF_AND_MERGED: &str = "SELECT ?1 UNION SELECT entity_id FROM entity_state
+     WHERE entity = 'citizen' AND json_extract(state, '$.fields.merged_into') = ?1";
+
 impl Store {
     /// The person's record and their sessions, skills taught and outcomes, newest first.
     pub fn citizen_history(&self, id: CitizenId) -> CoreResult<CitizenHistory> {
         let citizen = self.citizen(id)?;
         let catalogue = self.catalogue()?;
         let mut outcomes: HashMap<String, Vec<OutcomeDetail>> = HashMap::new();
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT session_id, skill_code, outcome, confirmed_by, confirmed_on FROM outcome
-             WHERE citizen_id = ?1",
-        )?;
+             WHERE citizen_id IN ({SELF_AND_MERGED})"
+        ))?;
         let rows = stmt.query_map([id.to_string()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -550,15 +555,15 @@ impl Store {
                 confirmed_on,
             });
         }
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT s.id, s.date, s.time, s.place, a.present,
                     (SELECT json_group_array(skill_code) FROM session_skill k
                       WHERE k.session_id = s.id)
              FROM attendance a JOIN session s ON s.id = a.session_id
-             WHERE a.citizen_id = ?1 AND s.deleted = 0
-             ORDER BY s.date DESC, s.time DESC",
-        )?;
-        let sessions = stmt
+             WHERE a.citizen_id IN ({SELF_AND_MERGED}) AND s.deleted = 0
+             ORDER BY s.date DESC, s.time DESC, s.id"
+        ))?;
+        let mut sessions = stmt
             .query_map([id.to_string()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -584,6 +589,8 @@ impl Store {
                 })
             })
             .collect::<CoreResult<Vec<_>>>()?;
+        // Listed under both records (merged and kept): once, with every outcome.
+        sessions.dedup_by_key(|s| s.session_id);
         Ok(CitizenHistory { citizen, sessions })
     }
 
@@ -609,11 +616,24 @@ impl Store {
             what: "buổi hướng dẫn",
             id: key.clone(),
         };
-        let state = crate::changes::stored_state(&self.conn, Entity::Attendance, &key)?
-            .ok_or_else(not_attended)?;
-        if state.is_deleted() {
-            return Err(not_attended());
+        // The attendance is the person's own, or one recorded for a record merged into them.
+        let records: Vec<String> = self
+            .conn
+            .prepare_cached(SELF_AND_MERGED)?
+            .query_map([citizen.to_string()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut state = None;
+        for record in records {
+            let key = format!("{session}/{record}");
+            match crate::changes::stored_state(&self.conn, Entity::Attendance, &key)? {
+                Some(found) if !found.is_deleted() => {
+                    state = Some(found);
+                    break;
+                }
+                _ => {}
+            }
         }
+        let state = state.ok_or_else(not_attended)?;
         let Ok(Payload::Attendance(mut attendance)) = Payload::decode(
             Entity::Attendance,
             Payload::current_version(Entity::Attendance),

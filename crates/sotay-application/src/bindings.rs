@@ -32,7 +32,7 @@ pub fn typescript() -> String {
         FieldError, validate::Field,
         report::Report, report::Counts, report::BreakdownRow, report::BreakdownTable,
         report::Breakdown, report::TargetProgress,
-        crate::Overview, crate::TargetProgress, crate::Drive, crate::ErrorPayload, crate::WrittenFile, crate::LocalSettings, crate::WrittenReport,
+        crate::Overview, crate::Drive, crate::ErrorPayload, crate::WrittenFile, crate::LocalSettings, crate::WrittenReport,
         crate::PrintedSheet, crate::ReportFormat, serde_json::Value,
     ];
     let mut out = String::from(

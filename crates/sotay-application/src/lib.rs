@@ -27,7 +27,7 @@ pub use paths::{DataPaths, DATABASE_FILE};
 pub use reports::{write_report_file, ReportFormat, ReportRequest, WrittenReport};
 pub use sessions::PrintedSheet;
 pub use sync::SyncOptions;
-pub use team::{Overview, TargetProgress};
+pub use team::Overview;
 
 use sotay_core::{DatabaseFile, Passphrase, SharedStore, Store};
 

@@ -5,6 +5,7 @@ use crate::App;
 use serde::Serialize;
 use sotay_core::outbox::OutboxStatus;
 use sotay_core::refdata::{Province, SkillCatalogue};
+use sotay_core::report::{Breakdown, BreakdownRow, TargetProgress};
 use sotay_core::{NewTeam, SyncStatus, TeamInfo};
 use ts_rs::TS;
 
@@ -22,27 +23,8 @@ pub struct Overview {
     pub sync: SyncStatus,
     /// Progress against the team's commune targets, once an official has set them.
     pub target: Option<TargetProgress>,
-}
-
-/// The team's commune: adults, the province's targets, and how far the team has come.
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct TargetProgress {
-    pub commune_code: String,
-    pub adult_population: u64,
-    /// Targets, in percent of adults.
-    pub basic_target_pct: u32,
-    pub confirmed_target_pct: u32,
-    /// Where the team stands, in percent of adults (one decimal).
-    pub reached_pct: f64,
-    pub confirmed_pct: f64,
-}
-
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        (part as f64 * 1000.0 / whole as f64).round() / 10.0
-    }
+    /// People reached and skills achieved month by month, over all records.
+    pub by_month: Vec<BreakdownRow>,
 }
 
 impl App {
@@ -73,30 +55,29 @@ impl App {
 
     pub fn overview(&self) -> AppResult<Overview> {
         Ok(self.store.with(|s| {
-            let headline = s.headline()?;
+            let report = s.all_time_report()?;
             let team = s.team().ok();
-            let target = match &team {
-                Some(team) => s
-                    .targets()?
-                    .into_iter()
+            let target = team.as_ref().and_then(|team| {
+                report
+                    .targets
+                    .iter()
                     .find(|t| t.commune_code == team.team.commune_code)
-                    .map(|t| TargetProgress {
-                        reached_pct: percent(headline.people_reached, t.adult_population),
-                        confirmed_pct: percent(headline.people_confirmed, t.adult_population),
-                        commune_code: t.commune_code,
-                        adult_population: t.adult_population,
-                        basic_target_pct: t.basic_pct,
-                        confirmed_target_pct: t.confirmed_pct,
-                    }),
-                None => None,
-            };
+                    .cloned()
+            });
+            let by_month = report
+                .breakdowns
+                .iter()
+                .find(|t| t.breakdown == Breakdown::Month)
+                .map(|t| t.rows.clone())
+                .unwrap_or_default();
             Ok(Overview {
                 target,
+                by_month,
                 team,
                 citizens: s.count_citizens()?,
                 sessions: s.count_sessions()?,
-                people_reached: headline.people_reached,
-                people_confirmed: headline.people_confirmed,
+                people_reached: report.totals.people,
+                people_confirmed: report.people_confirmed,
                 outbox: s.outbox_status()?,
                 sync: s.sync_status()?,
             })
@@ -115,18 +96,5 @@ impl App {
 
     pub fn outbox_status(&self) -> AppResult<OutboxStatus> {
         Ok(self.store.with(|s| s.outbox_status())?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent;
-
-    #[test]
-    fn progress_is_a_percentage_to_one_decimal() {
-        assert_eq!(percent(28, 56), 50.0);
-        assert_eq!(percent(5, 56), 8.9);
-        assert_eq!(percent(56, 56), 100.0);
-        assert_eq!(percent(3, 0), 0.0, "no population, no division by zero");
     }
 }

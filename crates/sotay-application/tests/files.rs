@@ -7,10 +7,14 @@ use sotay_core::{AttendeeInput, CitizenInput, NewTeam, Passphrase, SessionInput}
 use sotay_protocol::Organisation;
 
 fn app(dir: &std::path::Path) -> App {
-    let paths = DataPaths::resolve(
+    app_at(DataPaths::resolve(
         Some(dir.join("sotay.sqlite")),
         Some(dir.join("Tài liệu").join("So Tay")),
-    );
+    ))
+}
+
+/// The app on `paths`, with a team set up.
+fn app_at(paths: DataPaths) -> App {
     let app = App::open(paths, &Passphrase::new("hoa sen trắng")).unwrap();
     app.init_team(NewTeam {
         name: "Đội thanh niên tình nguyện Hàm Rồng".into(),
@@ -170,15 +174,7 @@ fn the_data_moves_to_a_chosen_folder_and_is_found_there_next_time() {
     };
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     let passphrase = Passphrase::new("hoa sen trắng");
-    let app = App::open(paths.clone(), &passphrase).unwrap();
-    app.init_team(NewTeam {
-        name: "Đội thanh niên tình nguyện Hàm Rồng".into(),
-        organisation: Organisation::YouthUnion,
-        province_code: "38".into(),
-        commune_code: "14758".into(),
-        volunteer: "Lê Thị Hoa".into(),
-    })
-    .unwrap();
+    let app = app_at(paths.clone());
     let id = session(&app);
     assert!(app.local_settings().unwrap().database_movable);
 

@@ -622,25 +622,14 @@ impl Store {
             .prepare_cached(SELF_AND_MERGED)?
             .query_map([citizen.to_string()], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut state = None;
+        let mut found = None;
         for record in records {
-            let key = format!("{session}/{record}");
-            match crate::changes::stored_state(&self.conn, Entity::Attendance, &key)? {
-                Some(found) if !found.is_deleted() => {
-                    state = Some(found);
-                    break;
-                }
-                _ => {}
+            found = live_attendance(&self.conn, &format!("{session}/{record}"))?;
+            if found.is_some() {
+                break;
             }
         }
-        let state = state.ok_or_else(not_attended)?;
-        let Ok(Payload::Attendance(mut attendance)) = Payload::decode(
-            Entity::Attendance,
-            Payload::current_version(Entity::Attendance),
-            state.payload(),
-        ) else {
-            return Err(not_attended());
-        };
+        let mut attendance = found.ok_or_else(not_attended)?;
         let Some(outcome) = attendance.outcomes.iter_mut().find(|o| o.skill == skill) else {
             return Err(CoreError::Invalid(vec![FieldError {
                 field: Field::Skills,
@@ -663,5 +652,26 @@ impl Store {
             tx.commit()?;
         }
         self.citizen_history(citizen)
+    }
+}
+
+/// The attendance `key` (`session_id/citizen_id`) as this laptop holds it, unless deleted.
+pub(crate) fn live_attendance(
+    conn: &rusqlite::Connection,
+    key: &str,
+) -> CoreResult<Option<AttendanceV2>> {
+    let Some(state) = crate::changes::stored_state(conn, Entity::Attendance, key)? else {
+        return Ok(None);
+    };
+    if state.is_deleted() {
+        return Ok(None);
+    }
+    match Payload::decode(
+        Entity::Attendance,
+        Payload::current_version(Entity::Attendance),
+        state.payload(),
+    ) {
+        Ok(Payload::Attendance(a)) => Ok(Some(a)),
+        _ => Ok(None),
     }
 }

@@ -1,5 +1,5 @@
 //! Views of the store that screens ask for again and again — the register in class-list order,
-//! the home screen's headline numbers — kept until the data changes, so that clearing a search or
+//! the all-time report behind the home screen — kept until the data changes, so that clearing a search or
 //! opening the home screen at 10,000 citizens does not sort or decode everything each time.
 //!
 //! "The data changed" is read cheaply: this device's last outbox sequence (every local write),
@@ -7,6 +7,7 @@
 //! connection, such as the CLI on the same file).
 
 use crate::error::CoreResult;
+use crate::report::Report;
 use crate::store::Store;
 use crate::text;
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ pub struct Headline {
 #[derive(Default)]
 pub(crate) struct ViewCache {
     order: Option<(DataVersion, std::sync::Arc<RegisterOrder>)>,
-    headline: Option<(DataVersion, Headline)>,
+    all_time: Option<(DataVersion, std::sync::Arc<Report>)>,
 }
 
 impl Store {
@@ -89,22 +90,33 @@ impl Store {
         Ok(order)
     }
 
-    /// People reached and people with a result achieved, over all records: the report's own
-    /// totals, rebuilt only when the data changed.
-    pub fn headline(&self) -> CoreResult<Headline> {
+    /// Drops every kept view, after a change the data version does not see.
+    pub(crate) fn forget_views(&self) {
+        *self.views.borrow_mut() = ViewCache::default();
+    }
+
+    /// The report over all records with every breakdown and target, rebuilt only when the data
+    /// changed: the home screen's numbers, progress and month chart all come from it.
+    pub fn all_time_report(&self) -> CoreResult<std::sync::Arc<Report>> {
         let version = self.data_version()?;
-        if let Some((v, headline)) = self.views.borrow().headline {
-            if v == version {
-                return Ok(headline);
+        if let Some((v, report)) = &self.views.borrow().all_time {
+            if *v == version {
+                return Ok(report.clone());
             }
         }
-        let report = self.report(&Default::default())?;
-        let headline = Headline {
+        let report = std::sync::Arc::new(self.report(&Default::default())?);
+        self.views.borrow_mut().all_time = Some((version, report.clone()));
+        Ok(report)
+    }
+
+    /// People reached and people with a result achieved, over all records: the report's own
+    /// totals.
+    pub fn headline(&self) -> CoreResult<Headline> {
+        let report = self.all_time_report()?;
+        Ok(Headline {
             people_reached: report.totals.people,
             people_confirmed: report.people_confirmed,
-        };
-        self.views.borrow_mut().headline = Some((version, headline));
-        Ok(headline)
+        })
     }
 
     pub fn count_citizens(&self) -> CoreResult<u64> {
@@ -165,6 +177,19 @@ mod tests {
             .unwrap();
         let headline = store.headline().unwrap();
         assert_eq!((headline.people_reached, headline.people_confirmed), (1, 1));
+
+        // A commune target is this laptop's own, with no outbox record: still seen at once.
+        store
+            .set_target(&crate::report::CommuneTarget {
+                commune_code: "14758".into(),
+                adult_population: 4,
+                basic_pct: 100,
+                confirmed_pct: 80,
+            })
+            .unwrap();
+        let targets = store.all_time_report().unwrap().targets.clone();
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].reached_pct, 25.0);
 
         // Another process (the CLI) writes to the same file.
         let mut other = Store::open(&path, &crate::Passphrase::new("hoa sen trắng")).unwrap();

@@ -5,7 +5,6 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AddedCitizen,
-  BreakdownTable,
   CitizenHistory,
   CitizenInput,
   CitizenPage,

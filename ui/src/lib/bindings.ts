@@ -368,17 +368,11 @@ people_confirmed: number, outbox: OutboxStatus, sync: SyncStatus,
 /**
  * Progress against the team's commune targets, once an official has set them.
  */
-target: TargetProgress | null, };
-
-export type TargetProgress = { commune_code: string, adult_population: number, 
+target: CommuneProgress | null, 
 /**
- * Targets, in percent of adults.
+ * People reached and skills achieved month by month, over all records.
  */
-basic_target_pct: number, confirmed_target_pct: number, 
-/**
- * Where the team stands, in percent of adults (one decimal).
- */
-reached_pct: number, confirmed_pct: number, };
+by_month: Array<BreakdownRow>, };
 
 export type Drive = { 
 /**

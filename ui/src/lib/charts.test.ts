@@ -6,14 +6,10 @@ const t = (k: string) => k;
 describe("charts", () => {
   it("draws a breakdown table's people and achievements in its order", () => {
     const chart = breakdownChart(
-      {
-        breakdown: "village",
-        title: "Theo thôn, xóm",
-        rows: [
-          { group: "Thôn Đông", people: 12, attendances: 14, taught: 10, achieved: 6 },
-          { group: "Thôn Tây", people: 3, attendances: 3, taught: 2, achieved: 1 },
-        ],
-      },
+      [
+        { group: "Thôn Đông", people: 12, attendances: 14, taught: 10, achieved: 6 },
+        { group: "Thôn Tây", people: 3, attendances: 3, taught: 2, achieved: 1 },
+      ],
       t,
     );
     expect(chart.labels).toEqual(["Thôn Đông", "Thôn Tây"]);

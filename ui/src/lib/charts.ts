@@ -2,7 +2,7 @@
 // canvas so that they are tested without a window. Chart.js (from npm, bundled: no network)
 // draws them.
 
-import type { BreakdownTable, CommuneProgress } from "./bindings";
+import type { BreakdownRow, CommuneProgress } from "./bindings";
 
 export interface Series {
   label: string;
@@ -15,12 +15,12 @@ export interface ChartData {
 }
 
 /** People reached and skills achieved per group of a breakdown table, in the table's order. */
-export function breakdownChart(table: BreakdownTable, t: (k: string) => string): ChartData {
+export function breakdownChart(rows: BreakdownRow[], t: (k: string) => string): ChartData {
   return {
-    labels: table.rows.map((r) => r.group),
+    labels: rows.map((r) => r.group),
     series: [
-      { label: t("reports.chart.people"), values: table.rows.map((r) => r.people) },
-      { label: t("reports.chart.achieved"), values: table.rows.map((r) => r.achieved) },
+      { label: t("reports.chart.people"), values: rows.map((r) => r.people) },
+      { label: t("reports.chart.achieved"), values: rows.map((r) => r.achieved) },
     ],
   };
 }

@@ -5,13 +5,12 @@
 //! end with one person.
 
 use super::{validate_citizen, CitizenPatch};
-use crate::changes::{is_forgotten, record_local, stored_state};
+use crate::changes::{is_forgotten, record_local};
 use crate::error::{CoreError, CoreResult, FieldError};
+use crate::sessions::live_attendance;
 use crate::store::Store;
 use crate::validate::Field;
-use sotay_protocol::{
-    AttendanceV2, CitizenId, CitizenV1, Entity, Operation, Outcome, Payload, SessionId,
-};
+use sotay_protocol::{AttendanceV2, CitizenId, CitizenV1, Operation, Outcome, Payload, SessionId};
 
 impl Store {
     /// Merges two records of one person, in one transaction, into one with `keep`'s values and
@@ -67,10 +66,10 @@ impl Store {
             record_local(&tx, self.device, Operation::Upsert, &payload, &changed)?;
         }
         for session in sessions {
-            let Some(moved) = attendance(&tx, session, other)? else {
+            let Some(moved) = live_attendance(&tx, &format!("{session}/{other}"))? else {
                 continue;
             };
-            match attendance(&tx, session, keep)? {
+            match live_attendance(&tx, &format!("{session}/{keep}"))? {
                 Some(mut existing) => {
                     let before = existing.outcomes.clone();
                     for outcome in &moved.outcomes {
@@ -134,26 +133,4 @@ fn combined(kept: &CitizenV1, other: &CitizenV1) -> CoreResult<CitizenV1> {
     // The same checks as an edit: the joined note may not grow past what a note may hold.
     validate_citizen(&CitizenPatch::default().apply_to(&person)).map_err(CoreError::Invalid)?;
     Ok(person)
-}
-
-fn attendance(
-    conn: &rusqlite::Connection,
-    session: SessionId,
-    citizen: CitizenId,
-) -> CoreResult<Option<AttendanceV2>> {
-    let key = format!("{session}/{citizen}");
-    let Some(state) = stored_state(conn, Entity::Attendance, &key)? else {
-        return Ok(None);
-    };
-    if state.is_deleted() {
-        return Ok(None);
-    }
-    match Payload::decode(
-        Entity::Attendance,
-        Payload::current_version(Entity::Attendance),
-        state.payload(),
-    ) {
-        Ok(Payload::Attendance(a)) => Ok(Some(a)),
-        _ => Ok(None),
-    }
 }

@@ -188,6 +188,15 @@ pub struct Report {
     pub targets: Vec<TargetProgress>,
 }
 
+/// `part` in percent of `whole`, to one decimal; 0 when there is no whole.
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
+}
+
 fn age_band(age: i32) -> &'static str {
     match age {
         i32::MIN..=17 => "Dưới 18",
@@ -341,13 +350,6 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
             }
         })
         .collect();
-    let pct = |n: u64, of: u64| {
-        if of == 0 {
-            0.0
-        } else {
-            (n as f64 * 1000.0 / of as f64).round() / 10.0
-        }
-    };
     let targets = input
         .targets
         .iter()
@@ -359,8 +361,8 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
                 .get(&t.commune_code)
                 .map_or(0, |s| s.len() as u64);
             let (reached_pct, confirmed_pct) = (
-                pct(reached, t.adult_population),
-                pct(conf, t.adult_population),
+                percent(reached, t.adult_population),
+                percent(conf, t.adult_population),
             );
             TargetProgress {
                 commune_code: t.commune_code.clone(),
@@ -391,6 +393,14 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_a_percentage_to_one_decimal() {
+        assert_eq!(percent(28, 56), 50.0);
+        assert_eq!(percent(5, 56), 8.9);
+        assert_eq!(percent(56, 56), 100.0);
+        assert_eq!(percent(3, 0), 0.0, "no population, no division by zero");
+    }
 
     #[test]
     fn age_bands_follow_the_report_convention() {

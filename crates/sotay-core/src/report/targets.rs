@@ -48,6 +48,9 @@ impl crate::Store {
                 crate::outbox::now_rfc3339()
             ],
         )?;
+        // Targets are this laptop's own (no outbox record marks the change): the kept report
+        // with its progress is stale.
+        self.forget_views();
         Ok(())
     }
 

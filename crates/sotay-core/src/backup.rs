@@ -26,10 +26,10 @@ impl Store {
         ));
         let _ = std::fs::remove_file(&partial);
         {
-            let mut copy = rusqlite::Connection::open(&partial)?;
-            if let Some(passphrase) = &self.passphrase {
-                crate::protect::apply_key(&copy, passphrase)?;
-            }
+            let mut copy = match &self.passphrase {
+                Some(passphrase) => crate::protect::open_keyed(&partial, passphrase)?,
+                None => rusqlite::Connection::open(&partial)?,
+            };
             let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy)?;
             backup.run_to_completion(256, Duration::ZERO, None)?;
         }

@@ -47,9 +47,7 @@ pub fn open(path: &Path, passphrase: &Passphrase) -> CoreResult<Connection> {
     let mut conn = match protect::database_file(path) {
         DatabaseFile::New => {
             passphrase.check_choosable()?;
-            let conn = Connection::open(path)?;
-            protect::apply_key(&conn, passphrase)?;
-            conn
+            protect::open_keyed(path, passphrase)?
         }
         DatabaseFile::Plain => {
             passphrase.check_choosable()?;
@@ -263,8 +261,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");
         drop(open(&path, &passphrase()).unwrap());
-        let conn = Connection::open(&path).unwrap();
-        protect::apply_key(&conn, &passphrase()).unwrap();
+        let conn = protect::open_keyed(&path, &passphrase()).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         drop(conn);

@@ -89,19 +89,52 @@ pub fn database_file(path: &Path) -> DatabaseFile {
     }
 }
 
-/// Sets the key on a fresh connection, before anything reads the file. SQLCipher's own log is
-/// silenced: it writes a line to stderr for every wrong key, and our error says it better.
-pub(crate) fn apply_key(conn: &Connection, passphrase: &Passphrase) -> CoreResult<()> {
-    warm_up_cipher();
-    let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
-    conn.pragma_update(None, "key", passphrase.as_str())?;
-    Ok(())
+/// Opens `path` and sets the key before anything reads the file.
+///
+/// SQLCipher has, about once in a few hundred CI runs, refused a first `PRAGMA key` on a fresh
+/// connection with its catch-all "An error occurred with PRAGMA key or rekey" while other
+/// threads opened their own stores (never reproduced locally: 40 loaded reruns, 2 400 keyings
+/// on 8 threads). A failed key leaves that connection read-only, so the retry opens a new one;
+/// the second try turns SQLCipher's error log on, so a failure that persists says why.
+pub(crate) fn open_keyed(path: &Path, passphrase: &Passphrase) -> CoreResult<Connection> {
+    const TRIES: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        let conn = Connection::open(path)?;
+        match apply_key(&conn, passphrase, attempt > 1) {
+            Ok(()) => return Ok(conn),
+            Err(CoreError::Database(rusqlite::Error::SqliteFailure(f, _)))
+                if attempt < TRIES && f.code == rusqlite::ErrorCode::Unknown =>
+            {
+                drop(conn);
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
-/// Keys one throwaway in-memory database before any real one, on one thread at a time.
-/// SQLCipher sets up its crypto provider on the first key. Once, four test threads keying
-/// their first databases at the same moment got "An error occurred with PRAGMA key or rekey"
-/// (not reproduced in 40 reruns); doing the first key alone rules out a race in that set-up.
+/// Sets the key on a fresh connection, before anything reads the file. SQLCipher's own log is
+/// silenced (it writes a line to stderr for every wrong key, and our error says it better)
+/// unless `diagnose`: then its errors go to stderr while this key is set.
+fn apply_key(conn: &Connection, passphrase: &Passphrase, diagnose: bool) -> CoreResult<()> {
+    warm_up_cipher();
+    if diagnose {
+        let _ = conn.pragma_update(None, "cipher_log", "stderr");
+        let _ = conn.pragma_update(None, "cipher_log_level", "ERROR");
+    } else {
+        let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+    }
+    let keyed = conn.pragma_update(None, "key", passphrase.as_str());
+    if diagnose {
+        let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+    }
+    Ok(keyed?)
+}
+
+/// Keys one throwaway in-memory database before any real one, on one thread at a time, so that
+/// SQLCipher's first key (which sets up its crypto provider) never races another.
 fn warm_up_cipher() {
     static WARM: std::sync::Once = std::sync::Once::new();
     WARM.call_once(|| {
@@ -147,8 +180,7 @@ fn unlock_at(path: &Path, passphrase: &Passphrase, now: i64) -> CoreResult<Conne
     if let Some(wait_seconds) = attempts.wait(now) {
         return Err(CoreError::TooManyAttempts { wait_seconds });
     }
-    let conn = Connection::open(path)?;
-    apply_key(&conn, passphrase)?;
+    let conn = open_keyed(path, passphrase)?;
     if key_opens(&conn)? {
         Attempts::clear(path);
         Ok(conn)
@@ -331,6 +363,21 @@ mod tests {
     }
 
     #[test]
+    fn a_key_set_while_diagnosing_opens_the_file_like_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sotay.sqlite");
+        let passphrase = Passphrase::new("hoa sen trắng");
+        let conn = Connection::open(&path).unwrap();
+        apply_key(&conn, &passphrase, true).unwrap();
+        conn.execute("CREATE TABLE t (x)", []).unwrap();
+        drop(conn);
+        let again = open_keyed(&path, &passphrase).unwrap();
+        assert!(key_opens(&again).unwrap());
+        let wrong = open_keyed(&path, &Passphrase::new("sai mật khẩu")).unwrap();
+        assert!(!key_opens(&wrong).unwrap());
+    }
+
+    #[test]
     fn a_short_passphrase_cannot_be_chosen() {
         let err = Passphrase::choose("  1234  ").unwrap_err();
         assert_eq!(err.kind(), "weak_passphrase");
@@ -360,8 +407,7 @@ mod tests {
         let path = dir.path().join("sotay.sqlite");
         let right = Passphrase::new("hoa sen trắng");
         {
-            let conn = Connection::open(&path).unwrap();
-            apply_key(&conn, &right).unwrap();
+            let conn = open_keyed(&path, &right).unwrap();
             conn.execute_batch("CREATE TABLE t (x)").unwrap();
         }
         assert_eq!(database_file(&path), DatabaseFile::Locked);

@@ -48,9 +48,9 @@ fn server_citizens(server: &TestServer, team: &str) -> BTreeMap<String, CitizenV
     server
         .db
         .sql(
-            "SELECT e.state FROM entities e JOIN teams t ON t.id = e.team_id
+            "SELECT e.state FROM entity_states e JOIN teams t ON t.id = e.team_id
              WHERE t.name = ?1 AND e.entity = 'citizen' AND NOT e.deleted",
-            "SELECT e.state::text FROM entities e JOIN teams t ON t.id = e.team_id
+            "SELECT e.state::text FROM entity_states e JOIN teams t ON t.id = e.team_id
              WHERE t.name = $1 AND e.entity = 'citizen' AND NOT e.deleted",
             &[team],
         )

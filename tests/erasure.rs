@@ -62,11 +62,12 @@ fn assert_no_secret(place: &str, values: &[(String, String)]) {
 
 fn server_values(server: &TestServer) -> Vec<(String, String)> {
     let rows = server.db.sql(
-        "SELECT 'records', payload FROM records UNION ALL SELECT 'entities', state FROM entities
+        "SELECT 'records', payload FROM records
+         UNION ALL SELECT 'entities', state FROM entities WHERE state IS NOT NULL
          UNION ALL SELECT 'conflicts', lost_value FROM conflicts
          UNION ALL SELECT 'quarantine', reason FROM quarantine",
         "SELECT 'records', payload::text FROM records
-         UNION ALL SELECT 'entities', state::text FROM entities
+         UNION ALL SELECT 'entities', state::text FROM entities WHERE state IS NOT NULL
          UNION ALL SELECT 'conflicts', lost_value::text FROM conflicts
          UNION ALL SELECT 'quarantine', reason FROM quarantine",
         &[],

@@ -131,8 +131,10 @@ pub(crate) struct StoredRecord {
 pub(crate) struct EntityRow {
     pub key: EntityKey,
     pub team_id: TeamId,
-    /// The merged state in its stored form ([`state_to_json`]).
-    pub state_json: String,
+    /// The merged state in its stored form ([`state_to_json`]), or `None` when the state is
+    /// exactly what `source_record` left in a new entity ([`state_of_lone_upsert`]).
+    pub state_json: Option<String>,
+    pub source_record: Option<RecordId>,
     pub deleted: bool,
     pub n_outcomes: i64,
     pub n_achieved: i64,
@@ -264,6 +266,10 @@ pub(crate) fn plan_batch(
         .map(|(key, _)| key.clone())
         .collect();
     let mut changed: Vec<EntityKey> = Vec::new();
+    // Per entity changed in this batch: the one record that made it, while that record is a
+    // full upsert of an entity the server did not hold (then the state is that record's
+    // payload and is not stored twice); `None` once anything else touched it.
+    let mut lone: HashMap<EntityKey, Option<(RecordId, Hlc)>> = HashMap::new();
     let mut plan = BatchPlan::default();
     // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
     // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
@@ -351,6 +357,17 @@ pub(crate) fn plan_batch(
         {
             return Err(forbidden(&record));
         }
+        let plain_upsert = record.op == Operation::Upsert
+            && record.fields.is_empty()
+            && record
+                .payload
+                .as_object()
+                .is_some_and(|p| !p.keys().any(|k| k.starts_with('_')));
+        lone.entry(key.clone())
+            .and_modify(|made| *made = None)
+            .or_insert_with(|| {
+                (plain_upsert && !existed.contains(&key)).then_some((record.record_id, record.hlc))
+            });
         changed.push(key.clone());
         let entity = entities.entry(key).or_insert_with(|| StoredEntity {
             team_id: device.team_id,
@@ -408,18 +425,26 @@ pub(crate) fn plan_batch(
             plan.forgotten.push(key.1.clone());
         }
     }
-    let finals: Vec<(EntityKey, StoredEntity)> = changed
+    let finals: Vec<(EntityKey, StoredEntity, Option<RecordId>)> = changed
         .into_iter()
         .filter_map(|key| {
             let entity = entities.remove(&key)?;
-            Some((key, entity))
+            let source = match lone.get(&key) {
+                Some(Some((record, hlc))) if left_by_lone_upsert(&entity.state, *hlc) => {
+                    Some(*record)
+                }
+                _ => None,
+            };
+            Some((key, entity, source))
         })
         .collect();
-    let state_json = on_every_core(&finals, |(_, e)| state_to_json(&e.state));
+    let state_json = on_every_core(&finals, |(_, e, source)| {
+        source.is_none().then(|| state_to_json(&e.state))
+    });
     plan.entities = finals
         .into_iter()
         .zip(state_json)
-        .map(|((key, e), state_json)| {
+        .map(|((key, e, source_record), state_json)| {
             let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
             EntityRow {
                 existed: existed.contains(&key),
@@ -427,6 +452,7 @@ pub(crate) fn plan_batch(
                 key,
                 team_id: e.team_id,
                 state_json,
+                source_record,
                 n_outcomes,
                 n_achieved,
             }
@@ -489,6 +515,56 @@ fn compact(state: &EntityState) -> StateOut<'_> {
             .collect(),
     }
 }
+
+/// Whether `state` is what one full upsert stamped `hlc` leaves in a new entity: every field at
+/// that clock and not deleted ([`state_of_lone_upsert`] rebuilds it from the record).
+fn left_by_lone_upsert(state: &EntityState, hlc: Hlc) -> bool {
+    state.fields.get(merge::DELETED_FIELD) == Some(&serde_json::Value::Bool(false))
+        && state.clocks.len() == state.fields.len()
+        && state.clocks.values().all(|c| *c == hlc)
+}
+
+/// The state a lone full upsert left in an entity the server did not hold: the record's payload,
+/// not deleted, every field at the record's clock. Such a state is not stored a second time (a
+/// first sync is almost only these): the entity names the record, and readers rebuild it here.
+pub(crate) fn state_of_lone_upsert(payload_json: &str, hlc: &str) -> ServerResult<EntityState> {
+    let corrupt = || ServerError::Internal("trạng thái hỏng trong CSDL".into());
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(payload_json).map_err(|_| corrupt())?;
+    let hlc: Hlc = hlc.parse().map_err(|_| corrupt())?;
+    fields.insert(
+        merge::DELETED_FIELD.to_owned(),
+        serde_json::Value::Bool(false),
+    );
+    let clocks = fields.keys().map(|field| (field.clone(), hlc)).collect();
+    Ok(EntityState { fields, clocks })
+}
+
+/// A stored entity's state: its own (`state`), else the one its lone record (payload, clock)
+/// left.
+pub(crate) fn stored_state(
+    state: Option<&str>,
+    record: Option<(&str, &str)>,
+) -> ServerResult<EntityState> {
+    match (state, record) {
+        (Some(state), _) => state_from_json(state),
+        (None, Some((payload, hlc))) => state_of_lone_upsert(payload, hlc),
+        (None, None) => Err(ServerError::Internal("trạng thái hỏng trong CSDL".into())),
+    }
+}
+
+/// A stored entity's state as the report reads it (its fields): the stored state, else a
+/// state around its lone record's payload.
+pub(crate) fn report_state(state: Option<String>, payload: Option<String>) -> ServerResult<String> {
+    match (state, payload) {
+        (Some(state), _) => Ok(state),
+        (None, Some(payload)) => Ok(format!(r#"{{"fields":{payload},"clocks":{{}}}}"#)),
+        (None, None) => Err(ServerError::Internal("trạng thái hỏng trong CSDL".into())),
+    }
+}
+
+/// An entity row as the push reads it: team, own state, and its lone record's payload and clock.
+pub(crate) type StateRow = (String, Option<String>, Option<String>, Option<String>);
 
 pub(crate) fn state_to_json(state: &EntityState) -> String {
     serde_json::to_string(&compact(state)).expect("state serialises")
@@ -617,6 +693,83 @@ mod tests {
             .entities
             .iter()
             .all(|e| e.team_id == device.team_id && !e.existed));
+    }
+
+    #[test]
+    fn an_entity_made_by_one_full_upsert_names_its_record_and_reads_back_as_merged() {
+        let (device, mut records) = laptop_records();
+        // The same laptop then corrects one citizen: that entity now has two records.
+        let citizen = records
+            .iter()
+            .find(|r| r.entity == Entity::Citizen)
+            .unwrap()
+            .clone();
+        let last = records.last().unwrap();
+        let mut edit = citizen.clone();
+        edit.seq = last.seq + 1;
+        edit.record_id = RecordId::new();
+        edit.hlc = last.hlc.tick(last.hlc.millis + 1);
+        edit.fields = vec!["phone".into()];
+        edit.payload["phone"] = "0912345678".into();
+        records.push(edit);
+
+        let plan = decide(BatchContext::default(), &device, &records).unwrap();
+        assert!(plan.quarantined.is_empty(), "{:?}", plan.quarantined);
+        let mut from_records = 0;
+        for row in &plan.entities {
+            let made: Vec<&OutboxRecord> = records
+                .iter()
+                .filter(|r| (r.entity, r.entity_id.clone()) == row.key)
+                .collect();
+            let mut merged = EntityState::default();
+            for record in &made {
+                merge::apply(&mut merged, record);
+            }
+            match (&row.state_json, row.source_record) {
+                (None, Some(source)) => {
+                    from_records += 1;
+                    assert_eq!(made.len(), 1, "{:?}", row.key);
+                    assert_eq!(source, made[0].record_id);
+                    let rebuilt = state_of_lone_upsert(
+                        &made[0].payload.to_string(),
+                        &made[0].hlc.to_string(),
+                    )
+                    .unwrap();
+                    assert_eq!(rebuilt, merged, "{:?}", row.key);
+                }
+                (Some(json), None) => assert_eq!(state_from_json(json).unwrap(), merged),
+                other => panic!("{:?}: {other:?}", row.key),
+            }
+        }
+        let edited = plan
+            .entities
+            .iter()
+            .find(|e| e.key == (Entity::Citizen, citizen.entity_id.clone()))
+            .unwrap();
+        assert!(edited.state_json.is_some() && edited.source_record.is_none());
+        assert_eq!(from_records, plan.entities.len() - 1);
+
+        // An entity the server already holds keeps its own state, whatever the record.
+        let stored: HashMap<EntityKey, StoredEntity> = plan
+            .entities
+            .iter()
+            .map(|e| {
+                let state = StoredEntity {
+                    team_id: e.team_id,
+                    state: EntityState::default(),
+                };
+                (e.key.clone(), state)
+            })
+            .collect();
+        let again = BatchContext {
+            stored,
+            ..Default::default()
+        };
+        let plan = decide(again, &device, &records[..records.len() - 1]).unwrap();
+        assert!(plan
+            .entities
+            .iter()
+            .all(|e| e.existed && e.state_json.is_some() && e.source_record.is_none()));
     }
 
     #[test]

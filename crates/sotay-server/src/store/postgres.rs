@@ -1,16 +1,18 @@
-//! [`Storage`] on PostgreSQL (sqlx): a connection pool, native `uuid`, `jsonb`, `timestamptz`
+//! [`Storage`] on PostgreSQL (sqlx): a connection pool, native `uuid`, `jsonb` (merged states,
+//! lost values; the record log is `json`: kept as sent, never searched inside), `timestamptz`
 //! and `boolean` columns, and set-based writes: a batch's records, entities, conflicts and
 //! set-aside records go in one statement each, as arrays unnested by the server. A push takes
 //! its team's row lock first, so each team's positions are handed out, and commit, in order.
+//! An entity made by one full upsert names that record instead of holding a copy of its state.
 
 use super::{
     organisation_text, own_page_end, stored, team_from_columns, DeviceKey, ReportData, Storage,
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    now_millis, plan_batch, referenced_keys, rfc3339, seqs_to_check, state_from_json, touched_keys,
-    BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage, StoredEntity,
-    StoredRecord,
+    now_millis, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state,
+    touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage,
+    StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use serde_json::Value;
@@ -49,6 +51,10 @@ const SCHEMA: &[(&str, &str)] = &[
     (
         "drop records_team",
         include_str!("../migrations/postgres/0006_drop_records_team.sql"),
+    ),
+    (
+        "state from record",
+        include_str!("../migrations/postgres/0007_state_from_record.sql"),
     ),
 ];
 
@@ -119,7 +125,8 @@ struct EntityColumns {
     entity: Vec<&'static str>,
     entity_id: Vec<String>,
     team_id: Vec<Uuid>,
-    state: Vec<String>,
+    state: Vec<Option<String>>,
+    source_record: Vec<Option<Uuid>>,
     deleted: Vec<bool>,
     outcomes: Vec<i64>,
     achieved: Vec<i64>,
@@ -133,6 +140,7 @@ impl From<Vec<EntityRow>> for EntityColumns {
             e.entity_id.push(row.key.1);
             e.team_id.push(row.team_id.0);
             e.state.push(row.state_json);
+            e.source_record.push(row.source_record.map(|id| id.0));
             e.deleted.push(row.deleted);
             e.outcomes.push(row.n_outcomes);
             e.achieved.push(row.n_achieved);
@@ -214,9 +222,10 @@ async fn adopt_legacy_schema(pool: &PgPool) -> ServerResult<()> {
 
 async fn acked_seq(conn: &mut PgConnection, device: DeviceId) -> ServerResult<u64> {
     let seq: i64 = query_scalar(
-        "SELECT COALESCE(MAX(seq), 0)::bigint FROM (
-             SELECT seq FROM records WHERE device_id = $1
-             UNION ALL SELECT seq FROM quarantine WHERE device_id = $1) AS held",
+        // Each MAX on its own reads one entry of its (device_id, seq) index; over a UNION it
+        // would walk every record the device ever sent, on every push.
+        "SELECT GREATEST((SELECT MAX(seq) FROM records WHERE device_id = $1),
+                         (SELECT MAX(seq) FROM quarantine WHERE device_id = $1), 0)::bigint",
     )
     .bind(device.0)
     .fetch_one(conn)
@@ -264,25 +273,34 @@ fn record_from_row(r: &PgRow) -> ServerResult<OutboxRecord> {
     })
 }
 
-/// The stored entities among `keys`, in one query: entity, ID, team, then `column`.
+/// The stored entities among `keys`, in one query: entity, ID, team, then `rest` (the further
+/// columns, then the `FROM` clause naming the entities `e`).
 async fn entities_at(
     tx: &mut Tx,
     keys: &[EntityKey],
-    column: &'static str,
+    rest: &'static str,
 ) -> ServerResult<Vec<PgRow>> {
-    let (kinds, ids): (Vec<&str>, Vec<&str>) =
-        keys.iter().map(|(e, id)| (e.as_str(), id.as_str())).unzip();
-    query(sqlx_core::sql_str::AssertSqlSafe(format!(
-        "SELECT e.entity, e.entity_id, e.team_id, {column}
-         FROM entities e
-         JOIN UNNEST($1::text[], $2::text[]) AS k (entity, entity_id)
-           ON e.entity = k.entity AND e.entity_id = k.entity_id"
-    )))
-    .bind(&kinds)
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(pg)
+    // One query per kind, the IDs as an array the primary key is probed with: joined to an
+    // unnested list, the planner (which guesses a hundred rows for it) may scan every entity.
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (entity, id) in keys {
+        by_kind.entry(entity.as_str()).or_default().push(id);
+    }
+    let mut rows = Vec::new();
+    for (kind, ids) in by_kind {
+        rows.extend(
+            query(sqlx_core::sql_str::AssertSqlSafe(format!(
+                "SELECT e.entity, e.entity_id, e.team_id, {rest}
+                 WHERE e.entity = $1 AND e.entity_id = ANY($2::text[])"
+            )))
+            .bind(kind)
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(pg)?,
+        );
+    }
+    Ok(rows)
 }
 
 fn entity_of(row: &PgRow) -> ServerResult<Entity> {
@@ -319,15 +337,20 @@ async fn push(
         context.held = held_at(tx, device.id, &seqs).await?.into_iter().collect();
     }
     let touched = touched_keys(&records);
-    for r in entities_at(tx, &touched, "e.state::text").await? {
+    let with_record = "e.state::text, r.payload::text, r.hlc FROM entities e
+                       LEFT JOIN records r ON r.record_id = e.source_record";
+    for r in entities_at(tx, &touched, with_record).await? {
         let key = (entity_of(&r)?, r.try_get(1).map_err(pg)?);
+        let state: Option<String> = r.try_get(3).map_err(pg)?;
+        let payload: Option<String> = r.try_get(4).map_err(pg)?;
+        let hlc: Option<String> = r.try_get(5).map_err(pg)?;
         let entity = StoredEntity {
             team_id: TeamId(r.try_get(2).map_err(pg)?),
-            state: state_from_json(&r.try_get::<String, _>(3).map_err(pg)?)?,
+            state: stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref()))?,
         };
         context.stored.insert(key, entity);
     }
-    let gone = "e.deleted AND e.state->'fields'->'merged_into' IS NULL";
+    let gone = "e.deleted AND e.state->'fields'->'merged_into' IS NULL FROM entities e";
     for r in entities_at(tx, &referenced_keys(&records, &touched), gone).await? {
         let key = (entity_of(&r)?, r.try_get(1).map_err(pg)?);
         let team = TeamId(r.try_get(2).map_err(pg)?);
@@ -372,7 +395,8 @@ async fn push(
             "INSERT INTO records (device_id, team_id, seq, record_id, hlc, entity, entity_id, op,
                                   fields, payload_version, payload, team_position)
              SELECT $1, $2, r.* FROM UNNEST($3::bigint[], $4::uuid[], $5::text[], $6::text[],
-                                            $7::text[], $8::text[], $9::text[]::jsonb[], $10::bigint[], $11::text[]::jsonb[], $12::bigint[]) AS r",
+                                            $7::text[], $8::text[], $9::text[]::json[], $10::bigint[], $11::text[]::json[],
+                                            $12::bigint[]) AS r",
         )
         .bind(device.id.0)
         .bind(team)
@@ -429,20 +453,21 @@ async fn push(
     write_entities(
         tx,
         "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
-                               n_achieved)
+                               n_achieved, source_record)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                              $5::boolean[], $6::bigint[], $7::bigint[])
+                              $5::boolean[], $6::bigint[], $7::bigint[], $8::uuid[])
          ON CONFLICT (entity, entity_id) DO NOTHING",
         new,
     )
     .await?;
     write_entities(
         tx,
-        "UPDATE entities SET state = u.state, deleted = u.deleted,
-             n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
+        "UPDATE entities SET state = u.state, source_record = u.source_record,
+             deleted = u.deleted, n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
          FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                     $5::boolean[], $6::bigint[], $7::bigint[])
-              AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved)
+                     $5::boolean[], $6::bigint[], $7::bigint[], $8::uuid[])
+              AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved,
+                    source_record)
          WHERE entities.entity = u.entity AND entities.entity_id = u.entity_id
            AND entities.team_id = u.team_id",
         known,
@@ -489,7 +514,7 @@ async fn push(
     Ok(plan.response)
 }
 
-/// Writes `rows` with `sql`, whose parameters $1–$7 are the entity columns, and checks that
+/// Writes `rows` with `sql`, whose parameters $1–$8 are the entity columns, and checks that
 /// every row was written: one that was not is another team's ID (created since this batch was
 /// read: the team row lock orders one team's pushes only), and the batch is refused, to be
 /// judged afresh on retry.
@@ -506,6 +531,7 @@ async fn write_entities(tx: &mut Tx, sql: &'static str, rows: Vec<EntityRow>) ->
         .bind(&e.deleted)
         .bind(&e.outcomes)
         .bind(&e.achieved)
+        .bind(&e.source_record)
         .execute(&mut **tx)
         .await
         .map_err(pg)?;
@@ -659,17 +685,21 @@ impl Storage for PostgresStorage {
     }
 
     async fn volunteers(&self, team: TeamId) -> ServerResult<Vec<VolunteerV1>> {
-        let states: Vec<String> = query_scalar(
-            "SELECT state::text FROM entities
-             WHERE team_id = $1 AND entity = 'volunteer' AND NOT deleted",
-        )
-        .bind(team.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(pg)?;
+        let states: Vec<(Option<String>, Option<String>, Option<String>)> =
+            sqlx_core::query_as::query_as(
+                "SELECT e.state::text, r.payload::text, r.hlc FROM entities e
+                 LEFT JOIN records r ON r.record_id = e.source_record
+                 WHERE e.team_id = $1 AND e.entity = 'volunteer' AND NOT e.deleted",
+            )
+            .bind(team.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg)?;
         Ok(states
             .into_iter()
-            .filter_map(|s| state_from_json(&s).ok())
+            .filter_map(|(state, payload, hlc)| {
+                stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref())).ok()
+            })
             .filter_map(|s| serde_json::from_value(s.payload()).ok())
             .collect())
     }
@@ -956,14 +986,16 @@ impl Storage for PostgresStorage {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(pg)?;
-        let states: Vec<(String, String, Uuid)> = sqlx_core::query_as::query_as(
-            "SELECT entity, state::text, team_id FROM entities
-             WHERE entity IN ('citizen', 'session', 'attendance')
-               AND (NOT deleted OR state->'fields'->'merged_into' IS NOT NULL)",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(pg)?;
+        let states: Vec<(String, Option<String>, Uuid, Option<String>)> =
+            sqlx_core::query_as::query_as(
+                "SELECT e.entity, e.state::text, e.team_id, r.payload::text FROM entities e
+                 LEFT JOIN records r ON r.record_id = e.source_record
+                 WHERE e.entity IN ('citizen', 'session', 'attendance')
+                   AND (NOT e.deleted OR e.state->'fields'->'merged_into' IS NOT NULL)",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(pg)?;
         let targets: Vec<(String, i64, i64, i64)> = sqlx_core::query_as::query_as(
             "SELECT commune_code, adult_population, basic_pct, confirmed_pct
              FROM commune_targets ORDER BY commune_code",
@@ -975,8 +1007,8 @@ impl Storage for PostgresStorage {
         Ok(ReportData {
             states: states
                 .into_iter()
-                .map(|(e, s, t)| (e, s, TeamId(t)))
-                .collect(),
+                .map(|(e, s, t, payload)| Ok((e, report_state(s, payload)?, TeamId(t))))
+                .collect::<ServerResult<_>>()?,
             teams: teams.into_iter().map(|(id, n)| (TeamId(id), n)).collect(),
             targets: targets
                 .into_iter()

@@ -7,8 +7,8 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    plan_batch, referenced_keys, rfc3339, seqs_to_check, state_from_json, touched_keys,
-    BatchContext, DeviceRow, PullFrom, RecordPage, StoredEntity, StoredRecord,
+    plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state, touched_keys,
+    BatchContext, DeviceRow, PullFrom, RecordPage, StateRow, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -26,6 +26,7 @@ pub(super) const SCHEMA: &[&str] = &[
     include_str!("../migrations/sqlite/0003_team_position.sql"),
     include_str!("../migrations/sqlite/0004_quarantine.sql"),
     include_str!("../migrations/sqlite/0005_drop_records_team.sql"),
+    include_str!("../migrations/sqlite/0006_state_from_record.sql"),
 ];
 
 #[derive(Clone)]
@@ -133,9 +134,10 @@ fn team(tx: &Transaction, id: TeamId) -> ServerResult<TeamV1> {
 fn acked_seq(tx: &Transaction, device: DeviceId) -> ServerResult<u64> {
     let seq: i64 = tx
         .prepare_cached(
-            "SELECT COALESCE(MAX(seq), 0) FROM (
-                 SELECT seq FROM records WHERE device_id = ?1
-                 UNION ALL SELECT seq FROM quarantine WHERE device_id = ?1)",
+            // Each MAX on its own reads one entry of its (device_id, seq) index; over a UNION
+            // it would walk every record the device ever sent, on every push.
+            "SELECT max(COALESCE((SELECT MAX(seq) FROM records WHERE device_id = ?1), 0),
+                        COALESCE((SELECT MAX(seq) FROM quarantine WHERE device_id = ?1), 0))",
         )
         .map_err(db)?
         .query_row([device.to_string()], |r| r.get(0))
@@ -209,20 +211,22 @@ fn push(
     {
         let mut load = tx
             .prepare_cached(
-                "SELECT team_id, state FROM entities WHERE entity = ?1 AND entity_id = ?2",
+                "SELECT e.team_id, e.state, r.payload, r.hlc FROM entities e
+                 LEFT JOIN records r ON r.record_id = e.source_record
+                 WHERE e.entity = ?1 AND e.entity_id = ?2",
             )
             .map_err(db)?;
         for key in &touched {
-            let row: Option<(String, String)> = load
+            let row: Option<StateRow> = load
                 .query_row(params![key.0.as_str(), key.1], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()
                 .map_err(db)?;
-            if let Some((team_id, state)) = row {
+            if let Some((team_id, state, payload, hlc)) = row {
                 let entity = StoredEntity {
                     team_id: stored(&team_id, "mã đội")?,
-                    state: state_from_json(&state)?,
+                    state: stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref()))?,
                 };
                 context.stored.insert(key.clone(), entity);
             }
@@ -304,12 +308,12 @@ fn push(
     }
     let mut save = tx
         .prepare_cached(
-            "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
-                                   n_achieved)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO entities (entity, entity_id, team_id, state, source_record, deleted,
+                                   n_outcomes, n_achieved)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
-                 deleted = excluded.deleted, n_outcomes = excluded.n_outcomes,
-                 n_achieved = excluded.n_achieved",
+                 source_record = excluded.source_record, deleted = excluded.deleted,
+                 n_outcomes = excluded.n_outcomes, n_achieved = excluded.n_achieved",
         )
         .map_err(db)?;
     for e in &plan.entities {
@@ -318,6 +322,7 @@ fn push(
             e.key.1,
             e.team_id.to_string(),
             e.state_json,
+            e.source_record.map(|id| id.to_string()),
             e.deleted,
             e.n_outcomes,
             e.n_achieved,
@@ -561,18 +566,27 @@ impl Storage for SqliteStorage {
         self.run(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT state FROM entities
-                     WHERE team_id = ?1 AND entity = 'volunteer' AND deleted = 0",
+                    "SELECT e.state, r.payload, r.hlc FROM entities e
+                     LEFT JOIN records r ON r.record_id = e.source_record
+                     WHERE e.team_id = ?1 AND e.entity = 'volunteer' AND e.deleted = 0",
                 )
                 .map_err(db)?;
             let states = stmt
-                .query_map([team.to_string()], |r| r.get::<_, String>(0))
+                .query_map([team.to_string()], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
                 .map_err(db)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db)?;
             Ok(states
                 .iter()
-                .filter_map(|s| state_from_json(s).ok())
+                .filter_map(|(state, payload, hlc)| {
+                    stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref())).ok()
+                })
                 .filter_map(|s| serde_json::from_value(s.payload()).ok())
                 .collect())
         })
@@ -849,19 +863,19 @@ impl Storage for SqliteStorage {
             }
             let mut stmt = tx
                 .prepare(
-                    "SELECT entity, state, team_id FROM entities
-                     WHERE entity IN ('citizen', 'session', 'attendance')
-                       AND (deleted = 0 OR json_extract(state, '$.fields.merged_into') IS NOT NULL)",
+                    "SELECT e.entity, e.state, e.team_id, r.payload FROM entities e
+                     LEFT JOIN records r ON r.record_id = e.source_record
+                     WHERE e.entity IN ('citizen', 'session', 'attendance')
+                       AND (e.deleted = 0
+                            OR json_extract(e.state, '$.fields.merged_into') IS NOT NULL)",
                 )
                 .map_err(db)?;
             let mut rows = stmt.query([]).map_err(db)?;
             while let Some(r) = rows.next().map_err(db)? {
                 let team: String = r.get(2).map_err(db)?;
-                data.states.push((
-                    r.get(0).map_err(db)?,
-                    r.get(1).map_err(db)?,
-                    stored(&team, "mã đội")?,
-                ));
+                let state = report_state(r.get(1).map_err(db)?, r.get(3).map_err(db)?)?;
+                data.states
+                    .push((r.get(0).map_err(db)?, state, stored(&team, "mã đội")?));
             }
             let mut stmt = tx
                 .prepare(

@@ -102,6 +102,20 @@ pub fn apply_owned(
     merge_changes(state, op, fields.is_empty(), hlc, changes)
 }
 
+/// The state a full upsert leaves in an entity that had none: every field of `payload`, not
+/// deleted, each at `hlc`; the same as [`apply_owned`] on an empty state, built in one pass (a
+/// first sync makes thousands of these). The payload comes back when it sets a marker field
+/// (`_…`), which only the merge may judge.
+pub fn created(payload: Map<String, Value>, hlc: Hlc) -> Result<EntityState, Map<String, Value>> {
+    if payload.keys().any(|field| field.starts_with('_')) {
+        return Err(payload);
+    }
+    let mut fields = payload;
+    fields.insert(DELETED_FIELD.to_owned(), Value::Bool(false));
+    let clocks = fields.keys().map(|field| (field.clone(), hlc)).collect();
+    Ok(EntityState { fields, clocks })
+}
+
 /// A change that names no fields sets them all.
 fn named(fields: &[String], field: &str) -> bool {
     fields.is_empty() || fields.iter().any(|n| n == field)
@@ -194,6 +208,24 @@ mod tests {
             payload_version: 1,
             payload,
         }
+    }
+
+    #[test]
+    fn a_created_state_is_what_the_merge_makes_of_a_first_full_upsert() {
+        let device = DeviceId::new();
+        let payload = json!({"name": "Ân", "phone": null, "village": "Đông", "groups": ["a"]});
+        let create = record(device, 7, &[], payload.clone());
+        let mut merged = EntityState::default();
+        assert!(apply(&mut merged, &create).is_empty());
+        let Value::Object(map) = payload else {
+            unreachable!()
+        };
+        assert_eq!(created(map, create.hlc).unwrap(), merged);
+
+        let Value::Object(marked) = json!({"name": "Ân", "_forgotten": false}) else {
+            unreachable!()
+        };
+        assert!(created(marked, create.hlc).is_err());
     }
 
     #[test]

@@ -142,6 +142,15 @@ pub(crate) struct EntityRow {
     pub existed: bool,
 }
 
+/// Frees `value` on a thread of its own. A batch's merged states and records are thousands of
+/// small allocations: freeing them takes a few milliseconds that need not hold up the push.
+pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
+    // Should no thread be available, the refused closure drops `value` here instead.
+    let _ = std::thread::Builder::new()
+        .name("sotay-free".into())
+        .spawn(move || drop(value));
+}
+
 /// Runs `work` on each item on every core, keeping the order: each item is independent of the
 /// others (a record's own rules, a state's JSON), and a batch of 5,000 splits evenly. A small
 /// batch stays on this thread.
@@ -373,14 +382,32 @@ pub(crate) fn plan_batch(
             team_id: device.team_id,
             state: EntityState::default(),
         });
-        let payload = std::mem::take(&mut record.payload);
-        for lost in merge::apply_owned(
-            &mut entity.state,
-            record.op,
-            &record.fields,
-            record.hlc,
-            payload,
-        ) {
+        let payload = match std::mem::take(&mut record.payload) {
+            // Nothing to merge with: the state is the payload (most of a first sync).
+            serde_json::Value::Object(fields)
+                if plain_upsert
+                    && entity.state.fields.is_empty()
+                    && entity.state.clocks.is_empty() =>
+            {
+                match merge::created(fields, record.hlc) {
+                    Ok(state) => {
+                        entity.state = state;
+                        None
+                    }
+                    Err(fields) => Some(serde_json::Value::Object(fields)),
+                }
+            }
+            other => Some(other),
+        };
+        for lost in payload.into_iter().flat_map(|payload| {
+            merge::apply_owned(
+                &mut entity.state,
+                record.op,
+                &record.fields,
+                record.hlc,
+                payload,
+            )
+        }) {
             plan.conflicts.push(Conflict {
                 entity: record.entity,
                 entity_id: record.entity_id.clone(),
@@ -441,14 +468,17 @@ pub(crate) fn plan_batch(
     let state_json = on_every_core(&finals, |(_, e, source)| {
         source.is_none().then(|| state_to_json(&e.state))
     });
+    let mut merged_states = Vec::with_capacity(finals.len());
     plan.entities = finals
         .into_iter()
         .zip(state_json)
         .map(|((key, e, source_record), state_json)| {
             let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
+            let deleted = e.state.is_deleted();
+            merged_states.push(e.state);
             EntityRow {
                 existed: existed.contains(&key),
-                deleted: e.state.is_deleted(),
+                deleted,
                 key,
                 team_id: e.team_id,
                 state_json,
@@ -458,6 +488,7 @@ pub(crate) fn plan_batch(
             }
         })
         .collect();
+    drop_elsewhere((merged_states, entities, refs));
     plan.position = position;
     plan.response.acked_seq = acked;
     plan.response.applied = plan.records.len() as u64;
@@ -562,9 +593,6 @@ pub(crate) fn report_state(state: Option<String>, payload: Option<String>) -> Se
         (None, None) => Err(ServerError::Internal("trạng thái hỏng trong CSDL".into())),
     }
 }
-
-/// An entity row as the push reads it: team, own state, and its lone record's payload and clock.
-pub(crate) type StateRow = (String, Option<String>, Option<String>, Option<String>);
 
 pub(crate) fn state_to_json(state: &EntityState) -> String {
     serde_json::to_string(&compact(state)).expect("state serialises")

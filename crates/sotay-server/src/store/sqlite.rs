@@ -8,7 +8,7 @@ use super::{
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
     plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state, touched_keys,
-    BatchContext, DeviceRow, PullFrom, RecordPage, StateRow, StoredEntity, StoredRecord,
+    BatchContext, DeviceRow, EntityKey, PullFrom, RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -208,47 +208,48 @@ fn push(
         }
     }
     let touched = touched_keys(&records);
-    {
-        let mut load = tx
-            .prepare_cached(
-                "SELECT e.team_id, e.state, r.payload, r.hlc FROM entities e
-                 LEFT JOIN records r ON r.record_id = e.source_record
-                 WHERE e.entity = ?1 AND e.entity_id = ?2",
-            )
-            .map_err(db)?;
-        for key in &touched {
-            let row: Option<StateRow> = load
-                .query_row(params![key.0.as_str(), key.1], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()
-                .map_err(db)?;
-            if let Some((team_id, state, payload, hlc)) = row {
-                let entity = StoredEntity {
-                    team_id: stored(&team_id, "mã đội")?,
-                    state: stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref()))?,
-                };
-                context.stored.insert(key.clone(), entity);
-            }
+    // One statement per kind, the IDs as a JSON array probed against the primary key: a
+    // statement per key costs more in binding and stepping than in the lookup itself.
+    let mut load = tx
+        .prepare_cached(
+            "SELECT e.entity_id, e.team_id, e.state, r.payload, r.hlc FROM entities e
+             LEFT JOIN records r ON r.record_id = e.source_record
+             WHERE e.entity = ?1 AND e.entity_id IN (SELECT value FROM json_each(?2))",
+        )
+        .map_err(db)?;
+    for (kind, ids) in by_kind(&touched) {
+        let mut rows = load.query(params![kind.as_str(), ids]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let id: String = r.get(0).map_err(db)?;
+            let team_id: String = r.get(1).map_err(db)?;
+            let (state, payload, hlc): (Option<String>, Option<String>, Option<String>) = (
+                r.get(2).map_err(db)?,
+                r.get(3).map_err(db)?,
+                r.get(4).map_err(db)?,
+            );
+            let entity = StoredEntity {
+                team_id: stored(&team_id, "mã đội")?,
+                state: stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref()))?,
+            };
+            context.stored.insert((kind, id), entity);
         }
-        let mut look = tx
-            .prepare_cached(
-                "SELECT team_id, deleted AND json_extract(state, '$.fields.merged_into') IS NULL
-                 FROM entities WHERE entity = ?1 AND entity_id = ?2",
-            )
-            .map_err(db)?;
-        for key in referenced_keys(&records, &touched) {
-            let row: Option<(String, bool)> = look
-                .query_row(params![key.0.as_str(), key.1], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()
-                .map_err(db)?;
-            if let Some((team_id, deleted)) = row {
-                context
-                    .refs
-                    .insert(key, (stored(&team_id, "mã đội")?, deleted));
-            }
+    }
+    let mut look = tx
+        .prepare_cached(
+            "SELECT entity_id, team_id,
+                    deleted AND json_extract(state, '$.fields.merged_into') IS NULL
+             FROM entities WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))",
+        )
+        .map_err(db)?;
+    for (kind, ids) in by_kind(&referenced_keys(&records, &touched)) {
+        let mut rows = look.query(params![kind.as_str(), ids]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let id: String = r.get(0).map_err(db)?;
+            let team_id: String = r.get(1).map_err(db)?;
+            let gone: bool = r.get(2).map_err(db)?;
+            context
+                .refs
+                .insert((kind, id), (stored(&team_id, "mã đội")?, gone));
         }
     }
     let plan = plan_batch(context, &device, records, crate::apply::now_millis())?;
@@ -357,7 +358,29 @@ fn push(
         .map_err(db)?
         .execute(params![team, plan.position])
         .map_err(db)?;
-    Ok((plan.response, !plan.forgotten.is_empty()))
+    let forgot = !plan.forgotten.is_empty();
+    crate::apply::drop_elsewhere((plan.records, plan.entities, plan.conflicts));
+    Ok((plan.response, forgot))
+}
+
+/// `keys` grouped by kind, each group's IDs as a JSON array.
+fn by_kind(keys: &[EntityKey]) -> Vec<(Entity, String)> {
+    let mut groups: Vec<(Entity, Vec<&str>)> = Vec::new();
+    for (entity, id) in keys {
+        match groups.iter_mut().find(|(e, _)| e == entity) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((*entity, vec![id])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(entity, ids)| {
+            (
+                entity,
+                serde_json::to_string(&ids).expect("strings serialise"),
+            )
+        })
+        .collect()
 }
 
 /// A thread with its own connection that checkpoints the WAL (PASSIVE: it never waits for or

@@ -11,4 +11,12 @@ if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
 fi
 "${sudo_cmd[@]}" su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'sotay'\"" | grep -q 1 ||
   "${sudo_cmd[@]}" su postgres -c "psql -qc \"CREATE ROLE sotay LOGIN CREATEDB PASSWORD 'sotay'\"" >&2
+# Each test and benchmark makes a database of its own and leaves it behind (a failed test's data
+# can be looked at). Those of earlier runs are dropped here, before this run's tests start:
+# otherwise they pile up run after run (2,000 databases and 17 GB were seen on a CI machine).
+export PGPASSWORD=sotay
+psql -h 127.0.0.1 -U sotay -d postgres -qtAc \
+  "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database
+   WHERE datname ~ '^sotay_(test|bench)_'" |
+  psql -h 127.0.0.1 -U sotay -d postgres -q >&2
 echo "postgres://sotay:sotay@127.0.0.1/postgres"

@@ -95,9 +95,13 @@ pub(crate) fn referenced_keys(records: &[OutboxRecord], touched: &[EntityKey]) -
                 .filter(|id| !id.contains('\0'))
             {
                 // Stored under the canonical form the payload decodes to (any case, braces…).
-                let id = id
-                    .parse::<uuid::Uuid>()
-                    .map_or_else(|_| id.to_owned(), |u| u.to_string());
+                let id = match id.parse::<uuid::Uuid>() {
+                    Ok(u) => u
+                        .hyphenated()
+                        .encode_lower(&mut uuid::Uuid::encode_buffer())
+                        .to_owned(),
+                    Err(_) => id.to_owned(),
+                };
                 let key = (entity, id);
                 if touched.binary_search(&key).is_err() {
                     keys.push(key);

@@ -8,10 +8,10 @@ use super::{
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
     plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state, touched_keys,
-    BatchContext, DeviceRow, EntityKey, PullFrom, RecordPage, StoredEntity, StoredRecord,
+    BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage, StoredEntity,
 };
 use crate::error::{ServerError, ServerResult};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, ToSql, Transaction};
 use sotay_core::report::CommuneTarget;
 use sotay_protocol::sync::{OwnRecords, PushResponse, QuarantinedRecord};
 use sotay_protocol::{
@@ -254,37 +254,45 @@ fn push(
     }
     let plan = plan_batch(context, &device, records, crate::apply::now_millis())?;
     let received = now();
-    let mut insert = tx
-        .prepare_cached(
-            "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
-                                  fields, payload_version, payload, received_at, team_position)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )
-        .map_err(db)?;
-    for StoredRecord {
-        record: r,
-        payload_json,
-        position,
-    } in &plan.records
-    {
-        insert
-            .execute(params![
-                device_id,
-                r.seq as i64,
-                team,
+    let columns: Vec<([String; 3], i64, [&'static str; 2])> = plan
+        .records
+        .iter()
+        .map(|stored| {
+            let r = &stored.record;
+            let text = [
                 r.record_id.to_string(),
                 r.hlc.to_string(),
-                r.entity.as_str(),
-                r.entity_id,
-                r.op.as_str(),
                 serde_json::to_string(&r.fields).expect("strings serialise"),
-                i64::from(r.payload_version),
-                payload_json,
-                received,
-                position,
-            ])
-            .map_err(db)?;
-    }
+            ];
+            (text, r.seq as i64, [r.entity.as_str(), r.op.as_str()])
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
+                              fields, payload_version, payload, received_at, team_position)",
+        plan.records
+            .iter()
+            .zip(&columns)
+            .map(|(stored, (own, seq, kinds))| {
+                let r = &stored.record;
+                [
+                    &device_id as &dyn ToSql,
+                    seq,
+                    &team,
+                    &own[0],
+                    &own[1],
+                    &kinds[0],
+                    &r.entity_id,
+                    &kinds[1],
+                    &own[2],
+                    &r.payload_version,
+                    &stored.payload_json,
+                    &received,
+                    &stored.position,
+                ]
+            }),
+    )?;
     let mut set_aside = tx
         .prepare_cached(
             "INSERT INTO quarantine (team_id, device_id, seq, record_id, entity, entity_id, reason,
@@ -307,28 +315,55 @@ fn push(
             ])
             .map_err(db)?;
     }
-    let mut save = tx
+    // New entities are inserted and known ones updated: no upsert to arbitrate.
+    let (known, new): (Vec<&EntityRow>, Vec<&EntityRow>) =
+        plan.entities.iter().partition(|e| e.existed);
+    let teams: Vec<(String, &'static str)> = new
+        .iter()
+        .map(|e| (e.team_id.to_string(), e.key.0.as_str()))
+        .collect();
+    let sources: Vec<Option<String>> = new
+        .iter()
+        .map(|e| e.source_record.map(|id| id.to_string()))
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO entities (entity, entity_id, team_id, state, source_record, deleted,
+                               n_outcomes, n_achieved)",
+        new.iter()
+            .zip(teams.iter().zip(&sources))
+            .map(|(e, ((team, kind), source))| {
+                [
+                    kind as &dyn ToSql,
+                    &e.key.1,
+                    team,
+                    &e.state_json,
+                    source,
+                    &e.deleted,
+                    &e.n_outcomes,
+                    &e.n_achieved,
+                ]
+            }),
+    )?;
+    let mut update_entity = tx
         .prepare_cached(
-            "INSERT INTO entities (entity, entity_id, team_id, state, source_record, deleted,
-                                   n_outcomes, n_achieved)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (entity, entity_id) DO UPDATE SET state = excluded.state,
-                 source_record = excluded.source_record, deleted = excluded.deleted,
-                 n_outcomes = excluded.n_outcomes, n_achieved = excluded.n_achieved",
+            "UPDATE entities SET state = ?3, source_record = ?4, deleted = ?5, n_outcomes = ?6,
+                                 n_achieved = ?7
+             WHERE entity = ?1 AND entity_id = ?2",
         )
         .map_err(db)?;
-    for e in &plan.entities {
-        save.execute(params![
-            e.key.0.as_str(),
-            e.key.1,
-            e.team_id.to_string(),
-            e.state_json,
-            e.source_record.map(|id| id.to_string()),
-            e.deleted,
-            e.n_outcomes,
-            e.n_achieved,
-        ])
-        .map_err(db)?;
+    for e in known {
+        update_entity
+            .execute(params![
+                e.key.0.as_str(),
+                e.key.1,
+                e.state_json,
+                e.source_record.map(|id| id.to_string()),
+                e.deleted,
+                e.n_outcomes,
+                e.n_achieved,
+            ])
+            .map_err(db)?;
     }
     let mut conflict = tx
         .prepare_cached(
@@ -361,6 +396,41 @@ fn push(
     let forgot = !plan.forgotten.is_empty();
     crate::apply::drop_elsewhere((plan.records, plan.entities, plan.conflicts));
     Ok((plan.response, forgot))
+}
+
+/// Inserts `rows` with `insert` (an `INSERT INTO table (columns)` without values) many rows
+/// per statement: a batch is thousands of rows, and a statement per row costs more in stepping
+/// and resetting than in the row itself.
+fn insert_rows<'a, const N: usize>(
+    tx: &Transaction,
+    insert: &str,
+    rows: impl Iterator<Item = [&'a dyn ToSql; N]>,
+) -> ServerResult<()> {
+    const PER_STATEMENT: usize = 64;
+    let values = |n: usize| {
+        let row = format!("({})", vec!["?"; N].join(", "));
+        format!("{insert} VALUES {}", vec![row; n].join(", "))
+    };
+    let full = values(PER_STATEMENT);
+    let mut chunk: Vec<&dyn ToSql> = Vec::with_capacity(PER_STATEMENT * N);
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        chunk.clear();
+        for row in rows.by_ref().take(PER_STATEMENT) {
+            chunk.extend(row);
+        }
+        let n = chunk.len() / N;
+        let sql = if n == PER_STATEMENT {
+            full.clone()
+        } else {
+            values(n)
+        };
+        tx.prepare_cached(&sql)
+            .map_err(db)?
+            .execute(rusqlite::params_from_iter(chunk.iter()))
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 /// `keys` grouped by kind, each group's IDs as a JSON array.

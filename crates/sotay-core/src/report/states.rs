@@ -2,8 +2,9 @@
 //! synced records, so both feed `build` through here.
 
 use super::{CommuneTarget, ReportInput};
-use sotay_protocol::merge::EntityState;
-use sotay_protocol::{CitizenId, Entity, Payload, SessionId, TeamId};
+use sotay_protocol::{
+    AttendanceV2, CitizenId, CitizenV1, Entity, SessionId, SessionV1, TeamId, TeamV1,
+};
 use std::collections::{HashMap, HashSet};
 
 /// Collects report input from merged entity states (`sotay_protocol::merge::EntityState` as
@@ -22,17 +23,22 @@ pub fn input_from_states<'a>(
     // Records merged into another: (the kept one, the merged one's team).
     let mut merged: HashMap<CitizenId, (CitizenId, TeamId)> = HashMap::new();
     for (entity, state) in states {
-        let (Some(entity), Ok(state)) = (
-            Entity::parse(entity),
-            serde_json::from_str::<EntityState>(state),
-        ) else {
+        let Some(entity) = Entity::parse(entity) else {
             continue;
         };
-        if state.is_deleted() {
+        // Each state is read straight into what the report needs: first whether it is live,
+        // then its payload's own type. Building a JSON tree, its per-field clocks and a copy of
+        // its fields first took most of a report's time.
+        let Ok(StateOf { fields: live }) = serde_json::from_str::<StateOf<Liveness>>(state) else {
+            continue;
+        };
+        if live.deleted == Some(true) {
             if entity == Entity::Citizen {
-                let field = |name: &str| state.fields.get(name).and_then(|v| v.as_str());
+                let text = |v: &Option<serde_json::Value>| {
+                    v.as_ref().and_then(|v| v.as_str()).map(str::to_owned)
+                };
                 if let (Some(id), Some(into), Some(team)) =
-                    (field("id"), field("merged_into"), field("team_id"))
+                    (text(&live.id), text(&live.merged_into), text(&live.team_id))
                 {
                     if let (Ok(id), Ok(into), Ok(team)) = (id.parse(), into.parse(), team.parse()) {
                         merged.insert(id, (into, team));
@@ -41,22 +47,55 @@ pub fn input_from_states<'a>(
             }
             continue;
         }
-        match Payload::decode(entity, Payload::current_version(entity), state.payload()) {
-            Ok(Payload::Citizen(c)) => {
-                input.citizens.insert(c.id, c);
+        match entity {
+            Entity::Citizen => {
+                if let Ok(StateOf { fields: c }) = serde_json::from_str::<StateOf<CitizenV1>>(state)
+                {
+                    input.citizens.insert(c.id, c);
+                }
             }
-            Ok(Payload::Session(s)) => {
-                input.sessions.insert(s.id, s);
+            Entity::Session => {
+                if let Ok(StateOf { fields: s }) = serde_json::from_str::<StateOf<SessionV1>>(state)
+                {
+                    input.sessions.insert(s.id, s);
+                }
             }
-            Ok(Payload::Attendance(a)) => input.attendances.push(a),
-            Ok(Payload::Team(t)) => {
-                input.team_names.entry(t.id).or_insert(t.name);
+            Entity::Attendance => {
+                if let Ok(StateOf { fields: a }) =
+                    serde_json::from_str::<StateOf<AttendanceV2>>(state)
+                {
+                    input.attendances.push(a);
+                }
             }
-            _ => {}
+            Entity::Team => {
+                if let Ok(StateOf { fields: t }) = serde_json::from_str::<StateOf<TeamV1>>(state) {
+                    input.team_names.entry(t.id).or_insert(t.name);
+                }
+            }
+            Entity::Volunteer => {}
         }
     }
     count_merged_as_kept(&mut input, &merged);
     input
+}
+
+/// A merged state (`{"fields": …, "clocks": …}`), read for its fields only.
+#[derive(serde::Deserialize)]
+struct StateOf<T> {
+    fields: T,
+}
+
+/// What decides whether a state counts: its tombstone, and where a merged person went.
+#[derive(serde::Deserialize)]
+struct Liveness {
+    #[serde(rename = "_deleted", default)]
+    deleted: Option<bool>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    merged_into: Option<serde_json::Value>,
+    #[serde(default)]
+    team_id: Option<serde_json::Value>,
 }
 
 /// An attendance recorded for a person after a teammate merged them into another record, on a

@@ -17,7 +17,7 @@ use crate::refdata::{admin_units, skills};
 use crate::validate::gender_vi;
 use serde::Serialize;
 use sotay_protocol::{AttendanceV2, CitizenId, CitizenV1, Outcome, SessionId, SessionV1, TeamId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
@@ -220,8 +220,18 @@ fn province_name(commune_code: &str) -> String {
 
 #[derive(Default)]
 struct Acc {
-    people: HashSet<CitizenId>,
+    /// The people counted, by their index in the report's input (distinct people per group).
+    people: HashSet<u32>,
     counts: Counts,
+}
+
+/// What the breakdowns group a person by, worked out once per person instead of once per
+/// attendance and breakdown.
+struct Person<'a> {
+    index: u32,
+    citizen: &'a CitizenV1,
+    commune: String,
+    province: String,
 }
 
 /// Builds the report. Attendances whose session is outside the period, deleted, or unknown are
@@ -236,23 +246,54 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
     } else {
         options.by.clone()
     };
-    let mut tables: BTreeMap<Breakdown, BTreeMap<String, Acc>> = BTreeMap::new();
+    let people: HashMap<CitizenId, Person> = input
+        .citizens
+        .values()
+        .enumerate()
+        .map(|(index, citizen)| {
+            let person = Person {
+                index: index as u32,
+                citizen,
+                commune: commune_name(&citizen.commune_code),
+                province: province_name(&citizen.commune_code),
+            };
+            (citizen.id, person)
+        })
+        .collect();
+    let sessions: HashMap<SessionId, (&SessionV1, String)> = input
+        .sessions
+        .values()
+        .filter(|s| in_period(s))
+        .map(|s| {
+            let team = input
+                .team_names
+                .get(&s.team_id)
+                .cloned()
+                .unwrap_or_else(|| s.team_id.to_string());
+            (s.id, (s, team))
+        })
+        .collect();
+    let catalogue = input.catalogue.as_ref().unwrap_or_else(|| skills());
+    let skill_names: HashMap<&str, String> = catalogue
+        .skills
+        .iter()
+        .map(|s| (s.code.as_str(), format!("{} {}", s.code, s.name_vi)))
+        .collect();
+    let mut tables: Vec<(Breakdown, HashMap<&str, Acc>)> =
+        by.iter().map(|b| (*b, HashMap::new())).collect();
     let mut total = Acc::default();
-    let mut confirmed: HashSet<CitizenId> = HashSet::new();
-    let mut reached_by_commune: HashMap<String, HashSet<CitizenId>> = HashMap::new();
-    let mut confirmed_by_commune: HashMap<String, HashSet<CitizenId>> = HashMap::new();
+    let mut confirmed: HashSet<u32> = HashSet::new();
+    let mut reached_by_commune: HashMap<&str, HashSet<u32>> = HashMap::new();
+    let mut confirmed_by_commune: HashMap<&str, HashSet<u32>> = HashMap::new();
     let mut sessions_seen: HashSet<SessionId> = HashSet::new();
 
     for a in input.attendances.iter().filter(|a| a.present) {
-        let (Some(session), Some(citizen)) = (
-            input.sessions.get(&a.session_id),
-            input.citizens.get(&a.citizen_id),
-        ) else {
+        let (Some((session, team)), Some(person)) =
+            (sessions.get(&a.session_id), people.get(&a.citizen_id))
+        else {
             continue;
         };
-        if !in_period(session) {
-            continue;
-        }
+        let citizen = person.citizen;
         sessions_seen.insert(session.id);
         let taught = a
             .outcomes
@@ -265,34 +306,30 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
             .filter(|o| o.outcome == Outcome::Achieved)
             .count() as u64;
         let add = |acc: &mut Acc, taught: u64, achieved: u64| {
-            acc.people.insert(citizen.id);
+            acc.people.insert(person.index);
             acc.counts.attendances += 1;
             acc.counts.taught += taught;
             acc.counts.achieved += achieved;
         };
         add(&mut total, taught, achieved);
         reached_by_commune
-            .entry(citizen.commune_code.clone())
+            .entry(citizen.commune_code.as_str())
             .or_default()
-            .insert(citizen.id);
+            .insert(person.index);
         if achieved > 0 {
-            confirmed.insert(citizen.id);
+            confirmed.insert(person.index);
             confirmed_by_commune
-                .entry(citizen.commune_code.clone())
+                .entry(citizen.commune_code.as_str())
                 .or_default()
-                .insert(citizen.id);
+                .insert(person.index);
         }
         let session_year: i32 = session.date[..4].parse().unwrap_or(citizen.birth_year);
-        for &b in &by {
-            let table = tables.entry(b).or_default();
-            if b == Breakdown::Skill {
+        for (b, table) in tables.iter_mut() {
+            if *b == Breakdown::Skill {
                 for o in &a.outcomes {
-                    let name = input
-                        .catalogue
-                        .as_ref()
-                        .unwrap_or_else(|| skills())
-                        .skill(&o.skill)
-                        .map_or_else(|| o.skill.clone(), |s| format!("{} {}", s.code, s.name_vi));
+                    let name = skill_names
+                        .get(o.skill.as_str())
+                        .map_or(o.skill.as_str(), String::as_str);
                     let (t, ach) = match o.outcome {
                         Outcome::Taught => (1, 0),
                         Outcome::Achieved => (0, 1),
@@ -301,18 +338,14 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
                 }
                 continue;
             }
-            let group = match b {
-                Breakdown::Gender => gender_vi(citizen.gender).to_owned(),
-                Breakdown::Age => age_band(session_year - citizen.birth_year).to_owned(),
-                Breakdown::Village => citizen.village.clone(),
-                Breakdown::Commune => commune_name(&citizen.commune_code),
-                Breakdown::Province => province_name(&citizen.commune_code),
-                Breakdown::Team => input
-                    .team_names
-                    .get(&session.team_id)
-                    .cloned()
-                    .unwrap_or_else(|| session.team_id.to_string()),
-                Breakdown::Month => session.date[..7].to_owned(),
+            let group: &str = match b {
+                Breakdown::Gender => gender_vi(citizen.gender),
+                Breakdown::Age => age_band(session_year - citizen.birth_year),
+                Breakdown::Village => &citizen.village,
+                Breakdown::Commune => &person.commune,
+                Breakdown::Province => &person.province,
+                Breakdown::Team => team,
+                Breakdown::Month => &session.date[..7],
                 Breakdown::Skill => unreachable!("handled above"),
             };
             add(table.entry(group).or_default(), taught, achieved);
@@ -323,20 +356,17 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
         people: acc.people.len() as u64,
         ..acc.counts.clone()
     };
-    let breakdowns = by
-        .iter()
-        .map(|b| {
-            let mut rows: Vec<BreakdownRow> = tables
-                .get(b)
-                .map(|t| {
-                    t.iter()
-                        .map(|(group, acc)| BreakdownRow {
-                            group: group.clone(),
-                            counts: finish(acc),
-                        })
-                        .collect()
+    let breakdowns = tables
+        .into_iter()
+        .map(|(b, table)| {
+            let mut rows: Vec<BreakdownRow> = table
+                .iter()
+                .map(|(group, acc)| BreakdownRow {
+                    group: (*group).to_owned(),
+                    counts: finish(acc),
                 })
-                .unwrap_or_default();
+                .collect();
+            rows.sort_by(|x, y| x.group.cmp(&y.group));
             if matches!(
                 b,
                 Breakdown::Village | Breakdown::Commune | Breakdown::Team | Breakdown::Province
@@ -344,7 +374,7 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
                 rows.sort_by(|x, y| crate::text::compare_vi(&x.group, &y.group));
             }
             BreakdownTable {
-                breakdown: *b,
+                breakdown: b,
                 title: b.title_vi().to_owned(),
                 rows,
             }
@@ -355,10 +385,10 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
         .iter()
         .map(|t| {
             let reached = reached_by_commune
-                .get(&t.commune_code)
+                .get(t.commune_code.as_str())
                 .map_or(0, |s| s.len() as u64);
             let conf = confirmed_by_commune
-                .get(&t.commune_code)
+                .get(t.commune_code.as_str())
                 .map_or(0, |s| s.len() as u64);
             let (reached_pct, confirmed_pct) = (
                 percent(reached, t.adult_population),

@@ -1067,3 +1067,83 @@ fn whichever_record_is_chosen_the_older_one_remains_and_the_other_keeps_no_perso
         .unwrap();
     assert_eq!(leaks, 0);
 }
+
+#[test]
+fn the_report_read_from_the_stores_tables_is_the_one_its_merged_states_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, path) = new_store(dir.path());
+    let people = [
+        ("Mai Văn Bình", "nam", "1950", "Thôn Đông"),
+        ("Lê Thị Hoa", "nữ", "1988", "Thôn Tây"),
+        ("Trần Văn An", "nam", "2009", "Thôn Đông"),
+        ("Nguyễn Thị Lan", "nữ", "1972", "Thôn Tây"),
+        ("Mai Văn Bình", "nam", "12/03/1950", "Thôn Đông"),
+    ];
+    let ids: Vec<_> = people
+        .iter()
+        .map(|(name, gender, birth, village)| {
+            let person = citizen(name, gender, birth, village);
+            store.add_citizen(person).unwrap().citizen.id
+        })
+        .collect();
+    let came = |i: usize, achieved: &[&str]| AttendeeInput {
+        citizen_id: ids[i],
+        achieved: achieved.iter().map(|s| s.to_string()).collect(),
+    };
+    for (date, who) in [
+        (
+            "2026-10-03",
+            vec![came(0, &[]), came(1, &["VNEID1"]), came(2, &["0.1"])],
+        ),
+        (
+            "2026-11-01",
+            vec![
+                came(1, &[]),
+                came(3, &["VNEID1", "0.1"]),
+                came(4, &["VNEID1"]),
+            ],
+        ),
+        ("2026-11-20", vec![came(4, &["0.1"]), came(2, &[])]),
+    ] {
+        store
+            .add_session(SessionInput {
+                date: date.into(),
+                place: "Nhà văn hóa".into(),
+                skills: vec!["0.1".into(), "VNEID1".into()],
+                attendees: who,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    store.merge_citizens(ids[0], ids[4]).unwrap();
+
+    let from_tables = store.report(&Default::default()).unwrap();
+    let conn = raw(&path);
+    let mut stmt = conn
+        .prepare(
+            "SELECT entity, state FROM entity_state
+             WHERE entity IN ('citizen', 'session', 'attendance', 'team')",
+        )
+        .unwrap();
+    let states: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut input = sotay_core::report::input_from_states(
+        states.iter().map(|(e, s)| (e.as_str(), s.as_str())),
+        Default::default(),
+        store.targets().unwrap(),
+    );
+    input.catalogue = Some(store.catalogue().unwrap().into_owned());
+    let from_states = sotay_core::report::build(&input, &Default::default());
+    assert_eq!(
+        serde_json::to_value(&from_tables).unwrap(),
+        serde_json::to_value(&from_states).unwrap()
+    );
+    assert_eq!(
+        from_tables.totals.people, 4,
+        "the merged pair is one person"
+    );
+    assert_eq!(from_tables.totals.attendances, 8);
+}

@@ -6,6 +6,7 @@
 //! targets and the store's report in `targets`, and the JSON, CSV and XLSX files in `writers`.
 
 mod states;
+mod tables;
 mod targets;
 mod writers;
 
@@ -218,10 +219,15 @@ fn province_name(commune_code: &str) -> String {
         .map_or_else(|| "?".to_owned(), |(p, _)| p.name.clone())
 }
 
+/// The report's counting maps: one lookup per attendance and breakdown, so the hasher counts.
+/// foldhash is seeded per process, as std's SipHash is, and several times faster.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Acc {
     /// The people counted, by their index in the report's input (distinct people per group).
-    people: HashSet<u32>,
+    people: FastSet<u32>,
     counts: Counts,
 }
 
@@ -246,7 +252,7 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
     } else {
         options.by.clone()
     };
-    let people: HashMap<CitizenId, Person> = input
+    let people: FastMap<CitizenId, Person> = input
         .citizens
         .values()
         .enumerate()
@@ -260,7 +266,7 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
             (citizen.id, person)
         })
         .collect();
-    let sessions: HashMap<SessionId, (&SessionV1, String)> = input
+    let sessions: FastMap<SessionId, (&SessionV1, String)> = input
         .sessions
         .values()
         .filter(|s| in_period(s))
@@ -274,18 +280,18 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
         })
         .collect();
     let catalogue = input.catalogue.as_ref().unwrap_or_else(|| skills());
-    let skill_names: HashMap<&str, String> = catalogue
+    let skill_names: FastMap<&str, String> = catalogue
         .skills
         .iter()
         .map(|s| (s.code.as_str(), format!("{} {}", s.code, s.name_vi)))
         .collect();
-    let mut tables: Vec<(Breakdown, HashMap<&str, Acc>)> =
-        by.iter().map(|b| (*b, HashMap::new())).collect();
+    let mut tables: Vec<(Breakdown, FastMap<&str, Acc>)> =
+        by.iter().map(|b| (*b, FastMap::default())).collect();
     let mut total = Acc::default();
-    let mut confirmed: HashSet<u32> = HashSet::new();
-    let mut reached_by_commune: HashMap<&str, HashSet<u32>> = HashMap::new();
-    let mut confirmed_by_commune: HashMap<&str, HashSet<u32>> = HashMap::new();
-    let mut sessions_seen: HashSet<SessionId> = HashSet::new();
+    let mut confirmed: FastSet<u32> = FastSet::default();
+    let mut reached_by_commune: FastMap<&str, FastSet<u32>> = FastMap::default();
+    let mut confirmed_by_commune: FastMap<&str, FastSet<u32>> = FastMap::default();
+    let mut sessions_seen: FastSet<SessionId> = FastSet::default();
 
     for a in input.attendances.iter().filter(|a| a.present) {
         let (Some((session, team)), Some(person)) =

@@ -34,15 +34,8 @@ pub fn input_from_states<'a>(
         };
         if live.deleted == Some(true) {
             if entity == Entity::Citizen {
-                let text = |v: &Option<serde_json::Value>| {
-                    v.as_ref().and_then(|v| v.as_str()).map(str::to_owned)
-                };
-                if let (Some(id), Some(into), Some(team)) =
-                    (text(&live.id), text(&live.merged_into), text(&live.team_id))
-                {
-                    if let (Ok(id), Ok(into), Ok(team)) = (id.parse(), into.parse(), team.parse()) {
-                        merged.insert(id, (into, team));
-                    }
+                if let Some((id, into)) = merged_from(&live) {
+                    merged.insert(id, into);
                 }
             }
             continue;
@@ -98,10 +91,29 @@ struct Liveness {
     team_id: Option<serde_json::Value>,
 }
 
+/// Where a deleted citizen's state says they were merged: (them, (the kept one, their team)).
+pub(super) fn merged_citizen(state: &str) -> Option<(CitizenId, (CitizenId, TeamId))> {
+    let StateOf { fields: live } = serde_json::from_str::<StateOf<Liveness>>(state).ok()?;
+    merged_from(&live)
+}
+
+fn merged_from(live: &Liveness) -> Option<(CitizenId, (CitizenId, TeamId))> {
+    fn text(v: &Option<serde_json::Value>) -> Option<&str> {
+        v.as_ref().and_then(|v| v.as_str())
+    }
+    let id = text(&live.id)?.parse().ok()?;
+    let into = text(&live.merged_into)?.parse().ok()?;
+    let team = text(&live.team_id)?.parse().ok()?;
+    Some((id, (into, team)))
+}
+
 /// An attendance recorded for a person after a teammate merged them into another record, on a
 /// laptop that had not yet heard of the merge, counts as the kept person's: once, and only
 /// within the merged record's team.
-fn count_merged_as_kept(input: &mut ReportInput, merged: &HashMap<CitizenId, (CitizenId, TeamId)>) {
+pub(super) fn count_merged_as_kept(
+    input: &mut ReportInput,
+    merged: &HashMap<CitizenId, (CitizenId, TeamId)>,
+) {
     if merged.is_empty() {
         return;
     }

@@ -1,11 +1,10 @@
 //! Commune targets: their validation, which the laptop's store and the server share, and their
 //! SQLite table; and the store's report over everything this laptop holds.
 
-use super::{build, input_from_states, CommuneTarget, Report, ReportOptions};
+use super::{build, CommuneTarget, Report, ReportOptions};
 use crate::error::{CoreError, CoreResult};
 use crate::refdata::admin_units;
 use crate::validate::Field;
-use std::collections::HashMap;
 
 impl CommuneTarget {
     /// Checks the commune against the catalogue and the numbers against their ranges. Both the
@@ -73,18 +72,7 @@ impl crate::Store {
     /// The report over everything this laptop holds: its own records and those pulled from the
     /// team's other laptops.
     pub fn report(&self, options: &ReportOptions) -> CoreResult<Report> {
-        let mut stmt = self.conn.prepare(
-            "SELECT entity, state FROM entity_state
-             WHERE entity IN ('citizen', 'session', 'attendance', 'team')",
-        )?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut input = input_from_states(
-            rows.iter().map(|(e, s)| (e.as_str(), s.as_str())),
-            HashMap::new(),
-            self.targets()?,
-        );
+        let mut input = self.report_input()?;
         input.catalogue = Some(self.catalogue()?.into_owned());
         Ok(build(&input, options))
     }

@@ -123,6 +123,26 @@ fn skill_ref(catalogue: &SkillCatalogue, code: &str) -> SkillRef {
     }
 }
 
+/// The `session` columns [`session_from_row`] reads, in its order.
+pub(crate) const SESSION_COLUMNS: &str =
+    "id, team_id, date, time, place, village, commune_code, volunteers, note";
+
+/// A session from its row (`SESSION_COLUMNS`); its skills are in `session_skill`, left empty.
+pub(crate) fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionV1> {
+    Ok(SessionV1 {
+        id: parse_col(r, 0)?,
+        team_id: parse_col(r, 1)?,
+        date: r.get(2)?,
+        time: r.get(3)?,
+        place: r.get(4)?,
+        village: r.get(5)?,
+        commune_code: r.get(6)?,
+        volunteers: json_col(r, 7)?,
+        skills: Vec::new(),
+        note: r.get(8)?,
+    })
+}
+
 impl Store {
     /// Records a session and its attendance in one transaction.
     pub fn add_session(&mut self, input: SessionInput) -> CoreResult<SessionDetail> {
@@ -362,23 +382,9 @@ impl Store {
         let session = self
             .conn
             .query_row(
-                "SELECT id, team_id, date, time, place, village, commune_code, volunteers, note
-                 FROM session WHERE id = ?1 AND deleted = 0",
+                &format!("SELECT {SESSION_COLUMNS} FROM session WHERE id = ?1 AND deleted = 0"),
                 [id.to_string()],
-                |r| {
-                    Ok(SessionV1 {
-                        id: parse_col(r, 0)?,
-                        team_id: parse_col(r, 1)?,
-                        date: r.get(2)?,
-                        time: r.get(3)?,
-                        place: r.get(4)?,
-                        village: r.get(5)?,
-                        commune_code: r.get(6)?,
-                        volunteers: json_col(r, 7)?,
-                        skills: Vec::new(),
-                        note: r.get(8)?,
-                    })
-                },
+                session_from_row,
             )
             .optional()?
             .ok_or_else(|| CoreError::NotFound {

@@ -953,19 +953,7 @@ fn two_records_of_one_person_merge_into_one_with_both_histories() {
     let other = store.add_citizen(second).unwrap().citizen;
     let groups = store.duplicates().unwrap();
     assert!(groups.iter().any(|g| g.citizens.len() == 2), "{groups:?}");
-    let session = |store: &mut Store, date: &str, who: Vec<AttendeeInput>| {
-        store
-            .add_session(SessionInput {
-                date: date.into(),
-                place: "Nhà văn hóa".into(),
-                skills: vec!["0.1".into(), "VNEID1".into()],
-                attendees: who,
-                ..Default::default()
-            })
-            .unwrap()
-            .session
-            .id
-    };
+    let session = session_on;
     let came = |id, achieved: &[&str]| AttendeeInput {
         citizen_id: id,
         achieved: achieved.iter().map(|s| s.to_string()).collect(),
@@ -1105,15 +1093,7 @@ fn the_report_read_from_the_stores_tables_is_the_one_its_merged_states_give() {
         ),
         ("2026-11-20", vec![came(4, &["0.1"]), came(2, &[])]),
     ] {
-        store
-            .add_session(SessionInput {
-                date: date.into(),
-                place: "Nhà văn hóa".into(),
-                skills: vec!["0.1".into(), "VNEID1".into()],
-                attendees: who,
-                ..Default::default()
-            })
-            .unwrap();
+        session_on(&mut store, date, who);
     }
     store.merge_citizens(ids[0], ids[4]).unwrap();
 
@@ -1146,4 +1126,23 @@ fn the_report_read_from_the_stores_tables_is_the_one_its_merged_states_give() {
         "the merged pair is one person"
     );
     assert_eq!(from_tables.totals.attendances, 8);
+}
+
+/// Records a session at the cultural house teaching 0.1 and VNEID1; its ID.
+fn session_on(
+    store: &mut Store,
+    date: &str,
+    attendees: Vec<AttendeeInput>,
+) -> sotay_protocol::SessionId {
+    store
+        .add_session(SessionInput {
+            date: date.into(),
+            place: "Nhà văn hóa".into(),
+            skills: vec!["0.1".into(), "VNEID1".into()],
+            attendees,
+            ..Default::default()
+        })
+        .unwrap()
+        .session
+        .id
 }

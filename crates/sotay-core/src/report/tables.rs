@@ -7,9 +7,10 @@ use super::states::{count_merged_as_kept, merged_citizen};
 use super::{FastMap, ReportInput};
 use crate::citizens::{citizen_from_row, CITIZEN_COLUMNS};
 use crate::error::CoreResult;
-use crate::store::{enum_col, json_col, parse_col, Store};
+use crate::sessions::{session_from_row, SESSION_COLUMNS};
+use crate::store::{enum_col, parse_col, Store};
 use rusqlite::types::Type;
-use sotay_protocol::{AttendanceV2, CitizenId, SessionId, SessionV1, SkillOutcomeV2, TeamId};
+use sotay_protocol::{AttendanceV2, CitizenId, SessionId, SkillOutcomeV2, TeamId};
 use std::collections::HashMap;
 
 impl Store {
@@ -40,26 +41,13 @@ impl Store {
         while let Some(r) = rows.next()? {
             skills.entry(parse_col(r, 0)?).or_default().push(r.get(1)?);
         }
-        let mut stmt = self.conn.prepare(
-            "SELECT id, team_id, date, time, place, village, commune_code, volunteers, note
-             FROM session WHERE deleted = 0",
-        )?;
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM session WHERE deleted = 0");
+        let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let id: SessionId = parse_col(r, 0)?;
-            let session = SessionV1 {
-                id,
-                team_id: parse_col(r, 1)?,
-                date: r.get(2)?,
-                time: r.get(3)?,
-                place: r.get(4)?,
-                village: r.get(5)?,
-                commune_code: r.get(6)?,
-                volunteers: json_col(r, 7)?,
-                skills: skills.remove(&id).unwrap_or_default(),
-                note: r.get(8)?,
-            };
-            input.sessions.insert(id, session);
+            let mut session = session_from_row(r)?;
+            session.skills = skills.remove(&session.id).unwrap_or_default();
+            input.sessions.insert(session.id, session);
         }
 
         // Attendances, then their outcomes, each table read in its own (storage) order.

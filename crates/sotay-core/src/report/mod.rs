@@ -234,10 +234,44 @@ struct Acc {
 /// What the breakdowns group a person by, worked out once per person instead of once per
 /// attendance and breakdown.
 struct Person<'a> {
-    index: u32,
     citizen: &'a CitizenV1,
     commune: String,
     province: String,
+}
+
+/// One breakdown's groups, each found by name once and then by its slot.
+#[derive(Default)]
+struct Groups<'a> {
+    slots: FastMap<&'a str, usize>,
+    rows: Vec<(&'a str, Acc)>,
+}
+
+impl<'a> Groups<'a> {
+    fn slot(&mut self, name: &'a str) -> usize {
+        let rows = &mut self.rows;
+        *self.slots.entry(name).or_insert_with(|| {
+            rows.push((name, Acc::default()));
+            rows.len() - 1
+        })
+    }
+}
+
+/// The group of breakdown `b` a person or a session falls in, where it depends on them alone.
+fn fixed_group<'a>(
+    b: Breakdown,
+    person: &'a Person,
+    session: &'a (&SessionV1, String),
+) -> Option<&'a str> {
+    let citizen = person.citizen;
+    Some(match b {
+        Breakdown::Gender => gender_vi(citizen.gender),
+        Breakdown::Village => &citizen.village,
+        Breakdown::Commune => &person.commune,
+        Breakdown::Province => &person.province,
+        Breakdown::Team => &session.1,
+        Breakdown::Month => &session.0.date[..7],
+        Breakdown::Skill | Breakdown::Age => return None,
+    })
 }
 
 /// Builds the report. Attendances whose session is outside the period, deleted, or unknown are
@@ -252,21 +286,21 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
     } else {
         options.by.clone()
     };
-    let people: FastMap<CitizenId, Person> = input
+    let people: Vec<Person> = input
         .citizens
         .values()
-        .enumerate()
-        .map(|(index, citizen)| {
-            let person = Person {
-                index: index as u32,
-                citizen,
-                commune: commune_name(&citizen.commune_code),
-                province: province_name(&citizen.commune_code),
-            };
-            (citizen.id, person)
+        .map(|citizen| Person {
+            citizen,
+            commune: commune_name(&citizen.commune_code),
+            province: province_name(&citizen.commune_code),
         })
         .collect();
-    let sessions: FastMap<SessionId, (&SessionV1, String)> = input
+    let person_at: FastMap<CitizenId, usize> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.citizen.id, i))
+        .collect();
+    let sessions: Vec<(&SessionV1, String)> = input
         .sessions
         .values()
         .filter(|s| in_period(s))
@@ -276,8 +310,13 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
                 .get(&s.team_id)
                 .cloned()
                 .unwrap_or_else(|| s.team_id.to_string());
-            (s.id, (s, team))
+            (s, team)
         })
+        .collect();
+    let session_at: FastMap<SessionId, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.0.id, i))
         .collect();
     let catalogue = input.catalogue.as_ref().unwrap_or_else(|| skills());
     let skill_names: FastMap<&str, String> = catalogue
@@ -285,8 +324,11 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
         .iter()
         .map(|s| (s.code.as_str(), format!("{} {}", s.code, s.name_vi)))
         .collect();
-    let mut tables: Vec<(Breakdown, FastMap<&str, Acc>)> =
-        by.iter().map(|b| (*b, FastMap::default())).collect();
+    let mut tables: Vec<(Breakdown, Groups)> = by.iter().map(|b| (*b, Groups::default())).collect();
+    // Each person's and session's slot in every breakdown that depends on them alone, found
+    // once here instead of by name for every attendance.
+    let mut person_slots: Vec<Vec<usize>> = vec![Vec::new(); people.len()];
+    let mut session_slots: Vec<Vec<usize>> = vec![Vec::new(); sessions.len()];
     let mut total = Acc::default();
     let mut confirmed: FastSet<u32> = FastSet::default();
     let mut reached_by_commune: FastMap<&str, FastSet<u32>> = FastMap::default();
@@ -294,13 +336,14 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
     let mut sessions_seen: FastSet<SessionId> = FastSet::default();
 
     for a in input.attendances.iter().filter(|a| a.present) {
-        let (Some((session, team)), Some(person)) =
-            (sessions.get(&a.session_id), people.get(&a.citizen_id))
+        let (Some(&s), Some(&p)) = (session_at.get(&a.session_id), person_at.get(&a.citizen_id))
         else {
             continue;
         };
+        let (session, person) = (&sessions[s], &people[p]);
         let citizen = person.citizen;
-        sessions_seen.insert(session.id);
+        let index = p as u32;
+        sessions_seen.insert(session.0.id);
         let taught = a
             .outcomes
             .iter()
@@ -312,7 +355,7 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
             .filter(|o| o.outcome == Outcome::Achieved)
             .count() as u64;
         let add = |acc: &mut Acc, taught: u64, achieved: u64| {
-            acc.people.insert(person.index);
+            acc.people.insert(index);
             acc.counts.attendances += 1;
             acc.counts.taught += taught;
             acc.counts.achieved += achieved;
@@ -321,40 +364,50 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
         reached_by_commune
             .entry(citizen.commune_code.as_str())
             .or_default()
-            .insert(person.index);
+            .insert(index);
         if achieved > 0 {
-            confirmed.insert(person.index);
+            confirmed.insert(index);
             confirmed_by_commune
                 .entry(citizen.commune_code.as_str())
                 .or_default()
-                .insert(person.index);
+                .insert(index);
         }
-        let session_year: i32 = session.date[..4].parse().unwrap_or(citizen.birth_year);
-        for (b, table) in tables.iter_mut() {
-            if *b == Breakdown::Skill {
-                for o in &a.outcomes {
-                    let name = skill_names
-                        .get(o.skill.as_str())
-                        .map_or(o.skill.as_str(), String::as_str);
-                    let (t, ach) = match o.outcome {
-                        Outcome::Taught => (1, 0),
-                        Outcome::Achieved => (0, 1),
-                    };
-                    add(table.entry(name).or_default(), t, ach);
+        let (fill_person, fill_session) = (person_slots[p].is_empty(), session_slots[s].is_empty());
+        if fill_person || fill_session {
+            // Every group found here gets this attendance below: none is left empty.
+            for (b, groups) in tables.iter_mut() {
+                let slot = fixed_group(*b, person, session).map_or(usize::MAX, |g| groups.slot(g));
+                let on_session = matches!(b, Breakdown::Team | Breakdown::Month);
+                if fill_person {
+                    person_slots[p].push(if on_session { usize::MAX } else { slot });
                 }
-                continue;
+                if fill_session {
+                    session_slots[s].push(if on_session { slot } else { usize::MAX });
+                }
             }
-            let group: &str = match b {
-                Breakdown::Gender => gender_vi(citizen.gender),
-                Breakdown::Age => age_band(session_year - citizen.birth_year),
-                Breakdown::Village => &citizen.village,
-                Breakdown::Commune => &person.commune,
-                Breakdown::Province => &person.province,
-                Breakdown::Team => team,
-                Breakdown::Month => &session.date[..7],
-                Breakdown::Skill => unreachable!("handled above"),
+        }
+        let session_year: i32 = session.0.date[..4].parse().unwrap_or(citizen.birth_year);
+        for (k, (b, groups)) in tables.iter_mut().enumerate() {
+            let slot = match b {
+                Breakdown::Skill => {
+                    for o in &a.outcomes {
+                        let name = skill_names
+                            .get(o.skill.as_str())
+                            .map_or(o.skill.as_str(), String::as_str);
+                        let (t, ach) = match o.outcome {
+                            Outcome::Taught => (1, 0),
+                            Outcome::Achieved => (0, 1),
+                        };
+                        let slot = groups.slot(name);
+                        add(&mut groups.rows[slot].1, t, ach);
+                    }
+                    continue;
+                }
+                Breakdown::Age => groups.slot(age_band(session_year - citizen.birth_year)),
+                Breakdown::Team | Breakdown::Month => session_slots[s][k],
+                _ => person_slots[p][k],
             };
-            add(table.entry(group).or_default(), taught, achieved);
+            add(&mut groups.rows[slot].1, taught, achieved);
         }
     }
 
@@ -366,6 +419,7 @@ pub fn build(input: &ReportInput, options: &ReportOptions) -> Report {
         .into_iter()
         .map(|(b, table)| {
             let mut rows: Vec<BreakdownRow> = table
+                .rows
                 .iter()
                 .map(|(group, acc)| BreakdownRow {
                     group: (*group).to_owned(),
@@ -436,6 +490,135 @@ mod tests {
         assert_eq!(percent(5, 56), 8.9);
         assert_eq!(percent(56, 56), 100.0);
         assert_eq!(percent(3, 0), 0.0, "no population, no division by zero");
+    }
+
+    #[test]
+    fn each_breakdown_counts_attendances_outcomes_and_distinct_people_per_group() {
+        use sotay_protocol::{ConsentV1, Gender, SkillOutcomeV2, TeamId};
+        let team = TeamId::new();
+        let person = |name: &str, gender, birth_year, village: &str| CitizenV1 {
+            id: CitizenId::new(),
+            team_id: team,
+            full_name: name.into(),
+            gender,
+            birth_year,
+            birth_date: None,
+            village: village.into(),
+            commune_code: "14758".into(),
+            phone: None,
+            cccd: None,
+            groups: Vec::new(),
+            consent: ConsentV1 {
+                given: true,
+                date: "2026-01-01".into(),
+                recorded_by: "Lê Thị Hoa".into(),
+            },
+            note: None,
+            merged_into: None,
+        };
+        let session = |date: &str| SessionV1 {
+            id: SessionId::new(),
+            team_id: team,
+            date: date.into(),
+            time: None,
+            place: "Nhà văn hóa".into(),
+            village: None,
+            commune_code: "14758".into(),
+            volunteers: Vec::new(),
+            skills: vec!["0.1".into(), "VNEID1".into()],
+            note: None,
+        };
+        let (an, binh, lan) = (
+            person("Trần Văn An", Gender::Male, 2010, "Thôn Đông"),
+            person("Mai Văn Bình", Gender::Male, 1950, "Thôn Đông"),
+            person("Nguyễn Thị Lan", Gender::Female, 1980, "Thôn Tây"),
+        );
+        let (october, november) = (session("2026-10-03"), session("2026-11-20"));
+        let came =
+            |s: &SessionV1, c: &CitizenV1, present, outcomes: &[(&str, Outcome)]| AttendanceV2 {
+                session_id: s.id,
+                citizen_id: c.id,
+                present,
+                outcomes: outcomes
+                    .iter()
+                    .map(|(skill, outcome)| SkillOutcomeV2 {
+                        skill: (*skill).into(),
+                        outcome: *outcome,
+                        confirmed_by: None,
+                        confirmed_on: None,
+                    })
+                    .collect(),
+            };
+        let (taught, achieved) = (Outcome::Taught, Outcome::Achieved);
+        let input = ReportInput {
+            attendances: vec![
+                came(
+                    &october,
+                    &an,
+                    true,
+                    &[("0.1", taught), ("VNEID1", achieved)],
+                ),
+                came(&october, &binh, true, &[("0.1", taught)]),
+                came(&october, &lan, false, &[("0.1", taught)]),
+                came(&november, &binh, true, &[("VNEID1", achieved)]),
+                came(&november, &lan, true, &[]),
+            ],
+            citizens: [&an, &binh, &lan].map(|c| (c.id, c.clone())).into(),
+            sessions: [&october, &november].map(|s| (s.id, s.clone())).into(),
+            team_names: [(team, "Đội Hàm Rồng".to_owned())].into(),
+            ..Default::default()
+        };
+        let report = build(&input, &ReportOptions::default());
+        assert_eq!(report.totals.people, 3);
+        assert_eq!(report.totals.attendances, 4, "the absent one is left out");
+        assert_eq!(report.sessions, 2);
+        assert_eq!(report.people_confirmed, 2);
+        let rows = |b: Breakdown| -> Vec<(String, u64, u64, u64, u64)> {
+            report
+                .breakdowns
+                .iter()
+                .find(|t| t.breakdown == b)
+                .unwrap()
+                .rows
+                .iter()
+                .map(|r| {
+                    let c = &r.counts;
+                    (
+                        r.group.clone(),
+                        c.people,
+                        c.attendances,
+                        c.taught,
+                        c.achieved,
+                    )
+                })
+                .collect()
+        };
+        let row = |g: &str, p, a, t, ach| (g.to_owned(), p, a, t, ach);
+        assert_eq!(
+            rows(Breakdown::Village),
+            [row("Thôn Đông", 2, 3, 2, 2), row("Thôn Tây", 1, 1, 0, 0)]
+        );
+        assert_eq!(
+            rows(Breakdown::Month),
+            [row("2026-10", 2, 2, 2, 1), row("2026-11", 2, 2, 0, 1)]
+        );
+        assert_eq!(
+            rows(Breakdown::Gender),
+            [row("Nam", 2, 3, 2, 2), row("Nữ", 1, 1, 0, 0)]
+        );
+        assert_eq!(
+            rows(Breakdown::Age),
+            [
+                row("36–59", 1, 1, 0, 0),
+                row("60 trở lên", 1, 2, 1, 1),
+                row("Dưới 18", 1, 1, 1, 1),
+            ]
+        );
+        let skills = rows(Breakdown::Skill);
+        assert_eq!(skills.len(), 2, "{skills:?}");
+        assert!(skills[0].0.starts_with("0.1 ") && skills[0].1 == 2 && skills[0].3 == 2);
+        assert!(skills[1].0.starts_with("VNEID1 ") && skills[1].1 == 2 && skills[1].4 == 2);
+        assert_eq!(rows(Breakdown::Team), [row("Đội Hàm Rồng", 3, 4, 2, 2)]);
     }
 
     #[test]

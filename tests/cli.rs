@@ -60,21 +60,24 @@ impl Cli {
     }
 
     fn init(&self) {
-        self.ok(&[
-            "init",
-            "--team",
-            "Đội TNTN phường Hàm Rồng",
-            "--org",
-            "youth",
-            "--province",
-            "38",
-            "--commune",
-            "14758",
-            "--volunteer",
-            "Lê Thị Hoa",
-        ]);
+        self.ok(INIT);
     }
 }
+
+/// `sotay init` for the team every test sets up.
+const INIT: &[&str] = &[
+    "init",
+    "--team",
+    "Đội TNTN phường Hàm Rồng",
+    "--org",
+    "youth",
+    "--province",
+    "38",
+    "--commune",
+    "14758",
+    "--volunteer",
+    "Lê Thị Hoa",
+];
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
@@ -743,19 +746,7 @@ fn the_data_moves_to_another_folder_and_the_next_command_finds_it() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    ok(&[
-        "init",
-        "--team",
-        "Đội TNTN phường Hàm Rồng",
-        "--org",
-        "youth",
-        "--province",
-        "38",
-        "--commune",
-        "14758",
-        "--volunteer",
-        "Lê Thị Hoa",
-    ]);
+    ok(INIT);
     ok(&[
         "citizen",
         "add",

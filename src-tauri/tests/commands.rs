@@ -32,15 +32,16 @@ fn invoke(
 const PASSPHRASE: &str = "hoa sen trắng";
 
 fn app_with_a_team(dir: &std::path::Path) -> App {
-    let app = App::open(
-        DataPaths {
-            database: dir.join("sotay.sqlite"),
-            output_dir: dir.join("out"),
-            location_file: None,
-        },
-        &Passphrase::new(PASSPHRASE),
-    )
-    .unwrap();
+    app_at(DataPaths {
+        database: dir.join("sotay.sqlite"),
+        output_dir: dir.join("out"),
+        location_file: None,
+    })
+}
+
+/// The app on `paths`, with a team set up.
+fn app_at(paths: DataPaths) -> App {
+    let app = App::open(paths, &Passphrase::new(PASSPHRASE)).unwrap();
     app.init_team(NewTeam {
         name: "Đội TNTN Hàm Rồng".into(),
         organisation: Organisation::YouthUnion,
@@ -403,23 +404,11 @@ fn the_page_can_open_only_files_the_app_saved() {
 fn the_data_file_moves_from_the_settings_screen() {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().join("config").join("thu-muc-du-lieu.txt");
-    let app = App::open(
-        DataPaths {
-            database: dir.path().join("sotay.sqlite"),
-            output_dir: dir.path().join("out"),
-            location_file: Some(location.clone()),
-        },
-        &Passphrase::new(PASSPHRASE),
-    )
-    .unwrap();
-    app.init_team(NewTeam {
-        name: "Đội TNTN Hàm Rồng".into(),
-        organisation: Organisation::YouthUnion,
-        province_code: "38".into(),
-        commune_code: "14758".into(),
-        volunteer: "Lê Thị Hoa".into(),
-    })
-    .unwrap();
+    let app = app_at(DataPaths {
+        database: dir.path().join("sotay.sqlite"),
+        output_dir: dir.path().join("out"),
+        location_file: Some(location.clone()),
+    });
     let webview = window(app.clone());
     let folder = dir.path().join("Dữ liệu");
     let settings = invoke(

@@ -114,6 +114,19 @@ pub(crate) fn referenced_keys(records: &[OutboxRecord], touched: &[EntityKey]) -
     keys
 }
 
+/// `keys` grouped by kind, in order of first appearance: the engines look each kind's IDs up in
+/// one statement, an array of IDs probed against the primary key.
+pub(crate) fn keys_by_kind(keys: &[EntityKey]) -> Vec<(Entity, Vec<&str>)> {
+    let mut groups: Vec<(Entity, Vec<&str>)> = Vec::new();
+    for (entity, id) in keys {
+        match groups.iter_mut().find(|(e, _)| e == entity) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((*entity, vec![id])),
+        }
+    }
+    groups
+}
+
 /// A value that lost a merge, to keep for review.
 #[derive(Debug, Clone)]
 pub(crate) struct Conflict {
@@ -144,15 +157,6 @@ pub(crate) struct EntityRow {
     pub n_achieved: i64,
     /// Whether the server held it before this batch: then it is updated, else inserted.
     pub existed: bool,
-}
-
-/// Frees `value` on a thread of its own. A batch's merged states and records are thousands of
-/// small allocations: freeing them takes a few milliseconds that need not hold up the push.
-pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
-    // Should no thread be available, the refused closure drops `value` here instead.
-    let _ = std::thread::Builder::new()
-        .name("sotay-free".into())
-        .spawn(move || drop(value));
 }
 
 /// Runs `work` on each item on every core, keeping the order: each item is independent of the
@@ -472,17 +476,14 @@ pub(crate) fn plan_batch(
     let state_json = on_every_core(&finals, |(_, e, source)| {
         source.is_none().then(|| state_to_json(&e.state))
     });
-    let mut merged_states = Vec::with_capacity(finals.len());
     plan.entities = finals
         .into_iter()
         .zip(state_json)
         .map(|((key, e, source_record), state_json)| {
             let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
-            let deleted = e.state.is_deleted();
-            merged_states.push(e.state);
             EntityRow {
                 existed: existed.contains(&key),
-                deleted,
+                deleted: e.state.is_deleted(),
                 key,
                 team_id: e.team_id,
                 state_json,
@@ -492,7 +493,6 @@ pub(crate) fn plan_batch(
             }
         })
         .collect();
-    drop_elsewhere((merged_states, entities, refs));
     plan.position = position;
     plan.response.acked_seq = acked;
     plan.response.applied = plan.records.len() as u64;

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    now_millis, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state,
-    touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage,
-    StoredEntity, StoredRecord,
+    keys_by_kind, now_millis, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check,
+    stored_state, touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom,
+    RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use serde_json::Value;
@@ -282,18 +282,14 @@ async fn entities_at(
 ) -> ServerResult<Vec<PgRow>> {
     // One query per kind, the IDs as an array the primary key is probed with: joined to an
     // unnested list, the planner (which guesses a hundred rows for it) may scan every entity.
-    let mut by_kind: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for (entity, id) in keys {
-        by_kind.entry(entity.as_str()).or_default().push(id);
-    }
     let mut rows = Vec::new();
-    for (kind, ids) in by_kind {
+    for (kind, ids) in keys_by_kind(keys) {
         rows.extend(
             query(sqlx_core::sql_str::AssertSqlSafe(format!(
                 "SELECT e.entity, e.entity_id, e.team_id, {rest}
                  WHERE e.entity = $1 AND e.entity_id = ANY($2::text[])"
             )))
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(&ids)
             .fetch_all(&mut **tx)
             .await

@@ -7,8 +7,9 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state, touched_keys,
-    BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage, StoredEntity,
+    keys_by_kind, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state,
+    touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage,
+    StoredEntity,
 };
 use crate::error::{ServerError, ServerResult};
 use rusqlite::{params, OptionalExtension, ToSql, Transaction};
@@ -393,9 +394,7 @@ fn push(
         .map_err(db)?
         .execute(params![team, plan.position])
         .map_err(db)?;
-    let forgot = !plan.forgotten.is_empty();
-    crate::apply::drop_elsewhere((plan.records, plan.entities, plan.conflicts));
-    Ok((plan.response, forgot))
+    Ok((plan.response, !plan.forgotten.is_empty()))
 }
 
 /// Inserts `rows` with `insert` (an `INSERT INTO table (columns)` without values) many rows
@@ -433,16 +432,9 @@ fn insert_rows<'a, const N: usize>(
     Ok(())
 }
 
-/// `keys` grouped by kind, each group's IDs as a JSON array.
+/// `keys` grouped by kind, each group's IDs as a JSON array (read by `json_each`).
 fn by_kind(keys: &[EntityKey]) -> Vec<(Entity, String)> {
-    let mut groups: Vec<(Entity, Vec<&str>)> = Vec::new();
-    for (entity, id) in keys {
-        match groups.iter_mut().find(|(e, _)| e == entity) {
-            Some((_, ids)) => ids.push(id),
-            None => groups.push((*entity, vec![id])),
-        }
-    }
-    groups
+    keys_by_kind(keys)
         .into_iter()
         .map(|(entity, ids)| {
             (

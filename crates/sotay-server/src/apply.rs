@@ -263,11 +263,21 @@ fn forbidden(record: &OutboxRecord) -> ServerError {
 /// record that breaks the rules is set aside and the batch goes on; a gap, a reused sequence, a
 /// record of another device, or any record outside the device's team refuses the whole batch
 /// (the engine rolls back, nothing is written).
+/// Records to write are handed to the engine this many at a time while the rest are decided.
+pub(crate) const WRITE_CHUNK: usize = 512;
+
+/// Plans a batch. Records already decided go to `write` in chunks of [`WRITE_CHUNK`] while the
+/// rest are decided, so the engine writes one part while the next is planned (the two take
+/// about as long); the returned plan holds the records not yet handed over. A batch that
+/// touches a forgotten person, or forgets one, is handed over only whole, once decided: its
+/// records are scrubbed before any is written, so that person's data never reaches the database
+/// to be erased later.
 pub(crate) fn plan_batch(
     context: BatchContext,
     device: &DeviceRow,
     records: Vec<OutboxRecord>,
     now_ms: u64,
+    write: &mut dyn FnMut(Vec<StoredRecord>),
 ) -> ServerResult<BatchPlan> {
     let BatchContext {
         mut acked,
@@ -299,6 +309,11 @@ pub(crate) fn plan_batch(
         (check_record_serialised(record, &payload_json), payload_json)
     });
     let mut any_forgotten = !forgotten_before.is_empty();
+    let streamed = !any_forgotten
+        && !records
+            .iter()
+            .any(|r| r.payload.get(erasure::FORGOTTEN_FIELD).is_some());
+    let mut handed_over = 0;
     let existed: std::collections::HashSet<EntityKey> = entities.keys().cloned().collect();
     for (mut record, (own_rules, payload_json)) in records.into_iter().zip(checks) {
         if record.device_id != device.id {
@@ -429,6 +444,10 @@ pub(crate) fn plan_batch(
             payload_json,
             position,
         });
+        if streamed && plan.records.len() == WRITE_CHUNK {
+            handed_over += WRITE_CHUNK;
+            write(std::mem::take(&mut plan.records));
+        }
     }
     changed.sort_unstable();
     changed.dedup();
@@ -495,7 +514,7 @@ pub(crate) fn plan_batch(
         .collect();
     plan.position = position;
     plan.response.acked_seq = acked;
-    plan.response.applied = plan.records.len() as u64;
+    plan.response.applied = (handed_over + plan.records.len()) as u64;
     plan.response.quarantined = plan
         .quarantined
         .iter()
@@ -624,7 +643,9 @@ pub(crate) fn outcome_counts(entity: Entity, state: &EntityState) -> (i64, i64) 
             outcomes.len() as i64,
             outcomes
                 .iter()
-                .filter(|o| o.get("outcome") == Some(&serde_json::json!("achieved")))
+                .filter(|o| {
+                    o.get("outcome").and_then(serde_json::Value::as_str) == Some("achieved")
+                })
                 .count() as i64,
         ),
         _ => (0, 0),
@@ -696,7 +717,97 @@ mod tests {
         device: &DeviceRow,
         records: &[OutboxRecord],
     ) -> ServerResult<BatchPlan> {
-        plan_batch(context, device, records.to_vec(), now_millis())
+        let mut written = Vec::new();
+        let mut plan = plan_batch(
+            context,
+            device,
+            records.to_vec(),
+            now_millis(),
+            &mut |part| written.extend(part),
+        )?;
+        written.append(&mut plan.records);
+        plan.records = written;
+        Ok(plan)
+    }
+
+    /// A sample team's laptop of `citizens` people and its records; with `forget_first`, the
+    /// first person is forgotten last, and the record that made them still names them (as a
+    /// teammate's copy would, pushed before it heard of the forget).
+    fn laptop_of(citizens: usize, forget_first: bool) -> (DeviceRow, Vec<OutboxRecord>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SampleTeam {
+            citizens,
+            sessions: 1,
+            per_session: 2,
+        }
+        .build(dir.path())
+        .unwrap();
+        let before = store.pending_records(0, usize::MAX).unwrap();
+        let team = before.iter().find(|r| r.entity == Entity::Team).unwrap();
+        let device = DeviceRow {
+            id: store.device_id(),
+            team_id: TeamId(team.entity_id.parse().unwrap()),
+        };
+        if !forget_first {
+            return (device, before);
+        }
+        let made = before.iter().find(|r| r.entity == Entity::Citizen).unwrap();
+        store
+            .forget_citizen(made.entity_id.parse().unwrap())
+            .unwrap();
+        let mut records = store.pending_records(0, usize::MAX).unwrap();
+        let at = records.iter().position(|r| r.seq == made.seq).unwrap();
+        records[at] = made.clone();
+        (device, records)
+    }
+
+    #[test]
+    fn a_large_batch_is_handed_over_in_order_while_it_is_decided() {
+        let (device, records) = laptop_of(3 * WRITE_CHUNK, false);
+        let mut parts = Vec::new();
+        let plan = plan_batch(
+            BatchContext::default(),
+            &device,
+            records.clone(),
+            now_millis(),
+            &mut |part| parts.push(part),
+        )
+        .unwrap();
+        assert!(parts.len() >= 3, "{} parts", parts.len());
+        assert!(parts.iter().all(|part| part.len() == WRITE_CHUNK));
+        assert!(plan.records.len() < WRITE_CHUNK);
+        let stored: Vec<_> = parts.into_iter().flatten().chain(plan.records).collect();
+        assert_eq!(plan.response.applied as usize, records.len());
+        let order: Vec<(u64, i64)> = stored.iter().map(|r| (r.record.seq, r.position)).collect();
+        let expected: Vec<(u64, i64)> = (1..=records.len()).map(|n| (n as u64, n as i64)).collect();
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn a_batch_that_forgets_someone_is_handed_over_only_once_scrubbed() {
+        let (device, records) = laptop_of(3 * WRITE_CHUNK, true);
+        let first = records
+            .iter()
+            .find(|r| r.entity == Entity::Citizen)
+            .unwrap();
+        let name = first.payload["full_name"].as_str().unwrap().to_owned();
+        let plan = plan_batch(
+            BatchContext::default(),
+            &device,
+            records.clone(),
+            now_millis(),
+            &mut |_| panic!("records handed over before the forget was decided"),
+        )
+        .unwrap();
+        assert_eq!(plan.records.len(), records.len());
+        assert_eq!(plan.forgotten, vec![first.entity_id.clone()]);
+        let theirs: Vec<&StoredRecord> = plan
+            .records
+            .iter()
+            .filter(|r| r.record.entity_id == first.entity_id)
+            .collect();
+        assert_eq!(theirs.len(), 2);
+        assert!(theirs.iter().all(|r| !r.payload_json.contains(&name)));
     }
 
     #[test]

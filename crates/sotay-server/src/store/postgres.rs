@@ -352,64 +352,23 @@ async fn push(
         let team = TeamId(r.try_get(2).map_err(pg)?);
         context.refs.insert(key, (team, r.try_get(3).map_err(pg)?));
     }
-    let plan = plan_batch(context, &device, records, now_millis())?;
-
-    let n = plan.records.len();
-    let (mut seq, mut record_id, mut hlc, mut entity, mut entity_id, mut op) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut fields, mut version, mut payload, mut position) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for StoredRecord {
-        record: r,
-        payload_json,
-        position: at,
-    } in plan.records
-    {
-        seq.push(r.seq as i64);
-        record_id.push(r.record_id.0);
-        hlc.push(r.hlc.to_string());
-        entity.push(r.entity.as_str());
-        op.push(r.op.as_str());
-        fields.push(serde_json::to_string(&r.fields).expect("strings serialise"));
-        version.push(i64::from(r.payload_version));
-        payload.push(payload_json);
-        entity_id.push(r.entity_id);
-        position.push(at);
+    // Decided on a blocking thread while this task writes what is already decided: the database
+    // stores one part of the batch while the next is decided.
+    let now_ms = now_millis();
+    let (to_writer, mut parts) = tokio::sync::mpsc::channel(4);
+    let planner = tokio::task::spawn_blocking(move || {
+        plan_batch(context, &device, records, now_ms, &mut |part| {
+            // The writer stopped on an error that fails the push anyway.
+            let _ = to_writer.blocking_send(part);
+        })
+    });
+    while let Some(part) = parts.recv().await {
+        insert_records(tx, device, part).await?;
     }
-    if n > 0 {
-        query(
-            "INSERT INTO records (device_id, team_id, seq, record_id, hlc, entity, entity_id, op,
-                                  fields, payload_version, payload, team_position)
-             SELECT $1, $2, r.* FROM UNNEST($3::bigint[], $4::uuid[], $5::text[], $6::text[],
-                                            $7::text[], $8::text[], $9::text[]::json[], $10::bigint[], $11::text[]::json[],
-                                            $12::bigint[]) AS r",
-        )
-        .bind(device.id.0)
-        .bind(team)
-        .bind(&seq)
-        .bind(&record_id)
-        .bind(&hlc)
-        .bind(&entity)
-        .bind(&entity_id)
-        .bind(&op)
-        .bind(&fields)
-        .bind(&version)
-        .bind(&payload)
-        .bind(&position)
-        .execute(&mut **tx)
+    let mut plan = planner
         .await
-        .map_err(pg)?;
-    }
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    insert_records(tx, device, std::mem::take(&mut plan.records)).await?;
 
     if !plan.quarantined.is_empty() {
         let mut q = QuarantineColumns::default();
@@ -541,6 +500,71 @@ async fn write_entities(tx: &mut Tx, sql: &'static str, rows: Vec<EntityRow>) ->
 
 /// Erases a forgotten citizen's personal data from every record and conflict the server holds.
 /// The rows are rewritten; the old row versions are reclaimed by (auto)vacuum (docs/security.md).
+/// Stores records of a batch, each at its team position, in one statement.
+async fn insert_records(
+    tx: &mut Tx,
+    device: DeviceRow,
+    records: Vec<StoredRecord>,
+) -> ServerResult<()> {
+    let n = records.len();
+    let (mut seq, mut record_id, mut hlc, mut entity, mut entity_id, mut op) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut fields, mut version, mut payload, mut position) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for StoredRecord {
+        record: r,
+        payload_json,
+        position: at,
+    } in records
+    {
+        seq.push(r.seq as i64);
+        record_id.push(r.record_id.0);
+        hlc.push(r.hlc.to_string());
+        entity.push(r.entity.as_str());
+        op.push(r.op.as_str());
+        fields.push(serde_json::to_string(&r.fields).expect("strings serialise"));
+        version.push(i64::from(r.payload_version));
+        payload.push(payload_json);
+        entity_id.push(r.entity_id);
+        position.push(at);
+    }
+    if n > 0 {
+        query(
+            "INSERT INTO records (device_id, team_id, seq, record_id, hlc, entity, entity_id, op,
+                                  fields, payload_version, payload, team_position)
+             SELECT $1, $2, r.* FROM UNNEST($3::bigint[], $4::uuid[], $5::text[], $6::text[],
+                                            $7::text[], $8::text[], $9::text[]::json[], $10::bigint[], $11::text[]::json[],
+                                            $12::bigint[]) AS r",
+        )
+        .bind(device.id.0)
+        .bind(device.team_id.0)
+        .bind(&seq)
+        .bind(&record_id)
+        .bind(&hlc)
+        .bind(&entity)
+        .bind(&entity_id)
+        .bind(&op)
+        .bind(&fields)
+        .bind(&version)
+        .bind(&payload)
+        .bind(&position)
+        .execute(&mut **tx)
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
 async fn scrub_forgotten(tx: &mut Tx, team: Uuid, citizen: &str) -> ServerResult<()> {
     let rows: Vec<(i64, Value)> = sqlx_core::query_as::query_as(
         "SELECT server_seq, payload FROM records

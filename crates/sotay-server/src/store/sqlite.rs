@@ -9,7 +9,7 @@ use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
     keys_by_kind, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state,
     touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage,
-    StoredEntity,
+    StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use rusqlite::{params, OptionalExtension, ToSql, Transaction};
@@ -253,47 +253,27 @@ fn push(
                 .insert((kind, id), (stored(&team_id, "mã đội")?, gone));
         }
     }
-    let plan = plan_batch(context, &device, records, crate::apply::now_millis())?;
+    // Decided on a thread of its own: this one writes each part of the batch while the next is
+    // decided.
+    let now_ms = crate::apply::now_millis();
     let received = now();
-    let columns: Vec<([String; 3], i64, [&'static str; 2])> = plan
-        .records
-        .iter()
-        .map(|stored| {
-            let r = &stored.record;
-            let text = [
-                r.record_id.to_string(),
-                r.hlc.to_string(),
-                serde_json::to_string(&r.fields).expect("strings serialise"),
-            ];
-            (text, r.seq as i64, [r.entity.as_str(), r.op.as_str()])
-        })
-        .collect();
-    insert_rows(
-        tx,
-        "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
-                              fields, payload_version, payload, received_at, team_position)",
-        plan.records
+    let (plan, written) = std::thread::scope(|scope| {
+        let (to_writer, parts) = std::sync::mpsc::sync_channel(4);
+        let planner = scope.spawn(move || {
+            plan_batch(context, &device, records, now_ms, &mut |part| {
+                // The writer stopped on an error that fails the push anyway.
+                let _ = to_writer.send(part);
+            })
+        });
+        let written = parts
             .iter()
-            .zip(&columns)
-            .map(|(stored, (own, seq, kinds))| {
-                let r = &stored.record;
-                [
-                    &device_id as &dyn ToSql,
-                    seq,
-                    &team,
-                    &own[0],
-                    &own[1],
-                    &kinds[0],
-                    &r.entity_id,
-                    &kinds[1],
-                    &own[2],
-                    &r.payload_version,
-                    &stored.payload_json,
-                    &received,
-                    &stored.position,
-                ]
-            }),
-    )?;
+            .try_for_each(|part| insert_records(tx, &device_id, &team, &received, &part));
+        drop(parts);
+        (planner.join().expect("planning does not panic"), written)
+    });
+    let plan = plan?;
+    written?;
+    insert_records(tx, &device_id, &team, &received, &plan.records)?;
     let mut set_aside = tx
         .prepare_cached(
             "INSERT INTO quarantine (team_id, device_id, seq, record_id, entity, entity_id, reason,
@@ -395,6 +375,54 @@ fn push(
         .execute(params![team, plan.position])
         .map_err(db)?;
     Ok((plan.response, !plan.forgotten.is_empty()))
+}
+
+/// Stores records of a batch, each at its team position.
+fn insert_records(
+    tx: &Transaction,
+    device_id: &str,
+    team: &str,
+    received: &str,
+    records: &[StoredRecord],
+) -> ServerResult<()> {
+    let columns: Vec<([String; 3], i64, [&'static str; 2])> = records
+        .iter()
+        .map(|stored| {
+            let r = &stored.record;
+            let text = [
+                r.record_id.to_string(),
+                r.hlc.to_string(),
+                serde_json::to_string(&r.fields).expect("strings serialise"),
+            ];
+            (text, r.seq as i64, [r.entity.as_str(), r.op.as_str()])
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
+                              fields, payload_version, payload, received_at, team_position)",
+        records
+            .iter()
+            .zip(&columns)
+            .map(|(stored, (own, seq, kinds))| {
+                let r = &stored.record;
+                [
+                    &device_id as &dyn ToSql,
+                    seq,
+                    &team,
+                    &own[0],
+                    &own[1],
+                    &kinds[0],
+                    &r.entity_id,
+                    &kinds[1],
+                    &own[2],
+                    &r.payload_version,
+                    &stored.payload_json,
+                    &received,
+                    &stored.position,
+                ]
+            }),
+    )
 }
 
 /// Inserts `rows` with `insert` (an `INSERT INTO table (columns)` without values) many rows

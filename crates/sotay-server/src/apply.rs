@@ -263,22 +263,43 @@ fn forbidden(record: &OutboxRecord) -> ServerError {
 /// record that breaks the rules is set aside and the batch goes on; a gap, a reused sequence, a
 /// record of another device, or any record outside the device's team refuses the whole batch
 /// (the engine rolls back, nothing is written).
-/// Records to write are handed to the engine this many at a time while the rest are decided.
+/// Rows to write are handed to the engine this many at a time while the rest are decided.
 pub(crate) const WRITE_CHUNK: usize = 512;
 
-/// Plans a batch. Records already decided go to `write` in chunks of [`WRITE_CHUNK`] while the
-/// rest are decided, so the engine writes one part while the next is planned (the two take
-/// about as long); the returned plan holds the records not yet handed over. A batch that
-/// touches a forgotten person, or forgets one, is handed over only whole, once decided: its
-/// records are scrubbed before any is written, so that person's data never reaches the database
-/// to be erased later.
+/// Rows of a batch, handed to the engine as they are decided.
+#[derive(Debug)]
+pub(crate) enum Decided {
+    Records(Vec<StoredRecord>),
+    Entities(Vec<EntityRow>),
+}
+
+/// A record's own rules (its payload, or why it is set aside) and its stored text.
+pub(crate) type Checked = (Result<Payload, RecordProblem>, String);
+
+/// Each record's own rules and its stored text, for the whole batch on every core. Nothing here
+/// depends on the database, so an engine runs it while it loads what the batch touches.
+pub(crate) fn check_batch(records: &[OutboxRecord]) -> Vec<Checked> {
+    on_every_core(records, |record| {
+        let payload_json = record.payload.to_string();
+        (check_record_serialised(record, &payload_json), payload_json)
+    })
+}
+
+/// Plans a batch, given each record's [`check_batch`]. Records already decided go to `write` in
+/// parts of [`WRITE_CHUNK`] while the rest are decided, then the entities' final rows, so the
+/// engine writes one part while the next is planned (the two take about as long); the returned
+/// plan holds the rows not handed over. A batch that touches a forgotten person, or forgets one,
+/// is handed over only whole, once decided: its records are scrubbed before any is written, so
+/// that person's data never reaches the database to be erased later.
 pub(crate) fn plan_batch(
     context: BatchContext,
     device: &DeviceRow,
     records: Vec<OutboxRecord>,
+    checks: Vec<Checked>,
     now_ms: u64,
-    write: &mut dyn FnMut(Vec<StoredRecord>),
+    write: &mut dyn FnMut(Decided),
 ) -> ServerResult<BatchPlan> {
+    assert_eq!(records.len(), checks.len(), "every record checked");
     let BatchContext {
         mut acked,
         mut position,
@@ -302,12 +323,8 @@ pub(crate) fn plan_batch(
     // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
     // teammates' clocks. Laptops of this version restamp before pushing; this catches others.
     let mut restamp = Hlc::zero(device.id).tick(now_ms);
-    // Each record's own rules and its stored text, computed for the whole batch at once; what
-    // depends on the records before it (references, ownership, the merge) is decided in order.
-    let checks = on_every_core(&records, |record| {
-        let payload_json = record.payload.to_string();
-        (check_record_serialised(record, &payload_json), payload_json)
-    });
+    // Each record's own rules were checked for the whole batch at once; what depends on the
+    // records before it (references, ownership, the merge) is decided here, in order.
     let mut any_forgotten = !forgotten_before.is_empty();
     let streamed = !any_forgotten
         && !records
@@ -446,7 +463,7 @@ pub(crate) fn plan_batch(
         });
         if streamed && plan.records.len() == WRITE_CHUNK {
             handed_over += WRITE_CHUNK;
-            write(std::mem::take(&mut plan.records));
+            write(Decided::Records(std::mem::take(&mut plan.records)));
         }
     }
     changed.sort_unstable();
@@ -479,39 +496,50 @@ pub(crate) fn plan_batch(
             plan.forgotten.push(key.1.clone());
         }
     }
-    let finals: Vec<(EntityKey, StoredEntity, Option<RecordId>)> = changed
-        .into_iter()
-        .filter_map(|key| {
-            let entity = entities.remove(&key)?;
-            let source = match lone.get(&key) {
-                Some(Some((record, hlc))) if left_by_lone_upsert(&entity.state, *hlc) => {
-                    Some(*record)
+    if streamed && !plan.records.is_empty() {
+        handed_over += plan.records.len();
+        write(Decided::Records(std::mem::take(&mut plan.records)));
+    }
+    for part in changed.chunks(WRITE_CHUNK) {
+        let finals: Vec<(&EntityKey, StoredEntity, Option<RecordId>)> = part
+            .iter()
+            .filter_map(|key| {
+                let entity = entities.remove(key)?;
+                let source = match lone.get(key) {
+                    Some(Some((record, hlc))) if left_by_lone_upsert(&entity.state, *hlc) => {
+                        Some(*record)
+                    }
+                    _ => None,
+                };
+                Some((key, entity, source))
+            })
+            .collect();
+        let state_json = on_every_core(&finals, |(_, e, source)| {
+            source.is_none().then(|| state_to_json(&e.state))
+        });
+        let rows: Vec<EntityRow> = finals
+            .into_iter()
+            .zip(state_json)
+            .map(|((key, e, source_record), state_json)| {
+                let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
+                EntityRow {
+                    existed: existed.contains(key),
+                    deleted: e.state.is_deleted(),
+                    key: key.clone(),
+                    team_id: e.team_id,
+                    state_json,
+                    source_record,
+                    n_outcomes,
+                    n_achieved,
                 }
-                _ => None,
-            };
-            Some((key, entity, source))
-        })
-        .collect();
-    let state_json = on_every_core(&finals, |(_, e, source)| {
-        source.is_none().then(|| state_to_json(&e.state))
-    });
-    plan.entities = finals
-        .into_iter()
-        .zip(state_json)
-        .map(|((key, e, source_record), state_json)| {
-            let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
-            EntityRow {
-                existed: existed.contains(&key),
-                deleted: e.state.is_deleted(),
-                key,
-                team_id: e.team_id,
-                state_json,
-                source_record,
-                n_outcomes,
-                n_achieved,
-            }
-        })
-        .collect();
+            })
+            .collect();
+        if streamed {
+            write(Decided::Entities(rows));
+        } else {
+            plan.entities.extend(rows);
+        }
+    }
     plan.position = position;
     plan.response.acked_seq = acked;
     plan.response.applied = (handed_over + plan.records.len()) as u64;
@@ -717,16 +745,22 @@ mod tests {
         device: &DeviceRow,
         records: &[OutboxRecord],
     ) -> ServerResult<BatchPlan> {
-        let mut written = Vec::new();
+        let (mut written, mut entities) = (Vec::new(), Vec::new());
         let mut plan = plan_batch(
             context,
             device,
             records.to_vec(),
+            check_batch(records),
             now_millis(),
-            &mut |part| written.extend(part),
+            &mut |part| match part {
+                Decided::Records(part) => written.extend(part),
+                Decided::Entities(part) => entities.extend(part),
+            },
         )?;
         written.append(&mut plan.records);
         plan.records = written;
+        entities.append(&mut plan.entities);
+        plan.entities = entities;
         Ok(plan)
     }
 
@@ -769,18 +803,35 @@ mod tests {
             BatchContext::default(),
             &device,
             records.clone(),
+            check_batch(&records),
             now_millis(),
             &mut |part| parts.push(part),
         )
         .unwrap();
-        assert!(parts.len() >= 3, "{} parts", parts.len());
-        assert!(parts.iter().all(|part| part.len() == WRITE_CHUNK));
-        assert!(plan.records.len() < WRITE_CHUNK);
-        let stored: Vec<_> = parts.into_iter().flatten().chain(plan.records).collect();
+        assert!(plan.records.is_empty() && plan.entities.is_empty());
         assert_eq!(plan.response.applied as usize, records.len());
+        let mut stored = Vec::new();
+        let mut entities = Vec::new();
+        for part in parts {
+            match part {
+                Decided::Records(part) => {
+                    assert!(
+                        entities.is_empty(),
+                        "records are handed over before entities"
+                    );
+                    stored.extend(part)
+                }
+                Decided::Entities(part) => entities.extend(part),
+            }
+        }
         let order: Vec<(u64, i64)> = stored.iter().map(|r| (r.record.seq, r.position)).collect();
         let expected: Vec<(u64, i64)> = (1..=records.len()).map(|n| (n as u64, n as i64)).collect();
         assert_eq!(order, expected);
+        let mut keys: Vec<EntityKey> = entities.into_iter().map(|e| e.key).collect();
+        let mut touched = touched_keys(&records);
+        keys.sort_unstable();
+        touched.sort_unstable();
+        assert_eq!(keys, touched);
     }
 
     #[test]
@@ -795,8 +846,9 @@ mod tests {
             BatchContext::default(),
             &device,
             records.clone(),
+            check_batch(&records),
             now_millis(),
-            &mut |_| panic!("records handed over before the forget was decided"),
+            &mut |_| panic!("rows handed over before the forget was decided"),
         )
         .unwrap();
         assert_eq!(plan.records.len(), records.len());

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    keys_by_kind, now_millis, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check,
-    stored_state, touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom,
-    RecordPage, StoredEntity, StoredRecord,
+    check_batch, keys_by_kind, now_millis, plan_batch, referenced_keys, report_state, rfc3339,
+    seqs_to_check, stored_state, touched_keys, BatchContext, Decided, DeviceRow, EntityKey,
+    EntityRow, PullFrom, RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use serde_json::Value;
@@ -333,6 +333,13 @@ async fn push(
         context.held = held_at(tx, device.id, &seqs).await?.into_iter().collect();
     }
     let touched = touched_keys(&records);
+    let referenced = referenced_keys(&records, &touched);
+    // A record's own rules need no database: they are checked on blocking threads while the
+    // database looks up what the batch touches.
+    let checker = tokio::task::spawn_blocking(move || {
+        let checks = check_batch(&records);
+        (records, checks)
+    });
     let with_record = "e.state::text, r.payload::text, r.hlc FROM entities e
                        LEFT JOIN records r ON r.record_id = e.source_record";
     for r in entities_at(tx, &touched, with_record).await? {
@@ -347,23 +354,29 @@ async fn push(
         context.stored.insert(key, entity);
     }
     let gone = "e.deleted AND e.state->'fields'->'merged_into' IS NULL FROM entities e";
-    for r in entities_at(tx, &referenced_keys(&records, &touched), gone).await? {
+    for r in entities_at(tx, &referenced, gone).await? {
         let key = (entity_of(&r)?, r.try_get(1).map_err(pg)?);
         let team = TeamId(r.try_get(2).map_err(pg)?);
         context.refs.insert(key, (team, r.try_get(3).map_err(pg)?));
     }
     // Decided on a blocking thread while this task writes what is already decided: the database
     // stores one part of the batch while the next is decided.
+    let (records, checks) = checker
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
     let now_ms = now_millis();
     let (to_writer, mut parts) = tokio::sync::mpsc::channel(4);
     let planner = tokio::task::spawn_blocking(move || {
-        plan_batch(context, &device, records, now_ms, &mut |part| {
+        plan_batch(context, &device, records, checks, now_ms, &mut |part| {
             // The writer stopped on an error that fails the push anyway.
             let _ = to_writer.blocking_send(part);
         })
     });
     while let Some(part) = parts.recv().await {
-        insert_records(tx, device, part).await?;
+        match part {
+            Decided::Records(part) => insert_records(tx, device, part).await?,
+            Decided::Entities(part) => write_entity_rows(tx, part).await?,
+        }
     }
     let mut plan = planner
         .await
@@ -402,32 +415,7 @@ async fn push(
         .map_err(pg)?;
     }
 
-    // New entities are inserted and known ones updated, each set-based: no upsert to arbitrate.
-    let (known, new): (Vec<EntityRow>, Vec<EntityRow>) =
-        plan.entities.into_iter().partition(|e| e.existed);
-    write_entities(
-        tx,
-        "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
-                               n_achieved, source_record)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                              $5::boolean[], $6::bigint[], $7::bigint[], $8::uuid[])
-         ON CONFLICT (entity, entity_id) DO NOTHING",
-        new,
-    )
-    .await?;
-    write_entities(
-        tx,
-        "UPDATE entities SET state = u.state, source_record = u.source_record,
-             deleted = u.deleted, n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
-         FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
-                     $5::boolean[], $6::bigint[], $7::bigint[], $8::uuid[])
-              AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved,
-                    source_record)
-         WHERE entities.entity = u.entity AND entities.entity_id = u.entity_id
-           AND entities.team_id = u.team_id",
-        known,
-    )
-    .await?;
+    write_entity_rows(tx, std::mem::take(&mut plan.entities)).await?;
 
     if !plan.conflicts.is_empty() {
         let mut c = ConflictColumns::default();
@@ -473,6 +461,36 @@ async fn push(
 /// every row was written: one that was not is another team's ID (created since this batch was
 /// read: the team row lock orders one team's pushes only), and the batch is refused, to be
 /// judged afresh on retry.
+/// Writes entities' rows as a batch leaves them, each set-based: new ones inserted and known ones
+/// updated, so there is no upsert to arbitrate.
+async fn write_entity_rows(tx: &mut Tx, rows: Vec<EntityRow>) -> ServerResult<()> {
+    let (known, new): (Vec<EntityRow>, Vec<EntityRow>) = rows.into_iter().partition(|e| e.existed);
+    write_entities(
+        tx,
+        "INSERT INTO entities (entity, entity_id, team_id, state, deleted, n_outcomes,
+                               n_achieved, source_record)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
+                              $5::boolean[], $6::bigint[], $7::bigint[], $8::uuid[])
+         ON CONFLICT (entity, entity_id) DO NOTHING",
+        new,
+    )
+    .await?;
+    write_entities(
+        tx,
+        "UPDATE entities SET state = u.state, source_record = u.source_record,
+             deleted = u.deleted, n_outcomes = u.n_outcomes, n_achieved = u.n_achieved
+         FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[]::jsonb[],
+                     $5::boolean[], $6::bigint[], $7::bigint[], $8::uuid[])
+              AS u (entity, entity_id, team_id, state, deleted, n_outcomes, n_achieved,
+                    source_record)
+         WHERE entities.entity = u.entity AND entities.entity_id = u.entity_id
+           AND entities.team_id = u.team_id",
+        known,
+    )
+    .await?;
+    Ok(())
+}
+
 async fn write_entities(tx: &mut Tx, sql: &'static str, rows: Vec<EntityRow>) -> ServerResult<()> {
     if rows.is_empty() {
         return Ok(());

@@ -7,9 +7,9 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    keys_by_kind, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state,
-    touched_keys, BatchContext, DeviceRow, EntityKey, EntityRow, PullFrom, RecordPage,
-    StoredEntity, StoredRecord,
+    check_batch, keys_by_kind, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check,
+    stored_state, touched_keys, BatchContext, Decided, DeviceRow, EntityKey, EntityRow, PullFrom,
+    RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use rusqlite::{params, OptionalExtension, ToSql, Transaction};
@@ -209,68 +209,35 @@ fn push(
         }
     }
     let touched = touched_keys(&records);
-    // One statement per kind, the IDs as a JSON array probed against the primary key: a
-    // statement per key costs more in binding and stepping than in the lookup itself.
-    let mut load = tx
-        .prepare_cached(
-            "SELECT e.entity_id, e.team_id, e.state, r.payload, r.hlc FROM entities e
-             LEFT JOIN records r ON r.record_id = e.source_record
-             WHERE e.entity = ?1 AND e.entity_id IN (SELECT value FROM json_each(?2))",
-        )
-        .map_err(db)?;
-    for (kind, ids) in by_kind(&touched) {
-        let mut rows = load.query(params![kind.as_str(), ids]).map_err(db)?;
-        while let Some(r) = rows.next().map_err(db)? {
-            let id: String = r.get(0).map_err(db)?;
-            let team_id: String = r.get(1).map_err(db)?;
-            let (state, payload, hlc): (Option<String>, Option<String>, Option<String>) = (
-                r.get(2).map_err(db)?,
-                r.get(3).map_err(db)?,
-                r.get(4).map_err(db)?,
-            );
-            let entity = StoredEntity {
-                team_id: stored(&team_id, "mã đội")?,
-                state: stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref()))?,
-            };
-            context.stored.insert((kind, id), entity);
-        }
-    }
-    let mut look = tx
-        .prepare_cached(
-            "SELECT entity_id, team_id,
-                    deleted AND json_extract(state, '$.fields.merged_into') IS NULL
-             FROM entities WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))",
-        )
-        .map_err(db)?;
-    for (kind, ids) in by_kind(&referenced_keys(&records, &touched)) {
-        let mut rows = look.query(params![kind.as_str(), ids]).map_err(db)?;
-        while let Some(r) = rows.next().map_err(db)? {
-            let id: String = r.get(0).map_err(db)?;
-            let team_id: String = r.get(1).map_err(db)?;
-            let gone: bool = r.get(2).map_err(db)?;
-            context
-                .refs
-                .insert((kind, id), (stored(&team_id, "mã đội")?, gone));
-        }
-    }
-    // Decided on a thread of its own: this one writes each part of the batch while the next is
-    // decided.
+    let referenced = referenced_keys(&records, &touched);
     let now_ms = crate::apply::now_millis();
     let received = now();
     let (plan, written) = std::thread::scope(|scope| {
+        // A record's own rules need no database: they are checked on the other threads while
+        // this one loads what the batch touches.
+        let checker = scope.spawn(move || {
+            let checks = check_batch(&records);
+            (records, checks)
+        });
+        let loaded = load_entities(tx, &touched, &referenced, &mut context);
+        let (records, checks) = checker.join().expect("checks do not panic");
+        loaded?;
+        // Decided on a thread of its own: this one writes each part of the batch while the
+        // next is decided.
         let (to_writer, parts) = std::sync::mpsc::sync_channel(4);
         let planner = scope.spawn(move || {
-            plan_batch(context, &device, records, now_ms, &mut |part| {
+            plan_batch(context, &device, records, checks, now_ms, &mut |part| {
                 // The writer stopped on an error that fails the push anyway.
                 let _ = to_writer.send(part);
             })
         });
-        let written = parts
-            .iter()
-            .try_for_each(|part| insert_records(tx, &device_id, &team, &received, &part));
+        let written = parts.iter().try_for_each(|part| match part {
+            Decided::Records(part) => insert_records(tx, &device_id, &team, &received, &part),
+            Decided::Entities(part) => write_entities(tx, &part),
+        });
         drop(parts);
-        (planner.join().expect("planning does not panic"), written)
-    });
+        ServerResult::Ok((planner.join().expect("planning does not panic"), written))
+    })?;
     let plan = plan?;
     written?;
     insert_records(tx, &device_id, &team, &received, &plan.records)?;
@@ -296,9 +263,97 @@ fn push(
             ])
             .map_err(db)?;
     }
-    // New entities are inserted and known ones updated: no upsert to arbitrate.
-    let (known, new): (Vec<&EntityRow>, Vec<&EntityRow>) =
-        plan.entities.iter().partition(|e| e.existed);
+    write_entities(tx, &plan.entities)?;
+    let mut conflict = tx
+        .prepare_cached(
+            "INSERT INTO conflicts (team_id, entity, entity_id, field, lost_value, lost_hlc,
+                                    winner_hlc, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(db)?;
+    for c in &plan.conflicts {
+        conflict
+            .execute(params![
+                team,
+                c.entity.as_str(),
+                c.entity_id,
+                c.lost.field,
+                c.lost.value.to_string(),
+                c.lost.hlc.to_string(),
+                c.lost.winner_hlc.to_string(),
+                received,
+            ])
+            .map_err(db)?;
+    }
+    for id in &plan.forgotten {
+        scrub_forgotten(tx, &team, id)?;
+    }
+    tx.prepare_cached("UPDATE teams SET next_position = ?2 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![team, plan.position])
+        .map_err(db)?;
+    Ok((plan.response, !plan.forgotten.is_empty()))
+}
+
+/// Loads into `context` the stored state of every entity in `touched`, and the team and
+/// liveness of every one in `referenced`.
+fn load_entities(
+    tx: &Transaction,
+    touched: &[EntityKey],
+    referenced: &[EntityKey],
+    context: &mut BatchContext,
+) -> ServerResult<()> {
+    // One statement per kind, the IDs as a JSON array probed against the primary key: a
+    // statement per key costs more in binding and stepping than in the lookup itself.
+    let mut load = tx
+        .prepare_cached(
+            "SELECT e.entity_id, e.team_id, e.state, r.payload, r.hlc FROM entities e
+             LEFT JOIN records r ON r.record_id = e.source_record
+             WHERE e.entity = ?1 AND e.entity_id IN (SELECT value FROM json_each(?2))",
+        )
+        .map_err(db)?;
+    for (kind, ids) in by_kind(touched) {
+        let mut rows = load.query(params![kind.as_str(), ids]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let id: String = r.get(0).map_err(db)?;
+            let team_id: String = r.get(1).map_err(db)?;
+            let (state, payload, hlc): (Option<String>, Option<String>, Option<String>) = (
+                r.get(2).map_err(db)?,
+                r.get(3).map_err(db)?,
+                r.get(4).map_err(db)?,
+            );
+            let entity = StoredEntity {
+                team_id: stored(&team_id, "mã đội")?,
+                state: stored_state(state.as_deref(), payload.as_deref().zip(hlc.as_deref()))?,
+            };
+            context.stored.insert((kind, id), entity);
+        }
+    }
+    let mut look = tx
+        .prepare_cached(
+            "SELECT entity_id, team_id,
+                    deleted AND json_extract(state, '$.fields.merged_into') IS NULL
+             FROM entities WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))",
+        )
+        .map_err(db)?;
+    for (kind, ids) in by_kind(referenced) {
+        let mut rows = look.query(params![kind.as_str(), ids]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let id: String = r.get(0).map_err(db)?;
+            let team_id: String = r.get(1).map_err(db)?;
+            let gone: bool = r.get(2).map_err(db)?;
+            context
+                .refs
+                .insert((kind, id), (stored(&team_id, "mã đội")?, gone));
+        }
+    }
+    Ok(())
+}
+
+/// Writes entities' rows as a batch leaves them: new ones inserted and known ones updated, so
+/// there is no upsert to arbitrate.
+fn write_entities(tx: &Transaction, rows: &[EntityRow]) -> ServerResult<()> {
+    let (known, new): (Vec<&EntityRow>, Vec<&EntityRow>) = rows.iter().partition(|e| e.existed);
     let teams: Vec<(String, &'static str)> = new
         .iter()
         .map(|e| (e.team_id.to_string(), e.key.0.as_str()))
@@ -346,35 +401,7 @@ fn push(
             ])
             .map_err(db)?;
     }
-    let mut conflict = tx
-        .prepare_cached(
-            "INSERT INTO conflicts (team_id, entity, entity_id, field, lost_value, lost_hlc,
-                                    winner_hlc, recorded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .map_err(db)?;
-    for c in &plan.conflicts {
-        conflict
-            .execute(params![
-                team,
-                c.entity.as_str(),
-                c.entity_id,
-                c.lost.field,
-                c.lost.value.to_string(),
-                c.lost.hlc.to_string(),
-                c.lost.winner_hlc.to_string(),
-                received,
-            ])
-            .map_err(db)?;
-    }
-    for id in &plan.forgotten {
-        scrub_forgotten(tx, &team, id)?;
-    }
-    tx.prepare_cached("UPDATE teams SET next_position = ?2 WHERE id = ?1")
-        .map_err(db)?
-        .execute(params![team, plan.position])
-        .map_err(db)?;
-    Ok((plan.response, !plan.forgotten.is_empty()))
+    Ok(())
 }
 
 /// Stores records of a batch, each at its team position.

@@ -142,10 +142,6 @@ fn scrub_forgotten(tx: &Transaction<'_>, citizen: &str) -> CoreResult<()> {
          WHERE entity = 'citizen' AND entity_id = ?1",
         params![citizen, erasure::ERASED_REASON, erasure::ERASED_REASON_EN],
     )?;
-    tx.execute(
-        "INSERT INTO citizen_search (citizen_search) VALUES ('optimize')",
-        [],
-    )?;
     Ok(())
 }
 

@@ -99,72 +99,329 @@ pub enum NameMatch {
     Prefixes,
 }
 
-/// Whether a typed word stands for a word of a name. A word typed with diacritics must match
-/// them ("ân" is not "ánh"); one typed without matches any diacritics ("an" finds both). A name
-/// word stored without any diacritics (a list typed without them) is matched without them.
-fn word_matches(typed: &str, word: &str, whole: bool) -> bool {
-    let (typed, word) = if typed.is_ascii() || word.is_ascii() {
-        (fold(typed), fold(word))
-    } else {
-        (typed.to_owned(), word.to_owned())
-    };
-    if whole {
-        word == typed
-    } else {
-        word.starts_with(&typed)
+/// A word of a name: lower case as written, and folded.
+#[derive(Debug, Clone, Copy)]
+struct Word<'a> {
+    text: &'a str,
+    folded: &'a str,
+}
+
+/// A word of a search: lower case as typed, folded, and whether typed without diacritics.
+#[derive(Debug, Clone)]
+struct Typed {
+    text: String,
+    folded: String,
+    ascii: bool,
+}
+
+impl Typed {
+    /// Whether this typed word stands for the name word `word`. A word typed with diacritics must
+    /// match them ("ân" is not "ánh"); one typed without matches any diacritics ("an" finds both).
+    /// A name word stored without any diacritics (a list typed without them) is matched without
+    /// them.
+    fn stands_for(&self, word: &Word, whole: bool) -> bool {
+        let (typed, word) = if self.ascii || word.text.is_ascii() {
+            (self.folded.as_str(), word.folded)
+        } else {
+            (self.text.as_str(), word.text)
+        };
+        if whole {
+            word == typed
+        } else {
+            word.starts_with(typed)
+        }
+    }
+}
+
+/// A bit standing for a folded prefix (1 of 128, by hash; empty: none).
+fn prefix_bit(prefix: &str) -> u128 {
+    if prefix.is_empty() {
+        return 0;
+    }
+    // FNV-1a: the bits only need to spread, and to be the same for the same prefix.
+    let hash = prefix.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    1 << (hash % 128)
+}
+
+/// The first `n` characters of `text` (all of it when shorter).
+fn first_chars(text: &str, n: usize) -> &str {
+    text.char_indices()
+        .nth(n)
+        .map_or(text, |(at, _)| &text[..at])
+}
+
+/// How far a typed word's prefix is read for the filter: a name word that starts with the typed
+/// word has the same first characters, so a name lacking that prefix's bit cannot answer.
+const FILTER_PREFIX: usize = 3;
+
+/// Words lower-cased and folded, each list joined by a separator neither can hold: a name is
+/// prepared once and ranked against many searches without allocating.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedName {
+    /// Lower-case words, joined by spaces.
+    lower: Box<str>,
+    /// Each word folded, joined by `|` (folding leaves only letters, digits and spaces).
+    folded: Box<str>,
+    /// The bits of every word's first one, two and three folded characters.
+    prefixes: u128,
+}
+
+impl PreparedName {
+    pub fn new(name: &str) -> Self {
+        let lower = normalize(name).to_lowercase();
+        let folded: Vec<String> = lower.split(' ').map(fold).collect();
+        let prefixes = folded.iter().fold(0, |bits, word| {
+            (1..=FILTER_PREFIX).fold(bits, |bits, n| bits | prefix_bit(first_chars(word, n)))
+        });
+        PreparedName {
+            lower: lower.into(),
+            folded: folded.join("|").into(),
+            prefixes,
+        }
+    }
+
+    pub fn view(&self) -> NameView<'_> {
+        NameView {
+            lower: &self.lower,
+            folded: &self.folded,
+            prefixes: self.prefixes,
+        }
+    }
+}
+
+/// A [`PreparedName`] wherever its parts are kept (a search index keeps everyone's side by side).
+#[derive(Debug, Clone, Copy)]
+pub struct NameView<'a> {
+    pub lower: &'a str,
+    pub folded: &'a str,
+    pub prefixes: u128,
+}
+
+impl<'a> NameView<'a> {
+    /// Calls `f` with the name's words, split once (on the stack for any usual name).
+    fn with_words<R>(&self, f: impl FnOnce(&[Word]) -> R) -> R {
+        const USUAL: usize = 12;
+        let mut usual = [Word {
+            text: "",
+            folded: "",
+        }; USUAL];
+        let mut words = self.words();
+        let mut n = 0;
+        for word in words.by_ref() {
+            if n == USUAL {
+                let all: Vec<Word> = usual.into_iter().chain([word]).chain(words).collect();
+                return f(&all);
+            }
+            usual[n] = word;
+            n += 1;
+        }
+        f(&usual[..n])
+    }
+
+    fn words(&self) -> impl Iterator<Item = Word<'a>> + Clone {
+        self.lower
+            .split(' ')
+            .zip(self.folded.split('|'))
+            .filter(|(text, _)| !text.is_empty())
+            .map(|(text, folded)| Word { text, folded })
+    }
+}
+
+/// A search as typed, prepared once to rank many names: its words lower-cased (a word typed
+/// without diacritics folded, which also strips its punctuation) and folded.
+#[derive(Debug, Clone, Default)]
+pub struct NameQuery {
+    words: Vec<Typed>,
+    /// The bit of every word's first characters, as far as [`FILTER_PREFIX`].
+    prefixes: u128,
+}
+
+impl NameQuery {
+    pub fn new(query: &str) -> Self {
+        let words: Vec<Typed> = normalize(query)
+            .to_lowercase()
+            .split(' ')
+            .map(|w| if w.is_ascii() { fold(w) } else { w.to_owned() })
+            .filter(|w| !w.is_empty())
+            .map(|text| Typed {
+                folded: fold(&text),
+                ascii: text.is_ascii(),
+                text,
+            })
+            .collect();
+        let prefixes = words.iter().fold(0, |bits, typed| {
+            bits | prefix_bit(first_chars(&typed.folded, FILTER_PREFIX))
+        });
+        NameQuery { words, prefixes }
+    }
+
+    /// Ranks `name` against this search. Case never counts; diacritics count where typed.
+    pub fn rank(&self, name: NameView) -> Option<NameMatch> {
+        // Every typed word must start a name word (folded, whether typed with diacritics or
+        // not), and so share its first characters.
+        if self.words.is_empty() || name.prefixes & self.prefixes != self.prefixes {
+            return None;
+        }
+        name.with_words(|words| self.rank_words(words))
+    }
+
+    fn rank_words(&self, words: &[Word]) -> Option<NameMatch> {
+        let all = |whole: bool| {
+            self.words
+                .iter()
+                .all(|t| words.iter().any(|w| t.stands_for(w, whole)))
+        };
+        let given = words.last()?;
+        if !all(false) {
+            return None;
+        }
+        if self.words.len() == words.len()
+            && self
+                .words
+                .iter()
+                .zip(words)
+                .all(|(t, w)| t.stands_for(w, true))
+        {
+            return Some(NameMatch::Exact);
+        }
+        let last_typed = self.words.last().expect("checked above");
+        if last_typed.stands_for(given, true) {
+            return Some(NameMatch::GivenName);
+        }
+        Some(if all(true) {
+            NameMatch::Words
+        } else {
+            NameMatch::Prefixes
+        })
     }
 }
 
 /// Ranks `name` against a search as typed. Case never counts; diacritics count where typed.
 pub fn match_name(query: &str, name: &str) -> Option<NameMatch> {
-    let lower = |s: &str| -> Vec<String> {
-        normalize(s)
-            .to_lowercase()
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    // A typed word without diacritics is compared folded (this also strips its punctuation).
-    let typed: Vec<String> = lower(query)
-        .into_iter()
-        .map(|w| if w.is_ascii() { fold(&w) } else { w })
-        .filter(|w| !w.is_empty())
-        .collect();
-    let words = lower(name);
-    if typed.is_empty() || words.is_empty() {
-        return None;
-    }
-    let all = |whole: bool| {
-        typed
-            .iter()
-            .all(|t| words.iter().any(|w| word_matches(t, w, whole)))
-    };
-    if !all(false) {
-        return None;
-    }
-    if typed.len() == words.len()
-        && typed
-            .iter()
-            .zip(&words)
-            .all(|(t, w)| word_matches(t, w, true))
-    {
-        return Some(NameMatch::Exact);
-    }
-    let given = words.last().expect("a name has a word");
-    if word_matches(typed.last().expect("checked above"), given, true) {
-        return Some(NameMatch::GivenName);
-    }
-    Some(if all(true) {
-        NameMatch::Words
-    } else {
-        NameMatch::Prefixes
-    })
+    NameQuery::new(query).rank(PreparedName::new(name).view())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ranking as first written: every word compared afresh, folding as it goes. The
+    /// prepared ranking (and its prefix filter) must answer exactly as this does.
+    fn reference_rank(query: &str, name: &str) -> Option<NameMatch> {
+        fn matches(typed: &str, word: &str, whole: bool) -> bool {
+            let (typed, word) = if typed.is_ascii() || word.is_ascii() {
+                (fold(typed), fold(word))
+            } else {
+                (typed.to_owned(), word.to_owned())
+            };
+            if whole {
+                word == typed
+            } else {
+                word.starts_with(&typed)
+            }
+        }
+        let lower = |s: &str| -> Vec<String> {
+            normalize(s)
+                .to_lowercase()
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let typed: Vec<String> = lower(query)
+            .into_iter()
+            .map(|w| if w.is_ascii() { fold(&w) } else { w })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let words = lower(name);
+        if typed.is_empty() || words.is_empty() {
+            return None;
+        }
+        let all = |whole: bool| {
+            typed
+                .iter()
+                .all(|t| words.iter().any(|w| matches(t, w, whole)))
+        };
+        if !all(false) {
+            return None;
+        }
+        if typed.len() == words.len() && typed.iter().zip(&words).all(|(t, w)| matches(t, w, true))
+        {
+            return Some(NameMatch::Exact);
+        }
+        if matches(typed.last().unwrap(), words.last().unwrap(), true) {
+            return Some(NameMatch::GivenName);
+        }
+        Some(if all(true) {
+            NameMatch::Words
+        } else {
+            NameMatch::Prefixes
+        })
+    }
+
+    #[test]
+    fn the_prepared_ranking_answers_every_search_as_word_by_word_ranking_does() {
+        let names = [
+            "Nguyễn Văn Đường",
+            "nguyen van duong",
+            "Hà Ngọc Ánh",
+            "Hà Ngọc Ân",
+            "Lê Thị Lanh",
+            "Đặng Hồng Lan",
+            "Vi Thị Mẩy",
+            "Lò Thị Anh-Thư",
+            "Hoàng  Ưng",
+            "Nguyen Thi Ung",
+            "Ðinh Văn Quý",
+            "Cao Thị 3",
+            "",
+            "Ka Sô Liêng",
+            "Nguyễn Thị Ngọc Minh Anh Thư Lan Hoa Mai Đào Cúc Trúc Sen Dung",
+        ];
+        let queries = [
+            "nguyen van duong",
+            "Nguyễn Văn Đường",
+            "đường",
+            "duong nguyen",
+            "ng v d",
+            "du",
+            "ưng",
+            "ung",
+            "Ư",
+            "ân",
+            "an",
+            "anh",
+            "anh-thu",
+            "thư",
+            "thu",
+            "thi h",
+            "lan",
+            "LAN",
+            "3",
+            "quy",
+            "– lan",
+            "\"* OR",
+            "mẩy",
+            "may",
+            "k s l",
+            "sen dung",
+            "dung",
+            "nguyen thi ngoc minh anh thu lan hoa mai dao cuc truc sen dung",
+            "",
+        ];
+        for name in names {
+            let prepared = PreparedName::new(name);
+            for query in queries {
+                assert_eq!(
+                    NameQuery::new(query).rank(prepared.view()),
+                    reference_rank(query, name),
+                    "{query:?} against {name:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_whole_name_typed_wins_and_typed_diacritics_count() {

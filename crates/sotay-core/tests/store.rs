@@ -4,7 +4,8 @@
 use rusqlite::Connection;
 use sotay_core::citizens::CitizenSort;
 use sotay_core::{
-    AttendeeInput, CitizenInput, CoreError, ImportOptions, NewTeam, Passphrase, SessionInput, Store,
+    AttendeeInput, CitizenInput, CitizenPatch, CoreError, ImportOptions, NewTeam, Passphrase,
+    SessionInput, Store,
 };
 use sotay_protocol::{Entity, Gender, Organisation, Outcome, Payload};
 use std::path::{Path, PathBuf};
@@ -377,6 +378,50 @@ fn phone_and_cccd_digits_are_searchable() {
     assert_eq!(store.search_citizens("345678", 5).unwrap().len(), 1);
     assert_eq!(store.search_citizens("038057", 5).unwrap().len(), 1);
     assert!(store.search_citizens("111111", 5).unwrap().is_empty());
+    assert!(
+        store.search_citizens("5678038", 5).unwrap().is_empty(),
+        "a match never runs from the phone into the CCCD"
+    );
+}
+
+#[test]
+fn a_search_sees_every_change_to_the_register_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, path) = new_store(dir.path());
+    store
+        .add_citizen(citizen("Đinh Văn Quý", "nam", "1957", "Thôn Đông"))
+        .unwrap();
+    let names = |store: &Store, q: &str| -> Vec<String> {
+        let page = store.search_page(q, 0, 10).unwrap();
+        assert_eq!(page.total as usize, page.citizens.len());
+        page.citizens.into_iter().map(|c| c.full_name).collect()
+    };
+    assert_eq!(names(&store, "quy"), ["Đinh Văn Quý"]);
+    assert!(names(&store, "0912").is_empty());
+
+    let added = store
+        .add_citizen(citizen("Lò Thị Quyên", "nữ", "1961", "Thôn Đông"))
+        .unwrap();
+    assert_eq!(names(&store, "quy"), ["Đinh Văn Quý", "Lò Thị Quyên"]);
+    let patch = CitizenPatch {
+        full_name: Some("Lò Thị Xuyến".into()),
+        phone: Some("0912345678".into()),
+        ..CitizenPatch::default()
+    };
+    store.update_citizen(added.citizen.id, patch).unwrap();
+    assert_eq!(names(&store, "quy"), ["Đinh Văn Quý"]);
+    assert_eq!(names(&store, "xuyen"), ["Lò Thị Xuyến"]);
+    assert_eq!(names(&store, "0912"), ["Lò Thị Xuyến"]);
+    store.delete_citizen(added.citizen.id).unwrap();
+    assert!(names(&store, "xuyen").is_empty());
+    assert!(names(&store, "0912").is_empty());
+
+    // A person added through another connection to the same file (the CLI beside the app).
+    let mut other = Store::open(&path, &Passphrase::new(PASSPHRASE)).unwrap();
+    other
+        .add_citizen(citizen("Hà Văn Quyết", "nam", "1970", "Thôn Tây"))
+        .unwrap();
+    assert_eq!(names(&store, "quy"), ["Đinh Văn Quý", "Hà Văn Quyết"]);
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub struct CitizenPage {
 use crate::error::CoreResult;
 use crate::store::{parse_col, Store};
 use crate::text;
+use crate::views::SearchIndex;
 use rusqlite::{params, Connection};
 use sotay_protocol::CitizenV1;
 
@@ -79,6 +80,103 @@ pub(crate) fn find_matches(
     Ok(matches)
 }
 
+/// What a search looks for: digits in phone and CCCD numbers, or a name.
+enum Sought {
+    Digits(String),
+    Name(text::NameQuery),
+}
+
+/// The people of `range` (places in the index) a search finds: how many, and the first `wanted`
+/// of each rank, in class-list order.
+fn matches_in(
+    index: &SearchIndex,
+    range: std::ops::Range<usize>,
+    sought: &Sought,
+    wanted: usize,
+) -> (u64, [Vec<usize>; 4]) {
+    let mut ranked: [Vec<usize>; 4] = Default::default();
+    let mut total = 0u64;
+    let mut found = |rank: usize, person: usize| {
+        total += 1;
+        if ranked[rank].len() < wanted {
+            ranked[rank].push(person);
+        }
+    };
+    match sought {
+        Sought::Digits(digits) => for_each_number_match(index, range, digits, |person, whole| {
+            found(usize::from(!whole), person)
+        }),
+        Sought::Name(search) => {
+            for person in range {
+                if let Some(rank) = search.rank(index.name_at(person)) {
+                    found(rank as usize, person);
+                }
+            }
+        }
+    }
+    (total, ranked)
+}
+
+/// Everyone a search finds, split into `parts` walked at once, one per core: how many, and the
+/// first `wanted` of each rank (places in the index), best rank first, each in class-list order.
+fn find_in(index: &SearchIndex, sought: &Sought, wanted: usize, parts: usize) -> (u64, Vec<usize>) {
+    let people = index.nums.len();
+    let ranges = (0..parts).map(|p| people * p / parts..people * (p + 1) / parts);
+    let found: Vec<(u64, [Vec<usize>; 4])> = if parts <= 1 {
+        vec![matches_in(index, 0..people, sought, wanted)]
+    } else {
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = ranges
+                .map(|range| scope.spawn(|| matches_in(index, range, sought, wanted)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|part| part.join().expect("a search does not panic"))
+                .collect()
+        })
+    };
+    let total = found.iter().map(|(n, _)| n).sum();
+    let ranked = (0..4)
+        .flat_map(|rank| found.iter().flat_map(move |(_, ranked)| &ranked[rank]))
+        .copied()
+        .collect();
+    (total, ranked)
+}
+
+/// Calls `found(person, whole)` for each person of `range` (by place in the index, in order)
+/// whose phone or CCCD holds `digits`; `whole` when one of them is exactly `digits`. One scan of
+/// their numbers side by side: a match moves on to the next person's numbers.
+fn for_each_number_match(
+    index: &SearchIndex,
+    range: std::ops::Range<usize>,
+    digits: &str,
+    mut found: impl FnMut(usize, bool),
+) {
+    if digits.is_empty() || range.is_empty() {
+        return;
+    }
+    let finder = memchr::memmem::Finder::new(digits.as_bytes());
+    let text = &index.numbers.as_bytes()[..index.number_ends[range.end - 1] as usize];
+    let mut person = range.start;
+    let mut from = person
+        .checked_sub(1)
+        .map_or(0, |before| index.number_ends[before] as usize);
+    while let Some(at) = finder.find(&text[from..]).map(|at| from + at) {
+        while index.number_ends[person] as usize <= at {
+            person += 1;
+        }
+        let whole = index
+            .numbers_of(person)
+            .lines()
+            .any(|number| number == digits);
+        found(person, whole);
+        from = index.number_ends[person] as usize;
+    }
+}
+
+/// From this many people on, a search is split between the cores.
+const PARALLEL_FROM: usize = 20_000;
+
 impl Store {
     /// Finds citizens by name regardless of case, and of diacritics where none are typed; every
     /// word of the query must start a word of the name ("ng v duong" finds "Nguyễn Văn Đường").
@@ -97,53 +195,35 @@ impl Store {
     /// register in class-list order.
     pub fn search_page(&self, query: &str, offset: usize, limit: usize) -> CoreResult<CitizenPage> {
         let folded = text::fold(query);
-        let order = self.register_order()?;
-        // (rank, row) of every candidate, ranked here; read in full only for the page shown.
-        let mut ranked: Vec<(u8, i64)> = Vec::new();
-        if folded.is_empty() {
-            ranked = order.sorted.iter().map(|num| (0, *num)).collect();
-        } else if folded.chars().all(|c| c.is_ascii_digit() || c == ' ') {
-            let digits: String = folded.chars().filter(|c| !c.is_whitespace()).collect();
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT num, (phone = ?1 OR cccd = ?1) FROM citizen
-                 WHERE deleted = 0 AND (instr(phone, ?1) > 0 OR instr(cccd, ?1) > 0)",
-            )?;
-            let rows = stmt.query_map([&digits], |r| {
-                let exact: Option<bool> = r.get(1)?;
-                Ok((u8::from(!exact.unwrap_or(false)), r.get(0)?))
-            })?;
-            ranked = rows.collect::<Result<_, _>>()?;
+        let (total, page): (u64, Vec<i64>) = if folded.is_empty() {
+            let order = self.register_order()?;
+            let page = order.sorted.iter().skip(offset).take(limit).copied();
+            (order.sorted.len() as u64, page.collect())
         } else {
-            // Each folded word becomes a quoted prefix term; folding leaves only letters and
-            // digits, so nothing in a query can change the FTS syntax.
-            let fts_query = folded
-                .split(' ')
-                .map(|word| format!("\"{word}\"*"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT c.full_name, c.num FROM citizen_search s
-                 JOIN citizen c ON c.num = s.rowid
-                 WHERE citizen_search MATCH ?1 AND c.deleted = 0",
-            )?;
-            let mut rows = stmt.query([fts_query])?;
-            while let Some(r) = rows.next()? {
-                let name: String = r.get(0)?;
-                if let Some(rank) = text::match_name(query, &name) {
-                    ranked.push((rank as u8, r.get(1)?));
-                }
-            }
-        }
-        // Within a rank, class-list order: each person's place in the register, kept sorted.
-        let place = |num: &i64| order.position.get(num).copied().unwrap_or(u32::MAX);
-        ranked.sort_by_key(|(rank, num)| (*rank, place(num), *num));
-        let total = ranked.len() as u64;
-        let page: Vec<i64> = ranked
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|r| r.1)
-            .collect();
+            // The register is walked once in class-list order, each match dropped into its
+            // rank's list: the page is the lists in rank order, each kept only as long as a page
+            // could reach into it.
+            let index = self.search_index()?;
+            let wanted = offset.saturating_add(limit);
+            let sought = if folded.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+                Sought::Digits(folded.chars().filter(|c| !c.is_whitespace()).collect())
+            } else {
+                Sought::Name(text::NameQuery::new(query))
+            };
+            let people = index.nums.len();
+            let parts = if people < PARALLEL_FROM {
+                1
+            } else {
+                std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+            };
+            let (total, ranked) = find_in(&index, &sought, wanted, parts);
+            let page = ranked
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|person| index.nums[person]);
+            (total, page.collect())
+        };
         let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizen c WHERE c.num = ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let citizens = page
@@ -215,5 +295,99 @@ impl Store {
             groups.extend(current.map(|(_, g)| g));
         }
         Ok(groups)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_person_holding_the_digits_is_found_once_whole_numbers_told_apart() {
+        let mut index = SearchIndex::default();
+        let number = |n: &str| Some(n.to_owned());
+        index.push(10, "Đinh Văn Quý", [number("0912345678"), None]);
+        index.push(
+            11,
+            "Lò Thị Mai",
+            [number("0391234567"), number("012345678901")],
+        );
+        index.push(12, "Hà Văn An", [None, None]);
+        index.push(13, "Vi Thị Mẩy", [number("0123"), None]);
+        let found = |digits: &str| {
+            let mut found = Vec::new();
+            for_each_number_match(&index, 0..4, digits, |person, whole| {
+                found.push((person, whole))
+            });
+            found
+        };
+        assert_eq!(found("0123"), [(1, false), (3, true)]);
+        assert_eq!(found("34567"), [(0, false), (1, false)]);
+        assert_eq!(found("0912345678"), [(0, true)]);
+        assert!(
+            found("56780391").is_empty(),
+            "a match never spans two numbers"
+        );
+        assert!(found("999").is_empty());
+        assert!(found("").is_empty());
+        let mut part = Vec::new();
+        for_each_number_match(&index, 1..3, "0123", |person, whole| {
+            part.push((person, whole))
+        });
+        assert_eq!(part, [(1, false)], "only the people of the part asked for");
+    }
+
+    #[test]
+    fn a_search_split_between_cores_finds_what_one_walk_finds() {
+        let mut index = SearchIndex::default();
+        let words = [
+            "Nguyễn",
+            "Thị",
+            "Văn",
+            "Hà",
+            "Hạnh",
+            "An",
+            "Ân",
+            "Lan",
+            "Lanh",
+            "Đường",
+        ];
+        for i in 0..3_000usize {
+            let name = format!(
+                "{} {} {}",
+                words[i % 7],
+                words[(i / 7) % 10],
+                words[(i / 70) % 10]
+            );
+            let phone = format!("09{:08}", i * 7);
+            index.push(i as i64, &name, [Some(phone), None]);
+        }
+        for query in [
+            "ha",
+            "Hà",
+            "thi h",
+            "lan",
+            "an",
+            "nguyen thi an",
+            "0000",
+            "09",
+            "7",
+        ] {
+            let sought = if query.chars().all(|c| c.is_ascii_digit()) {
+                Sought::Digits(query.into())
+            } else {
+                Sought::Name(text::NameQuery::new(query))
+            };
+            for wanted in [1, 50, 10_000] {
+                let whole = find_in(&index, &sought, wanted, 1);
+                assert!(whole.0 > 0, "{query}");
+                for parts in [2, 3, 4] {
+                    let split = find_in(&index, &sought, wanted, parts);
+                    assert_eq!(split.0, whole.0, "{query}: {parts} parts count alike");
+                    let first = whole.1.len().min(wanted);
+                    assert_eq!(split.1[..first], whole.1[..first], "{query}, {parts} parts");
+                }
+            }
+        }
     }
 }

@@ -740,23 +740,34 @@ mod tests {
         (device, records)
     }
 
+    /// [`plan_batch`] of `records`, checked, with rows handed over to `write`.
+    fn plan_with(
+        context: BatchContext,
+        device: &DeviceRow,
+        records: &[OutboxRecord],
+        write: &mut dyn FnMut(Decided),
+    ) -> ServerResult<BatchPlan> {
+        let checks = check_batch(records);
+        plan_batch(
+            context,
+            device,
+            records.to_vec(),
+            checks,
+            now_millis(),
+            write,
+        )
+    }
+
     fn decide(
         context: BatchContext,
         device: &DeviceRow,
         records: &[OutboxRecord],
     ) -> ServerResult<BatchPlan> {
         let (mut written, mut entities) = (Vec::new(), Vec::new());
-        let mut plan = plan_batch(
-            context,
-            device,
-            records.to_vec(),
-            check_batch(records),
-            now_millis(),
-            &mut |part| match part {
-                Decided::Records(part) => written.extend(part),
-                Decided::Entities(part) => entities.extend(part),
-            },
-        )?;
+        let mut plan = plan_with(context, device, records, &mut |part| match part {
+            Decided::Records(part) => written.extend(part),
+            Decided::Entities(part) => entities.extend(part),
+        })?;
         written.append(&mut plan.records);
         plan.records = written;
         entities.append(&mut plan.entities);
@@ -799,14 +810,9 @@ mod tests {
     fn a_large_batch_is_handed_over_in_order_while_it_is_decided() {
         let (device, records) = laptop_of(3 * WRITE_CHUNK, false);
         let mut parts = Vec::new();
-        let plan = plan_batch(
-            BatchContext::default(),
-            &device,
-            records.clone(),
-            check_batch(&records),
-            now_millis(),
-            &mut |part| parts.push(part),
-        )
+        let plan = plan_with(BatchContext::default(), &device, &records, &mut |part| {
+            parts.push(part)
+        })
         .unwrap();
         assert!(plan.records.is_empty() && plan.entities.is_empty());
         assert_eq!(plan.response.applied as usize, records.len());
@@ -842,14 +848,9 @@ mod tests {
             .find(|r| r.entity == Entity::Citizen)
             .unwrap();
         let name = first.payload["full_name"].as_str().unwrap().to_owned();
-        let plan = plan_batch(
-            BatchContext::default(),
-            &device,
-            records.clone(),
-            check_batch(&records),
-            now_millis(),
-            &mut |_| panic!("rows handed over before the forget was decided"),
-        )
+        let plan = plan_with(BatchContext::default(), &device, &records, &mut |_| {
+            panic!("rows handed over before the forget was decided")
+        })
         .unwrap();
         assert_eq!(plan.records.len(), records.len());
         assert_eq!(plan.forgotten, vec![first.entity_id.clone()]);

@@ -58,7 +58,7 @@ deb: ui
 
 bench: deps
 	cargo build --release --locked -p sotay-app -p sotay
-	python3 benches/citizens_screen.py "$${CARGO_TARGET_DIR:-target}/release" 10000
+	dbus-run-session -- python3 benches/citizens_screen.py "$${CARGO_TARGET_DIR:-target}/release" 10000
 	cargo bench -p sotay-core --bench store
 	cargo bench -p sotay-sheets --bench sheet
 	cargo bench --bench sync_push

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_quarantine.sql"),
     include_str!("migrations/0005_outcome_confirmation.sql"),
     include_str!("migrations/0006_no_name_index.sql"),
+    include_str!("migrations/0007_pending_by_entity.sql"),
 ];
 
 /// The schema version this build writes.

@@ -165,6 +165,11 @@ pub struct OutboxStatus {
     pub pending_by_entity: Vec<EntityCount>,
 }
 
+/// Pending records by entity, from their index alone.
+const PENDING_BY_ENTITY: &str =
+    "SELECT entity, COUNT(*) FROM outbox INDEXED BY outbox_pending_entity
+     WHERE acked_at IS NULL GROUP BY entity ORDER BY entity";
+
 pub(crate) fn status(conn: &Connection, device: DeviceId) -> CoreResult<OutboxStatus> {
     // Each count is answered by an index (the key, the smallest index, the pending records'
     // index by entity): the payloads, most of the table, are never read.
@@ -173,10 +178,7 @@ pub(crate) fn status(conn: &Connection, device: DeviceId) -> CoreResult<OutboxSt
         [],
         |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
     )?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT entity, COUNT(*) FROM outbox INDEXED BY outbox_pending_entity
-         WHERE acked_at IS NULL GROUP BY entity ORDER BY entity",
-    )?;
+    let mut stmt = conn.prepare_cached(PENDING_BY_ENTITY)?;
     let pending_by_entity: Vec<EntityCount> = stmt
         .query_map([], |r| {
             Ok(EntityCount {
@@ -265,11 +267,7 @@ mod tests {
             .map(|e| (e.entity, e.pending))
             .collect();
         assert_eq!(by_entity, [("citizen".into(), 1), ("session".into(), 1)]);
-        for query in [
-            "SELECT COUNT(*) FROM outbox",
-            "SELECT entity, COUNT(*) FROM outbox INDEXED BY outbox_pending_entity
-             WHERE acked_at IS NULL GROUP BY entity ORDER BY entity",
-        ] {
+        for query in ["SELECT COUNT(*) FROM outbox", super::PENDING_BY_ENTITY] {
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
                 .unwrap()

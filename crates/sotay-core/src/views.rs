@@ -1,6 +1,7 @@
 //! Views of the store that screens ask for again and again — the register in class-list order,
-//! the all-time report behind the home screen — kept until the data changes, so that clearing a search or
-//! opening the home screen at 10,000 citizens does not sort or decode everything each time.
+//! the register prepared for search, the all-time report behind the home screen — kept until the
+//! data changes, so that typing a search or opening the home screen at 10,000 citizens does not
+//! sort, fold or decode everything each time.
 //!
 //! "The data changed" is read cheaply: this device's last outbox sequence (every local write),
 //! the pull cursor (every applied page) and SQLite's `data_version` (a commit by another
@@ -11,6 +12,7 @@ use crate::report::Report;
 use crate::store::Store;
 use crate::text;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Identifies one state of the store's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,16 @@ impl SearchIndex {
         }
     }
 
+    /// Kept until the next change: no room left from growing (about 85 bytes a person).
+    fn shrink_to_fit(&mut self) {
+        self.nums.shrink_to_fit();
+        self.prefixes.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.name_ends.shrink_to_fit();
+        self.numbers.shrink_to_fit();
+        self.number_ends.shrink_to_fit();
+    }
+
     /// The `i`-th person's numbers, each followed by a line break.
     pub fn numbers_of(&self, i: usize) -> &str {
         let start = i.checked_sub(1).map_or(0, |j| self.number_ends[j]);
@@ -93,9 +105,9 @@ pub struct Headline {
 
 #[derive(Default)]
 pub(crate) struct ViewCache {
-    order: Option<(DataVersion, std::sync::Arc<RegisterOrder>)>,
-    search: Option<(DataVersion, std::sync::Arc<SearchIndex>)>,
-    all_time: Option<(DataVersion, std::sync::Arc<Report>)>,
+    order: Option<(DataVersion, Arc<RegisterOrder>)>,
+    search: Option<(DataVersion, Arc<SearchIndex>)>,
+    all_time: Option<(DataVersion, Arc<Report>)>,
 }
 
 impl Store {
@@ -116,14 +128,30 @@ impl Store {
         )?)
     }
 
-    /// The register in class-list order (given name, middle, family; then birth year).
-    pub(crate) fn register_order(&self) -> CoreResult<std::sync::Arc<RegisterOrder>> {
+    /// The view kept in `slot` while the data has not changed since it was built, else `build`'s,
+    /// kept from now on.
+    fn kept<T>(
+        &self,
+        slot: impl Fn(&mut ViewCache) -> &mut Option<(DataVersion, Arc<T>)>,
+        build: impl FnOnce() -> CoreResult<T>,
+    ) -> CoreResult<Arc<T>> {
         let version = self.data_version()?;
-        if let Some((v, order)) = &self.views.borrow().order {
+        if let Some((v, view)) = slot(&mut self.views.borrow_mut()) {
             if *v == version {
-                return Ok(order.clone());
+                return Ok(view.clone());
             }
         }
+        let view = Arc::new(build()?);
+        *slot(&mut self.views.borrow_mut()) = Some((version, view.clone()));
+        Ok(view)
+    }
+
+    /// The register in class-list order (given name, middle, family; then birth year).
+    pub(crate) fn register_order(&self) -> CoreResult<Arc<RegisterOrder>> {
+        self.kept(|views| &mut views.order, || self.sorted_register())
+    }
+
+    fn sorted_register(&self) -> CoreResult<RegisterOrder> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT num, full_name, birth_year FROM citizen WHERE deleted = 0")?;
@@ -136,19 +164,15 @@ impl Store {
                 .then(a.0.cmp(&b.0))
         });
         let sorted: Vec<i64> = people.into_iter().map(|p| p.0).collect();
-        let order = std::sync::Arc::new(RegisterOrder { sorted });
-        self.views.borrow_mut().order = Some((version, order.clone()));
-        Ok(order)
+        Ok(RegisterOrder { sorted })
     }
 
     /// Everyone on the register prepared for search, in class-list order.
-    pub(crate) fn search_index(&self) -> CoreResult<std::sync::Arc<SearchIndex>> {
-        let version = self.data_version()?;
-        if let Some((v, index)) = &self.views.borrow().search {
-            if *v == version {
-                return Ok(index.clone());
-            }
-        }
+    pub(crate) fn search_index(&self) -> CoreResult<Arc<SearchIndex>> {
+        self.kept(|views| &mut views.search, || self.prepared_register())
+    }
+
+    fn prepared_register(&self) -> CoreResult<SearchIndex> {
         let order = self.register_order()?;
         let mut stmt = self
             .conn
@@ -163,15 +187,7 @@ impl Store {
                 index.push(*num, &name, numbers);
             }
         }
-        // Kept until the next change: no room left from growing (about 85 bytes a person).
-        index.nums.shrink_to_fit();
-        index.prefixes.shrink_to_fit();
-        index.names.shrink_to_fit();
-        index.name_ends.shrink_to_fit();
-        index.numbers.shrink_to_fit();
-        index.number_ends.shrink_to_fit();
-        let index = std::sync::Arc::new(index);
-        self.views.borrow_mut().search = Some((version, index.clone()));
+        index.shrink_to_fit();
         Ok(index)
     }
 
@@ -182,16 +198,11 @@ impl Store {
 
     /// The report over all records with every breakdown and target, rebuilt only when the data
     /// changed: the home screen's numbers, progress and month chart all come from it.
-    pub fn all_time_report(&self) -> CoreResult<std::sync::Arc<Report>> {
-        let version = self.data_version()?;
-        if let Some((v, report)) = &self.views.borrow().all_time {
-            if *v == version {
-                return Ok(report.clone());
-            }
-        }
-        let report = std::sync::Arc::new(self.report(&Default::default())?);
-        self.views.borrow_mut().all_time = Some((version, report.clone()));
-        Ok(report)
+    pub fn all_time_report(&self) -> CoreResult<Arc<Report>> {
+        self.kept(
+            |views| &mut views.all_time,
+            || self.report(&Default::default()),
+        )
     }
 
     /// People reached and people with a result achieved, over all records: the report's own

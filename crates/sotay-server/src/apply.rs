@@ -259,10 +259,6 @@ fn forbidden(record: &OutboxRecord) -> ServerError {
     ))
 }
 
-/// Decides a batch of one device's records. Records the server already holds are skipped; a
-/// record that breaks the rules is set aside and the batch goes on; a gap, a reused sequence, a
-/// record of another device, or any record outside the device's team refuses the whole batch
-/// (the engine rolls back, nothing is written).
 /// Rows to write are handed to the engine this many at a time while the rest are decided.
 pub(crate) const WRITE_CHUNK: usize = 512;
 
@@ -285,12 +281,17 @@ pub(crate) fn check_batch(records: &[OutboxRecord]) -> Vec<Checked> {
     })
 }
 
-/// Plans a batch, given each record's [`check_batch`]. Records already decided go to `write` in
-/// parts of [`WRITE_CHUNK`] while the rest are decided, then the entities' final rows, so the
-/// engine writes one part while the next is planned (the two take about as long); the returned
-/// plan holds the rows not handed over. A batch that touches a forgotten person, or forgets one,
-/// is handed over only whole, once decided: its records are scrubbed before any is written, so
-/// that person's data never reaches the database to be erased later.
+/// Decides a batch of one device's records, given each record's [`check_batch`]. Records the
+/// server already holds are skipped; a record that breaks the rules is set aside and the batch
+/// goes on; a gap, a reused sequence, a record of another device, or any record outside the
+/// device's team refuses the whole batch (the engine rolls back, nothing is written).
+///
+/// Records already decided go to `write` in parts of [`WRITE_CHUNK`] while the rest are
+/// decided, then the entities' final rows, so the engine writes one part while the next is
+/// planned (the two take about as long); the returned plan holds the rows not handed over. A
+/// batch that touches a forgotten person, or forgets one, is handed over only whole, once
+/// decided: its records are scrubbed before any is written, so that person's data never reaches
+/// the database to be erased later.
 pub(crate) fn plan_batch(
     context: BatchContext,
     device: &DeviceRow,
@@ -717,29 +718,6 @@ mod tests {
     use super::*;
     use sotay_core::sample::SampleTeam;
 
-    /// A small sample team's records, as its laptop would push them, and that laptop's device.
-    fn laptop_records() -> (DeviceRow, Vec<OutboxRecord>) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SampleTeam {
-            citizens: 3,
-            sessions: 1,
-            per_session: 2,
-        }
-        .build(dir.path())
-        .unwrap();
-        let records = store.pending_records(0, 1_000).unwrap();
-        let team = records
-            .iter()
-            .find(|r| r.entity == Entity::Team)
-            .map(|r| r.entity_id.parse().unwrap())
-            .unwrap();
-        let device = DeviceRow {
-            id: store.device_id(),
-            team_id: TeamId(team),
-        };
-        (device, records)
-    }
-
     /// [`plan_batch`] of `records`, checked, with rows handed over to `write`.
     fn plan_with(
         context: BatchContext,
@@ -865,7 +843,7 @@ mod tests {
 
     #[test]
     fn a_first_batch_is_applied_in_order_with_the_next_positions() {
-        let (device, records) = laptop_records();
+        let (device, records) = laptop_of(3, false);
         let context = BatchContext {
             position: 40,
             ..Default::default()
@@ -893,7 +871,7 @@ mod tests {
 
     #[test]
     fn an_entity_made_by_one_full_upsert_names_its_record_and_reads_back_as_merged() {
-        let (device, mut records) = laptop_records();
+        let (device, mut records) = laptop_of(3, false);
         // The same laptop then corrects one citizen: that entity now has two records.
         let citizen = records
             .iter()
@@ -970,7 +948,7 @@ mod tests {
 
     #[test]
     fn a_resent_batch_is_counted_as_duplicates_and_a_reused_sequence_refused() {
-        let (device, records) = laptop_records();
+        let (device, records) = laptop_of(3, false);
         let held: HashMap<u64, RecordId> = records.iter().map(|r| (r.seq, r.record_id)).collect();
         let resent = BatchContext {
             acked: records.len() as u64,
@@ -997,7 +975,7 @@ mod tests {
 
     #[test]
     fn a_gap_another_devices_record_or_another_teams_record_refuses_the_batch() {
-        let (device, records) = laptop_records();
+        let (device, records) = laptop_of(3, false);
         let err = decide(BatchContext::default(), &device, &records[2..]).unwrap_err();
         assert!(
             matches!(err, ServerError::SequenceGap { expected: 1 }),
@@ -1021,7 +999,7 @@ mod tests {
 
     #[test]
     fn a_record_breaking_the_rules_is_set_aside_and_the_rest_applied() {
-        let (device, mut records) = laptop_records();
+        let (device, mut records) = laptop_of(3, false);
         let citizen = records
             .iter()
             .position(|r| r.entity == Entity::Citizen)
@@ -1048,7 +1026,7 @@ mod tests {
 
     #[test]
     fn an_attendance_of_another_teams_citizen_is_set_aside() {
-        let (device, records) = laptop_records();
+        let (device, records) = laptop_of(3, false);
         let attendance = records
             .iter()
             .find(|r| r.entity == Entity::Attendance)
@@ -1085,7 +1063,7 @@ mod tests {
 
     #[test]
     fn references_are_looked_up_under_the_form_they_are_stored_in() {
-        let (_, records) = laptop_records();
+        let (_, records) = laptop_of(3, false);
         let mut attendance = records
             .iter()
             .find(|r| r.entity == Entity::Attendance)
@@ -1102,7 +1080,7 @@ mod tests {
 
     #[test]
     fn stored_states_read_back_whole_in_a_third_of_the_bytes() {
-        let (_, records) = laptop_records();
+        let (_, records) = laptop_of(3, false);
         let citizen = records
             .iter()
             .find(|r| r.entity == Entity::Citizen)
@@ -1129,7 +1107,7 @@ mod tests {
 
     #[test]
     fn a_record_stamped_years_ahead_is_kept_and_restamped_to_now() {
-        let (device, mut records) = laptop_records();
+        let (device, mut records) = laptop_of(3, false);
         let now = now_millis();
         records[0].hlc.millis = now + 9 * 365 * 24 * 3_600_000;
         let plan = decide(BatchContext::default(), &device, &records).unwrap();

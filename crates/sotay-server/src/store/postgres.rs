@@ -359,11 +359,11 @@ async fn push(
         let team = TeamId(r.try_get(2).map_err(pg)?);
         context.refs.insert(key, (team, r.try_get(3).map_err(pg)?));
     }
-    // Decided on a blocking thread while this task writes what is already decided: the database
-    // stores one part of the batch while the next is decided.
     let (records, checks) = checker
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))?;
+    // Decided on a blocking thread while this task writes what is already decided: the database
+    // stores one part of the batch while the next is decided.
     let now_ms = now_millis();
     let (to_writer, mut parts) = tokio::sync::mpsc::channel(4);
     let planner = tokio::task::spawn_blocking(move || {

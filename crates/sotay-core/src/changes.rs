@@ -387,12 +387,18 @@ fn project(tx: &Transaction<'_>, entity: Entity, state: &EntityState) -> CoreRes
                 return Ok(());
             }
             tx.prepare_cached(
-                "INSERT INTO attendance (session_id, citizen_id, present, updated_hlc)
-                 VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO attendance (session_id, citizen_id, present, updated_hlc, outcomes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (session_id, citizen_id) DO UPDATE SET present = excluded.present,
-                     updated_hlc = excluded.updated_hlc",
+                     updated_hlc = excluded.updated_hlc, outcomes = excluded.outcomes",
             )?
-            .execute(params![session, citizen, a.present, hlc])?;
+            .execute(params![
+                session,
+                citizen,
+                a.present,
+                hlc,
+                crate::report::outcomes_column(&a.outcomes)
+            ])?;
             tx.prepare_cached("DELETE FROM outcome WHERE session_id = ?1 AND citizen_id = ?2")?
                 .execute(params![session, citizen])?;
             for o in &a.outcomes {

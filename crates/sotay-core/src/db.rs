@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_outcome_confirmation.sql"),
     include_str!("migrations/0006_no_name_index.sql"),
     include_str!("migrations/0007_pending_by_entity.sql"),
+    include_str!("migrations/0008_attendance_outcomes.sql"),
 ];
 
 /// The schema version this build writes.
@@ -293,6 +294,53 @@ mod tests {
             .query_row("SELECT fields FROM outbox WHERE seq = 1", [], |r| r.get(0))
             .unwrap();
         assert_eq!(fields, "[]");
+    }
+
+    #[test]
+    fn schema_8_gives_each_attendance_its_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_sqlite(&mut conn, &MIGRATIONS[..7]).unwrap();
+        // Rows of attendance alone: their sessions and people do not matter here.
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute_batch(
+            "INSERT INTO attendance (session_id, citizen_id, present, updated_hlc)
+                 VALUES ('s1', 'c1', 1, 'h'), ('s1', 'c2', 1, 'h'), ('s2', 'c1', 0, 'h');
+             INSERT INTO outcome (session_id, citizen_id, skill_code, outcome)
+                 VALUES ('s1', 'c1', 'VNEID1', 'achieved'), ('s1', 'c1', 'Thanh toán QR', 'taught'),
+                        ('s2', 'c1', '0.1', 'taught');",
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open(&path, &passphrase()).unwrap();
+        let outcomes = |session: &str, citizen: &str| {
+            let column: String = conn
+                .query_row(
+                    "SELECT outcomes FROM attendance WHERE session_id = ?1 AND citizen_id = ?2",
+                    [session, citizen],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let mut read: Vec<(String, sotay_protocol::Outcome)> =
+                crate::report::outcomes_from_column(&column)
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| (o.skill, o.outcome))
+                    .collect();
+            read.sort_by(|a, b| a.0.cmp(&b.0));
+            read
+        };
+        use sotay_protocol::Outcome::{Achieved, Taught};
+        assert_eq!(
+            outcomes("s1", "c1"),
+            [
+                ("Thanh toán QR".into(), Taught),
+                ("VNEID1".into(), Achieved)
+            ]
+        );
+        assert_eq!(outcomes("s1", "c2"), []);
+        assert_eq!(outcomes("s2", "c1"), [("0.1".into(), Taught)]);
     }
 
     #[test]

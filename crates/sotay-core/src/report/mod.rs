@@ -11,6 +11,9 @@ mod targets;
 mod writers;
 
 pub use states::input_from_states;
+pub(crate) use tables::outcomes_column;
+#[cfg(test)]
+pub(crate) use tables::outcomes_from_column;
 pub(crate) use writers::file_error;
 pub use writers::{csv_safe, write_csv, write_json, write_xlsx};
 

@@ -1,16 +1,16 @@
 //! Report input from the relational tables the laptop's store keeps in step with every change
-//! (`citizen`, `session`, `attendance`, `outcome`): narrow rows instead of every merged state's
-//! JSON, which took most of a report's time. The server, which keeps only states, reads those
-//! (`input_from_states`); both feed the same `build`.
+//! (`citizen`, `session`, and `attendance`, which carries its outcomes: schema 8): narrow rows
+//! instead of every merged state's JSON, which took most of a report's time. The server, which
+//! keeps only states, reads those (`input_from_states`); both feed the same `build`.
 
 use super::states::{count_merged_as_kept, merged_citizen};
-use super::{FastMap, ReportInput};
+use super::ReportInput;
 use crate::citizens::{citizen_from_row, CITIZEN_COLUMNS};
 use crate::error::CoreResult;
 use crate::sessions::{session_from_row, SESSION_COLUMNS};
-use crate::store::{enum_col, parse_col, Store};
+use crate::store::{parse_col, Store};
 use rusqlite::types::Type;
-use sotay_protocol::{AttendanceV2, CitizenId, SessionId, SkillOutcomeV2, TeamId};
+use sotay_protocol::{AttendanceV2, CitizenId, Outcome, SessionId, SkillOutcomeV2, TeamId};
 use std::collections::HashMap;
 
 impl Store {
@@ -50,52 +50,28 @@ impl Store {
             input.sessions.insert(session.id, session);
         }
 
-        // Attendances, then their outcomes, each table read in its own (storage) order.
-        let mut at: FastMap<(SessionId, CitizenId), usize> = FastMap::default();
+        // Attendances with their outcomes, in storage order.
         let mut stmt = self
             .conn
-            .prepare("SELECT session_id, citizen_id, present FROM attendance")?;
+            .prepare("SELECT session_id, citizen_id, present, outcomes FROM attendance")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let (session_id, citizen_id) = (parse_col(r, 0)?, parse_col(r, 1)?);
-            at.insert((session_id, citizen_id), input.attendances.len());
+            let text = r.get_ref(3)?.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(3, Type::Text, Box::new(e))
+            })?;
+            let outcomes = outcomes_from_column(text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    Type::Text,
+                    format!("attendance outcomes {text:?}").into(),
+                )
+            })?;
             input.attendances.push(AttendanceV2 {
-                session_id,
-                citizen_id,
+                session_id: parse_col(r, 0)?,
+                citizen_id: parse_col(r, 1)?,
                 present: r.get(2)?,
-                outcomes: Vec::new(),
+                outcomes,
             });
-        }
-        let mut stmt = self.conn.prepare(
-            "SELECT session_id, citizen_id, skill_code, outcome, confirmed_by, confirmed_on
-             FROM outcome",
-        )?;
-        let mut rows = stmt.query([])?;
-        // An attendance's outcomes are written with it, so they mostly follow one another:
-        // the last attendance's key, as stored, spares parsing and hashing it again.
-        let mut last: (String, Option<usize>) = (String::new(), None);
-        while let Some(r) = rows.next()? {
-            let text = |i: usize| -> rusqlite::Result<&str> {
-                r.get_ref(i)?.as_str().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e))
-                })
-            };
-            let (session, citizen) = (text(0)?, text(1)?);
-            let same = last.0.len() == session.len() + citizen.len()
-                && last.0.starts_with(session)
-                && last.0.ends_with(citizen);
-            if !same {
-                let key: (SessionId, CitizenId) = (parse_col(r, 0)?, parse_col(r, 1)?);
-                last = (format!("{session}{citizen}"), at.get(&key).copied());
-            }
-            if let Some(i) = last.1 {
-                input.attendances[i].outcomes.push(SkillOutcomeV2 {
-                    skill: r.get(2)?,
-                    outcome: enum_col(r, 3)?,
-                    confirmed_by: r.get(4)?,
-                    confirmed_on: r.get(5)?,
-                });
-            }
         }
 
         // People merged into another: where they went, from their (few) merged states.
@@ -112,5 +88,79 @@ impl Store {
         }
         count_merged_as_kept(&mut input, &merged);
         Ok(input)
+    }
+}
+
+/// An attendance's outcomes as its `outcomes` column holds them (schema 8): per outcome `t`
+/// (taught) or `a` (achieved), the skill code's length in bytes, `:`, the code. Length-prefixed
+/// because codes arrive from other laptops and may hold any character.
+pub(crate) fn outcomes_column(outcomes: &[SkillOutcomeV2]) -> String {
+    let mut column = String::new();
+    for o in outcomes {
+        let mark = match o.outcome {
+            Outcome::Taught => 't',
+            Outcome::Achieved => 'a',
+        };
+        column.push(mark);
+        column += &o.skill.len().to_string();
+        column.push(':');
+        column += &o.skill;
+    }
+    column
+}
+
+/// Reads [`outcomes_column`] back: skill and outcome (who confirmed it, and when, the report
+/// does not use). None when the text is not in that form.
+pub(crate) fn outcomes_from_column(mut column: &str) -> Option<Vec<SkillOutcomeV2>> {
+    let mut outcomes = Vec::new();
+    while !column.is_empty() {
+        let outcome = match column.as_bytes()[0] {
+            b't' => Outcome::Taught,
+            b'a' => Outcome::Achieved,
+            _ => return None,
+        };
+        let (length, rest) = column[1..].split_once(':')?;
+        let length: usize = length.parse().ok()?;
+        let skill = rest.get(..length)?;
+        outcomes.push(SkillOutcomeV2 {
+            skill: skill.to_owned(),
+            outcome,
+            confirmed_by: None,
+            confirmed_on: None,
+        });
+        column = &rest[length..];
+    }
+    Some(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_column_reads_back_any_skill_code() {
+        let outcome = |skill: &str, outcome| SkillOutcomeV2 {
+            skill: skill.into(),
+            outcome,
+            confirmed_by: Some("Cán bộ xã".into()),
+            confirmed_on: Some("2026-11-02".into()),
+        };
+        let outcomes = vec![
+            outcome("VNEID1", Outcome::Achieved),
+            outcome("0.1", Outcome::Taught),
+            outcome("12:a3:x", Outcome::Taught),
+            outcome("Thanh toán QR", Outcome::Achieved),
+            outcome("", Outcome::Taught),
+        ];
+        let column = outcomes_column(&outcomes);
+        let read = outcomes_from_column(&column).unwrap();
+        let pairs = |v: &[SkillOutcomeV2]| -> Vec<(String, Outcome)> {
+            v.iter().map(|o| (o.skill.clone(), o.outcome)).collect()
+        };
+        assert_eq!(pairs(&read), pairs(&outcomes));
+        assert_eq!(outcomes_from_column("").unwrap(), vec![]);
+        for broken in ["x3:abc", "t9:abc", "t:abc", "t3abc", "t1:ư", "a-1:"] {
+            assert_eq!(outcomes_from_column(broken), None, "{broken}");
+        }
     }
 }

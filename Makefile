@@ -52,9 +52,10 @@ windows: windows-installer
 
 test: unit e2e windows
 
-# A Debian package of the desktop app (works offline); the UI is built first by `ui`.
+# A Debian package of the desktop app (works offline; the `dist` profile, xz): the UI is
+# built first by `ui`.
 deb: ui
-	cd src-tauri && ../ui/node_modules/.bin/tauri build --bundles deb
+	@scripts/deb.sh
 
 bench: deps
 	cargo build --release --locked -p sotay-app -p sotay

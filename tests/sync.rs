@@ -1337,3 +1337,9 @@ fn two_laptops_merging_a_pair_in_opposite_directions_keep_one_person() {
         assert_eq!(server.stats(TEAM).citizens, 1);
     });
 }
+
+#[test]
+fn the_laptop_never_sends_a_batch_the_server_refuses_for_its_size() {
+    let (client, server) = (SyncConfig::default(), sotay_server::Settings::default());
+    assert!(client.max_batch <= server.max_records_per_batch);
+}

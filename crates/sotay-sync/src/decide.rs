@@ -29,7 +29,9 @@ impl Default for SyncConfig {
             max_attempts: 6,
             initial_batch: 200,
             min_batch: 10,
-            max_batch: 2_000,
+            // The server's own limit (`sotay_server::Settings`): on a village link each request
+            // costs a round trip or more, so a long backlog goes in as few as the server takes.
+            max_batch: 5_000,
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             target_request_time: Duration::from_secs(5),
@@ -113,7 +115,7 @@ mod tests {
         let slow = c.target_request_time * 2;
         let cases = [
             (200, true, fast, 400),
-            (1_500, true, fast, c.max_batch),
+            (3_000, true, fast, c.max_batch),
             (200, true, slow, 200),
             (200, false, fast, 100),
             (12, false, fast, c.min_batch),

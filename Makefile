@@ -57,10 +57,13 @@ test: unit e2e windows
 deb: ui
 	@scripts/deb.sh
 
-bench: deps
+bench: ui
 	cargo build --release --locked -p sotay-app -p sotay
+	cargo build --release --locked -p sotay-app --example empty_window
 	dbus-run-session -- python3 benches/citizens_screen.py "$${CARGO_TARGET_DIR:-target}/release" 10000
 	cargo bench -p sotay-core --bench store
 	cargo bench -p sotay-sheets --bench sheet
+	npm --prefix benches/pouchdb ci --silent
 	cargo bench --bench sync_push
 	SOTAY_BENCH_DATABASE_URL=$$(scripts/test-postgres.sh) cargo bench -p sotay-server --bench ingest
+	@scripts/deb.sh

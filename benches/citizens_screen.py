@@ -6,7 +6,8 @@ back; and the time to open the home screen. Each is measured inside the page (pe
 around the event, until the DOM shows the answer), median of several runs. Then: the cold start
 (a new app process until the home screen shows the register's count), an import of 10,000 more
 people through the import screen (preview, then commit), and the memory of every app process
-(PSS of the app and its WebKit processes) at the end.
+(PSS of the app and its WebKit processes) at the end, beside an empty Tauri 2 window's measured
+the same way in the same run (the `empty_window` example of src-tauri).
 
 Usage: benches/citizens_screen.py TARGET_DIR [PEOPLE]   (where sotay and sotay-app were built)
 """
@@ -92,6 +93,26 @@ def app_pid(app):
             except OSError:
                 pass
     return None
+
+
+def empty_window_pss(binary, env):
+    """KiB of PSS of an empty Tauri 2 window (the `empty_window` example) and its WebKit
+    processes once its page is shown and has settled; None when it was not built."""
+    if not os.path.exists(binary):
+        print(f"(no {binary}: build it with `cargo build --release -p sotay-app --example empty_window`)")
+        return None
+    window = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not any(
+                name.startswith("WebKitWeb") for _, name in process_tree(window.pid)):
+            time.sleep(0.1)
+        # The page is blank: a few seconds are ample for it to load and the processes to settle.
+        time.sleep(3)
+        return sum(pss_kib(p) for p, _ in process_tree(window.pid))
+    finally:
+        window.terminate()
+        window.wait(timeout=10)
 
 
 def cold_start(driver, app, args):
@@ -236,6 +257,10 @@ def main():
             names = ", ".join(sorted({name for p, name in tree if p != pid}))
             print(f"memory (PSS) after the scenario: app {own / 1024:.0f} MiB, its other processes "
                   f"({names}) {webkit / 1024:.0f} MiB, together {(own + webkit) / 1024:.0f} MiB")
+            empty = empty_window_pss(os.path.join(target, "examples", "empty_window"), env)
+            if empty:
+                print(f"an empty Tauri 2 window in the same run: {empty / 1024:.0f} MiB; the app is "
+                      f"{(own + webkit) / empty:.2f} × that")
     finally:
         driver.quit()
         for p in reversed(procs):

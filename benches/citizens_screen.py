@@ -95,9 +95,20 @@ def app_pid(app):
     return None
 
 
+def app_pss(app):
+    """KiB of PSS of the running app and of its other (WebKit) processes, with their names."""
+    pid = app_pid(os.path.realpath(app))
+    if not pid:
+        return None
+    tree = process_tree(pid)
+    own = sum(pss_kib(p) for p, _ in tree if p == pid)
+    others = sum(pss_kib(p) for p, _ in tree if p != pid)
+    return own, others, ", ".join(sorted({name for p, name in tree if p != pid}))
+
+
 def empty_window_pss(binary, env):
-    """KiB of PSS of an empty Tauri 2 window (the `empty_window` example) and its WebKit
-    processes once its page is shown and has settled; None when it was not built."""
+    """KiB of PSS of an empty Tauri 2 window (the `empty_window` example) and of its WebKit
+    processes, once its page is shown and has settled; None when it was not built."""
     if not os.path.exists(binary):
         print(f"(no {binary}: build it with `cargo build --release -p sotay-app --example empty_window`)")
         return None
@@ -109,7 +120,9 @@ def empty_window_pss(binary, env):
             time.sleep(0.1)
         # The page is blank: a few seconds are ample for it to load and the processes to settle.
         time.sleep(3)
-        return sum(pss_kib(p) for p, _ in process_tree(window.pid))
+        tree = process_tree(window.pid)
+        return (sum(pss_kib(p) for p, _ in tree if p == window.pid),
+                sum(pss_kib(p) for p, _ in tree if p != window.pid))
     finally:
         window.terminate()
         window.wait(timeout=10)
@@ -225,6 +238,11 @@ def main():
         print(f"unlock to the home screen showing {people} people: median "
               f"{statistics.median(unlocks):.0f} ms of 5 ({', '.join(f'{u:.0f}' for u in unlocks)})")
 
+        before_import = app_pss(app)
+        if before_import:
+            print(f"memory (PSS) before the import: app {before_import[0] / 1024:.0f} MiB, its other "
+                  f"processes {before_import[1] / 1024:.0f} MiB")
+
         # An import of as many new people through the import screen: the preview, then the
         # commit, each from the volunteer's action until the screen shows the outcome.
         driver.click("#nav-citizens")
@@ -249,18 +267,16 @@ def main():
         print(f"import of {people} new people in the app: preview {preview:.0f} ms, "
               f"commit {commit:.0f} ms, together {preview + commit:.0f} ms")
 
-        pid = app_pid(os.path.realpath(app))
-        if pid:
-            tree = process_tree(pid)
-            own = sum(pss_kib(p) for p, _ in tree if p == pid)
-            webkit = sum(pss_kib(p) for p, _ in tree if p != pid)
-            names = ", ".join(sorted({name for p, name in tree if p != pid}))
+        after = app_pss(app)
+        if after:
+            own, webkit, names = after
             print(f"memory (PSS) after the scenario: app {own / 1024:.0f} MiB, its other processes "
                   f"({names}) {webkit / 1024:.0f} MiB, together {(own + webkit) / 1024:.0f} MiB")
             empty = empty_window_pss(os.path.join(target, "examples", "empty_window"), env)
             if empty:
-                print(f"an empty Tauri 2 window in the same run: {empty / 1024:.0f} MiB; the app is "
-                      f"{(own + webkit) / empty:.2f} × that")
+                print(f"an empty Tauri 2 window in the same run: {empty[0] / 1024:.0f} MiB + its other "
+                      f"processes {empty[1] / 1024:.0f} MiB = {sum(empty) / 1024:.0f} MiB; the app is "
+                      f"{(own + webkit) / sum(empty):.2f} × that")
     finally:
         driver.quit()
         for p in reversed(procs):

@@ -3,10 +3,10 @@
 //! `{kind, message}`. None of them takes SQL or a file path from the page: files come in as
 //! bytes and go out to the app's own output folder.
 
-use crate::error::CommandResult;
+use crate::error::{CommandError, CommandResult};
 use sotay_application::{
-    App, AppError, Drive, LocalSettings, Overview, PrintedSheet, ReportFormat, ReportRequest,
-    WrittenFile, WrittenReport,
+    App, AppError, Drive, ErrorPayload, LocalSettings, Overview, PrintedSheet, ReportFormat,
+    ReportRequest, WrittenFile, WrittenReport,
 };
 use sotay_core::refdata::{Province, SkillCatalogue};
 use sotay_core::report::Report;
@@ -169,25 +169,53 @@ fn forget_citizen(app: State<'_, App>, id: CitizenId) -> CommandResult<CitizenV1
     Ok(app.forget_citizen(id)?)
 }
 
-/// With `commit` false, a preview: every row checked, nothing stored. `add_anyway`: the rows the
-/// volunteer marked as new people among the possible duplicates; `consent`: who collected the
-/// consent of everyone on a list without a consent column, and when.
-#[tauri::command(async)]
-fn import_citizens(
-    app: State<'_, App>,
+/// The header carrying `import_citizens`' arguments other than the file.
+pub const IMPORT_ARGUMENTS_HEADER: &str = "sotay-import";
+
+/// `import_citizens`' arguments other than the file, as JSON in [`IMPORT_ARGUMENTS_HEADER`]
+/// (escaped to ASCII, as a header must be). `add_anyway`: the rows the volunteer marked as new
+/// people among the possible duplicates; `consent`: who collected the consent of everyone on a
+/// list without a consent column, and when.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportArguments {
     name: String,
-    bytes: Vec<u8>,
     commit: bool,
     add_anyway: Option<Vec<usize>>,
     consent: Option<ImportConsent>,
+}
+
+/// With `commit` false, a preview: every row checked, nothing stored. The file is the request's
+/// raw body: sent as JSON it was an array of numbers four times its size, which the page built,
+/// WebKit carried and the app parsed twice per import (preview, commit).
+#[tauri::command(async)]
+fn import_citizens(
+    app: State<'_, App>,
+    request: tauri::ipc::Request<'_>,
 ) -> CommandResult<ImportReport> {
+    let malformed = || {
+        CommandError(ErrorPayload::new(
+            "bad_request",
+            "Yêu cầu nhập danh sách không đúng dạng.",
+            "The import request is malformed.",
+        ))
+    };
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(malformed());
+    };
+    let arguments: ImportArguments = request
+        .headers()
+        .get(IMPORT_ARGUMENTS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| serde_json::from_str(v).ok())
+        .ok_or_else(malformed)?;
     let options = ImportOptions {
         skip_invalid: true,
-        dry_run: !commit,
-        add_anyway: add_anyway.unwrap_or_default(),
-        consent,
+        dry_run: !arguments.commit,
+        add_anyway: arguments.add_anyway.unwrap_or_default(),
+        consent: arguments.consent,
     };
-    Ok(app.import_citizens_bytes(&name, bytes, options)?)
+    Ok(app.import_citizens_bytes(&arguments.name, bytes.clone(), options)?)
 }
 
 #[tauri::command(async)]

@@ -29,6 +29,47 @@ fn invoke(
     .map(|body| body.deserialize::<serde_json::Value>().unwrap())
 }
 
+/// `import_citizens` as the page calls it: the file as the raw body, the rest in a header.
+fn import(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    bytes: &[u8],
+    arguments: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let mut headers = tauri::http::HeaderMap::new();
+    // The page escapes non-ASCII characters (`asciiJson`), as a header must be ASCII.
+    let ascii: String = arguments
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                c.encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect()
+            }
+        })
+        .collect();
+    headers.insert(
+        sotay_app_lib::commands::IMPORT_ARGUMENTS_HEADER,
+        ascii.parse().unwrap(),
+    );
+    get_ipc_response(
+        webview,
+        tauri::webview::InvokeRequest {
+            cmd: "import_citizens".into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: tauri::ipc::InvokeBody::Raw(bytes.to_vec()),
+            headers,
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<serde_json::Value>().unwrap())
+}
+
 const PASSPHRASE: &str = "hoa sen trắng";
 
 fn app_with_a_team(dir: &std::path::Path) -> App {
@@ -160,20 +201,19 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     let csv = "Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n\
                Lê Văn An,Nam,1950,Thôn Đông,0912345678\n\
                Trần Thị Bình,Nữ,1960,Thôn Tây,0212\n";
-    let bytes: Vec<u8> = csv.as_bytes().to_vec();
     // The list has no consent column: the volunteer says who collected it, and when.
     let consent = json!({"collected_by": "Cán bộ văn hóa xã", "date": "10/11/2025"});
-    let refused = invoke(
+    let refused = import(
         &webview,
-        "import_citizens",
-        json!({"name": "ds.csv", "bytes": bytes, "commit": false}),
+        csv.as_bytes(),
+        json!({"name": "danh sách.csv", "commit": false}),
     )
     .unwrap();
     assert_eq!(refused["added"], 0, "nobody without consent");
-    let preview = invoke(
+    let preview = import(
         &webview,
-        "import_citizens",
-        json!({"name": "ds.csv", "bytes": bytes, "commit": false, "consent": consent}),
+        csv.as_bytes(),
+        json!({"name": "danh sách.csv", "commit": false, "consent": consent}),
     )
     .unwrap();
     assert_eq!(
@@ -182,10 +222,23 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     );
     let register = invoke(&webview, "search_citizens", json!({"query": ""})).unwrap();
     assert_eq!(register["total"], 0, "a preview stores nobody");
-    invoke(
+    // The file must come as the raw body, with its arguments.
+    for malformed in [
+        invoke(
+            &webview,
+            "import_citizens",
+            json!({"name": "ds.csv", "bytes": csv.as_bytes(), "commit": true}),
+        ),
+        import(&webview, csv.as_bytes(), json!({"commit": true})),
+    ] {
+        assert_eq!(malformed.unwrap_err()["kind"], "bad_request");
+    }
+    let register = invoke(&webview, "search_citizens", json!({"query": ""})).unwrap();
+    assert_eq!(register["total"], 0);
+    import(
         &webview,
-        "import_citizens",
-        json!({"name": "ds.csv", "bytes": bytes, "commit": true, "consent": consent}),
+        csv.as_bytes(),
+        json!({"name": "danh sách.csv", "commit": true, "consent": consent}),
     )
     .unwrap();
     let found = invoke(&webview, "search_citizens", json!({"query": "le van an"})).unwrap();

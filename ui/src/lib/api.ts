@@ -33,6 +33,7 @@ import type {
   WrittenFile,
   WrittenReport,
 } from "./bindings";
+import { asciiJson } from "./format";
 
 export type * from "./bindings";
 export type Citizen = CitizenV1;
@@ -81,14 +82,18 @@ export const api = {
   /** Merges `other` into `keep`: one person with both histories; syncs. */
   mergeCitizens: (keep: string, other: string) =>
     invoke<CitizenV1>("merge_citizens", { keep, other }),
-  /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people. */
+  /** A preview (commit false) or the import; `addAnyway`: possible duplicates that are new people.
+   * The file goes as the request's raw body, the rest as JSON in a header (see commands.rs). */
   importCitizens: (
     name: string,
-    bytes: number[],
+    bytes: Uint8Array,
     commit: boolean,
     addAnyway: number[],
     consent: ImportConsent | null,
-  ) => invoke<ImportReport>("import_citizens", { name, bytes, commit, addAnyway, consent }),
+  ) =>
+    invoke<ImportReport>("import_citizens", bytes, {
+      headers: { "sotay-import": asciiJson({ name, commit, addAnyway, consent }) },
+    }),
   skills: () => invoke<SkillCatalogue>("skills"),
   addSession: (session: SessionInput) => invoke<SessionDetail>("add_session", { session }),
   sessions: () => invoke<SessionSummary[]>("sessions"),

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { dateVi, parseDateVi, percent, todayIso } from "./format";
+import { asciiJson, dateVi, parseDateVi, percent, todayIso } from "./format";
 
 describe("format", () => {
+  it("writes JSON a header can carry, diacritics and all", () => {
+    const value = { name: "Danh sách thôn Đồng Tâm 😀.xlsx", consent: { collected_by: "Cán bộ xã" } };
+    const text = asciiJson(value);
+    expect(/^[\x20-\x7e]*$/.test(text)).toBe(true);
+    expect(JSON.parse(text)).toEqual(value);
+  });
+
   it("writes dates the Vietnamese way", () => {
     expect(dateVi("2026-11-20")).toBe("20/11/2026");
     expect(dateVi("bad")).toBe("bad");

@@ -95,15 +95,18 @@ def app_pid(app):
     return None
 
 
-def app_pss(app):
-    """KiB of PSS of the running app and of its other (WebKit) processes, with their names."""
-    pid = app_pid(os.path.realpath(app))
-    if not pid:
-        return None
+def tree_pss(pid):
+    """KiB of PSS of `pid` and of the processes below it (WebKit's), with their names."""
     tree = process_tree(pid)
     own = sum(pss_kib(p) for p, _ in tree if p == pid)
     others = sum(pss_kib(p) for p, _ in tree if p != pid)
     return own, others, ", ".join(sorted({name for p, name in tree if p != pid}))
+
+
+def app_pss(app):
+    """`tree_pss` of the running app; None when it is not running."""
+    pid = app_pid(os.path.realpath(app))
+    return tree_pss(pid) if pid else None
 
 
 def empty_window_pss(binary, env):
@@ -120,9 +123,7 @@ def empty_window_pss(binary, env):
             time.sleep(0.1)
         # The page is blank: a few seconds are ample for it to load and the processes to settle.
         time.sleep(3)
-        tree = process_tree(window.pid)
-        return (sum(pss_kib(p) for p, _ in tree if p == window.pid),
-                sum(pss_kib(p) for p, _ in tree if p != window.pid))
+        return tree_pss(window.pid)[:2]
     finally:
         window.terminate()
         window.wait(timeout=10)

@@ -83,11 +83,14 @@ struct Carried {
 }
 
 impl Carried {
-    fn take(&self) -> (u64, u64) {
-        self.held.store(0, Ordering::Relaxed);
+    /// Bytes up and down, and segments held back, since the last call.
+    fn take(&self) -> ((u64, u64), u64) {
         (
-            self.up.swap(0, Ordering::Relaxed),
-            self.down.swap(0, Ordering::Relaxed),
+            (
+                self.up.swap(0, Ordering::Relaxed),
+                self.down.swap(0, Ordering::Relaxed),
+            ),
+            self.held.swap(0, Ordering::Relaxed),
         )
     }
 }
@@ -137,11 +140,7 @@ fn write_documents(store: &SharedStore, path: &Path) -> u64 {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for r in &records {
         let mut doc = r.payload.clone();
-        let id = format!(
-            "{}:{}",
-            serde_json::to_value(r.entity).unwrap().as_str().unwrap(),
-            r.entity_id
-        );
+        let id = format!("{}:{}", r.entity.as_str(), r.entity_id);
         doc.as_object_mut().unwrap().insert("_id".into(), id.into());
         serde_json::to_writer(&mut out, &doc).unwrap();
         out.write_all(b"\n").unwrap();
@@ -241,10 +240,9 @@ fn run(label: &str, village: bool) {
         "sotay sync failed: {}",
         String::from_utf8_lossy(&sync.stderr)
     );
-    let held = carried.held.load(Ordering::Relaxed);
     let requests = serde_json::from_slice::<serde_json::Value>(&sync.stdout)
         .map_or_else(|_| "?".to_owned(), |s| s["requests"].to_string());
-    let wire = carried.take();
+    let (wire, held) = carried.take();
     let stats = runtime.block_on(sotay_server::admin::stats(&db)).unwrap();
     let team = &stats[0];
     assert_eq!(

@@ -457,10 +457,6 @@ async fn push(
     Ok(plan.response)
 }
 
-/// Writes `rows` with `sql`, whose parameters $1–$8 are the entity columns, and checks that
-/// every row was written: one that was not is another team's ID (created since this batch was
-/// read: the team row lock orders one team's pushes only), and the batch is refused, to be
-/// judged afresh on retry.
 /// Writes entities' rows as a batch leaves them, each set-based: new ones inserted and known ones
 /// updated, so there is no upsert to arbitrate.
 async fn write_entity_rows(tx: &mut Tx, rows: Vec<EntityRow>) -> ServerResult<()> {
@@ -491,6 +487,10 @@ async fn write_entity_rows(tx: &mut Tx, rows: Vec<EntityRow>) -> ServerResult<()
     Ok(())
 }
 
+/// Writes `rows` with `sql`, whose parameters $1–$8 are the entity columns, and checks that
+/// every row was written: one that was not is another team's ID (created since this batch was
+/// read: the team row lock orders one team's pushes only), and the batch is refused, to be
+/// judged afresh on retry.
 async fn write_entities(tx: &mut Tx, sql: &'static str, rows: Vec<EntityRow>) -> ServerResult<()> {
     if rows.is_empty() {
         return Ok(());

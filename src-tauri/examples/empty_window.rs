@@ -1,9 +1,20 @@
 //! An empty Tauri 2 window: a blank page, no commands, no plugins. The memory baseline that
 //! `benches/citizens_screen.py` measures beside the app, in the same run (issue #13).
+//! With `--like-app`, its web view gets the app's own settings (`sotay_app_lib::webview`), so
+//! the bench can also compare like with like.
 //! `cargo build --release -p sotay-app --example empty_window`
 
+use tauri::Manager;
+
 fn main() {
+    let like_app = std::env::args().any(|a| a == "--like-app");
     tauri::Builder::default()
+        .setup(move |app| {
+            if let (true, Some(window)) = (like_app, app.get_webview_window("main")) {
+                sotay_app_lib::webview::lighten(&window);
+            }
+            Ok(())
+        })
         .run(tauri::generate_context!(
             "examples/empty-window/tauri.conf.json"
         ))

@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod error;
 pub mod gate;
+pub mod webview;
 
 use sotay_application::{App, DataPaths};
 use sotay_sync::{SyncConfig, SyncProgress};
@@ -78,6 +79,12 @@ pub fn run() {
         .plugin(one_window_per_database(&paths.database))
         .manage(gate::Gate::new(paths))
         .invoke_handler(commands::handler())
+        .setup(|app| {
+            if let Some(window) = app.get_webview_window("main") {
+                webview::lighten(&window);
+            }
+            Ok(())
+        })
         .run(tauri::generate_context!())
         .expect("Sổ Tay could not start its window");
 }

@@ -5,7 +5,8 @@
 //! What is timed is a whole `sotay sync`: a fresh process of the CLI this build made, process
 //! start and unlocking the store included. On loopback, PouchDB pushing the same records as
 //! documents to express-pouchdb (`benches/pouchdb/replicate.mjs`, from npm: `npm ci` there
-//! first) is timed in the same run, the replication the issue compares against; on the village
+//! first) is timed in the same run, the replication the issue compares against, once with
+//! both sides in memory and once on disk (LevelDB, PouchDB's default on Node); on the village
 //! link the sync is held against the line time of the bytes the relay carried.
 //!
 //! The village link: this machine's kernel has no `sch_netem`, so the link is emulated in user
@@ -149,12 +150,15 @@ fn write_documents(store: &SharedStore, path: &Path) -> u64 {
     records.len() as u64
 }
 
-/// PouchDB replicates `documents` to express-pouchdb on loopback.
-fn pouchdb(documents: &Path) -> Pouch {
+/// PouchDB replicates `documents` to express-pouchdb on loopback, both sides keeping their
+/// documents with `adapter` (`memory`, or `leveldb` in files under `dir`).
+fn pouchdb(documents: &Path, adapter: &str, dir: &Path) -> Pouch {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pouchdb/replicate.mjs");
     let mut node = Command::new("node")
         .arg(&script)
         .arg(documents)
+        .args(["--adapter", adapter, "--dir"])
+        .arg(dir)
         .stdout(Stdio::piped())
         .spawn()
         .expect("node runs (npm ci in benches/pouchdb first)");
@@ -265,16 +269,34 @@ fn run(label: &str, village: bool) {
         );
         return;
     }
-    let pouch = pouchdb(&documents);
-    assert_eq!(pouch.docs, records);
-    println!(
-        "| {label} | {records} | **{took:.2} s** in {requests} requests | PouchDB {:.2} s, {:.2} / {:.2} MB in {} requests | **{:.1} ×** faster |",
-        pouch.ms / 1000.0,
-        pouch.bytes_sent as f64 / 1e6,
-        pouch.bytes_received as f64 / 1e6,
-        pouch.requests,
-        pouch.ms / 1000.0 / took,
-    );
+    // The fixed costs alone: the same command again, with nothing left to send.
+    let started = Instant::now();
+    let idle = Command::new(env!("CARGO_BIN_EXE_sotay"))
+        .arg("--db")
+        .arg(dir.path().join("laptop.sqlite"))
+        .args(["--json", "sync"])
+        .env("SOTAY_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    let idle_took = started.elapsed().as_secs_f64();
+    assert!(idle.status.success());
+    eprintln!("{label}: a second `sotay sync`, nothing left to send: {idle_took:.2} s");
+    // PouchDB in memory on both sides, and on disk (LevelDB, its default on Node) as Sổ Tay's
+    // laptop and server keep their records.
+    let leveldb = dir.path().join("pouchdb");
+    std::fs::create_dir(&leveldb).unwrap();
+    for adapter in ["memory", "leveldb"] {
+        let pouch = pouchdb(&documents, adapter, &leveldb);
+        assert_eq!(pouch.docs, records);
+        println!(
+            "| {label} | {records} | **{took:.2} s** in {requests} requests | PouchDB ({adapter}) {:.2} s, {:.2} / {:.2} MB in {} requests | **{:.1} ×** faster |",
+            pouch.ms / 1000.0,
+            pouch.bytes_sent as f64 / 1e6,
+            pouch.bytes_received as f64 / 1e6,
+            pouch.requests,
+            pouch.ms / 1000.0 / took,
+        );
+    }
 }
 
 fn main() {

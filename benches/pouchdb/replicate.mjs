@@ -2,12 +2,16 @@
 // stock PouchDB push replication (`local.replicate.to(remote)`) take for the same docs?
 //
 //   node replicate.mjs <docs.jsonl> [--via host:port | --handshake] [--port n]
-//                      [--no-keep-alive] [--no-gzip]
-//   node replicate.mjs --serve [--port n] [--no-gzip]
+//                      [--no-keep-alive] [--no-gzip] [--adapter memory|leveldb --dir DIR]
+//   node replicate.mjs --serve [--port n] [--no-gzip] [--adapter memory|leveldb --dir DIR]
 //
 // <docs.jsonl>: one JSON object per line, each with a string `_id`.
 //
-// The server (express-pouchdb, memory adapter) runs in a child process (`--serve`, which prints
+// --adapter: where both sides keep their documents. memory (the default): nothing is written.
+// leveldb: PouchDB's own default on Node, files under DIR, as a laptop's and a server's data
+// are kept (Sổ Tay's laptop and server write SQLite files).
+//
+// The server (express-pouchdb) runs in a child process (`--serve`, which prints
 // its port as one line on stdout), so client and server don't share an event loop or a CPU
 // the way they wouldn't in real life. The docs are bulk-loaded into a local memory PouchDB
 // before the clock starts, and the server's db is created then too; only the replication is
@@ -44,19 +48,26 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer } from 'node:http';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import expressPouchDB from 'express-pouchdb';
 import PouchCore from 'pouchdb-core';
 import httpAdapter from 'pouchdb-adapter-http';
+import leveldbAdapter from 'pouchdb-adapter-leveldb';
 import memoryAdapter from 'pouchdb-adapter-memory';
 import replication from 'pouchdb-replication';
 
-const PouchDB = PouchCore.plugin(memoryAdapter).plugin(httpAdapter).plugin(replication);
+const PouchDB = PouchCore.plugin(leveldbAdapter).plugin(memoryAdapter).plugin(httpAdapter).plugin(replication);
 const DB = 'bench';
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+// Where both sides keep their documents: 'memory' (nothing written) or 'leveldb' (PouchDB's
+// default on Node: files under --dir, as a laptop's and a server's data would be).
+const ADAPTER = option('--adapter') ?? 'memory';
+if (!['memory', 'leveldb'].includes(ADAPTER)) fail(`--adapter: memory or leveldb, not ${ADAPTER}`);
+const place = (name) => (ADAPTER === 'leveldb' ? join(option('--dir') ?? fail('--adapter leveldb needs --dir'), name) : name);
 const fail = (msg) => {
   console.error(`replicate.mjs: ${msg}`);
   process.exit(1);
@@ -66,7 +77,7 @@ if (flag('--serve')) serve();
 else main().catch((e) => fail(e?.message ?? JSON.stringify(e))); // the stack only adds PouchDB internals
 
 function serve() {
-  const pouchApp = expressPouchDB(PouchDB.defaults({ adapter: 'memory' }), {
+  const pouchApp = expressPouchDB(PouchDB.defaults({ adapter: ADAPTER, prefix: ADAPTER === 'leveldb' ? place('server-') : undefined }), {
     // Only the routes a PouchDB client needs. This mode also skips the config and log
     // infrastructure, which by default writes ./config.json and ./log.txt into the cwd; the two
     // options below are belt and braces. (The full 'fullCouchDB' mode crashes on PouchDB 9 with
@@ -119,7 +130,7 @@ function serve() {
 }
 
 async function main() {
-  const file = args.find((a, i) => !a.startsWith('--') && !['--via', '--port'].includes(args[i - 1]));
+  const file = args.find((a, i) => !a.startsWith('--') && !['--via', '--port', '--adapter', '--dir'].includes(args[i - 1]));
   if (!file) fail('usage: node replicate.mjs <docs.jsonl> [--via host:port | --handshake] [--port n] [--no-keep-alive] [--no-gzip]');
   const docs = readFileSync(file, 'utf8')
     .split('\n')
@@ -141,7 +152,7 @@ async function main() {
 
   // memdown keeps one global store per db name per process, so the local name must differ
   // from the server's even though the server is in another process (in case it ever isn't).
-  const local = new PouchDB('bench-local', { adapter: 'memory' });
+  const local = new PouchDB(place('bench-local'), { adapter: ADAPTER });
   for (let i = 0; i < docs.length; i += 5000) {
     const bad = (await local.bulkDocs(docs.slice(i, i + 5000))).filter((r) => r.error);
     if (bad.length) fail(`loading local db: ${bad.length} docs rejected (duplicate _id?), first: ${bad[0].id}: ${bad[0].message}`);
@@ -184,6 +195,7 @@ async function main() {
 
 function startServer() {
   const serveArgs = ['--serve', ...(option('--port') ? ['--port', option('--port')] : [])];
+  serveArgs.push('--adapter', ADAPTER, ...(option('--dir') ? ['--dir', option('--dir')] : []));
   if (flag('--no-gzip')) serveArgs.push('--no-gzip');
   const child = fork(fileURLToPath(import.meta.url), serveArgs, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   child.on('exit', (code, sig) => fail(`server process exited (${sig || code})`));

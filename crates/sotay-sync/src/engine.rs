@@ -9,7 +9,7 @@ use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
 use sotay_core::{SharedStore, TeamInfo};
-use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushRequest};
+use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushRequest, PushResponse};
 use sotay_protocol::wire::parse_fingerprint;
 use std::time::{Duration, Instant};
 use ts_rs::TS;
@@ -243,40 +243,67 @@ async fn push_then_pull(
         total,
         bytes_sent: client.bytes_sent,
     });
-    loop {
-        let records = store.with(|s| s.pending_records(acked, batch))?;
-        if records.is_empty() {
-            break;
-        }
-        let started = Instant::now();
+    // The server's last answer, until its acknowledgement is written to the outbox.
+    let mut unwritten: Option<PushResponse> = None;
+    let mut records = store.with(|s| s.pending_records(acked, batch))?;
+    while let Some(last) = records.last().map(|r| r.seq) {
+        let likely_next = next_batch(config, batch, true, Duration::ZERO);
         let request = PushRequest {
             device_id: device,
             records,
         };
-        let response = match client.push(&request).await {
+        let started = Instant::now();
+        // While this batch travels and the server stores it, the laptop writes the last answer's
+        // acknowledgement and reads the batch most likely to come next. Done in turn, these
+        // local steps took a third of a whole sync on a fast link (docs/benchmarks.md).
+        let local = {
+            let store = store.clone();
+            let answer = unwritten.take();
+            tokio::task::spawn_blocking(move || {
+                if let Some(answer) = answer {
+                    write_acknowledgement(&store, &answer)?;
+                }
+                store.with(|s| s.pending_records(last, likely_next))
+            })
+        };
+        let outcome = client.push(&request).await;
+        let prefetched = local
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        let response = match outcome {
             Ok(response) => response,
             Err(failure) => {
                 retry.after(failure, summary).await?;
                 batch = next_batch(config, batch, false, Duration::ZERO);
+                records = request.records;
+                records.truncate(batch);
                 continue;
             }
         };
         retry.succeeded();
-        store.with(|s| {
-            s.note_refused(&response.quarantined)?;
-            s.mark_acked(response.acked_seq)
-        })?;
         summary.quarantined += response.quarantined.len() as u64;
         sent += response.acked_seq.saturating_sub(acked);
         acked = response.acked_seq;
         summary.pushed += response.applied;
         summary.duplicates += response.duplicates;
         batch = next_batch(config, batch, true, started.elapsed());
+        records = if acked == last {
+            let mut next = prefetched;
+            next.truncate(batch);
+            next
+        } else {
+            // The server holds less than was sent: go on from what it holds.
+            store.with(|s| s.pending_records(acked, batch))?
+        };
+        unwritten = Some(response);
         progress(SyncProgress {
             sent: sent.min(total),
             total,
             bytes_sent: client.bytes_sent,
         });
+    }
+    if let Some(answer) = unwritten {
+        write_acknowledgement(store, &answer)?;
     }
     loop {
         let position = store.with(|s| s.pull_position())?;
@@ -301,6 +328,14 @@ async fn push_then_pull(
             return Ok(());
         }
     }
+}
+
+/// Marks what the server acknowledged as sent, and keeps what it set aside.
+fn write_acknowledgement(store: &SharedStore, answer: &PushResponse) -> sotay_core::CoreResult<()> {
+    store.with(|s| {
+        s.note_refused(&answer.quarantined)?;
+        s.mark_acked(answer.acked_seq)
+    })
 }
 
 /// Whether the server answers on its port within two seconds: the background sync's cue to try.

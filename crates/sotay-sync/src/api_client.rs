@@ -11,12 +11,46 @@ use sotay_protocol::sync::{
     PushResponse, PROTOCOL_HEADER,
 };
 use sotay_protocol::wire::compress_body;
-use sotay_protocol::PROTOCOL_VERSION;
+use sotay_protocol::{DeviceId, OutboxRecord, PROTOCOL_VERSION};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A response larger than this is refused: a pull page is a few MB at most.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A push request ready for the wire: its records, and their JSON compressed. Built apart from
+/// sending, so the sync loop can build the next one while the last one travels.
+pub(crate) struct EncodedPush {
+    records: Vec<OutboxRecord>,
+    body: Vec<u8>,
+}
+
+impl EncodedPush {
+    pub(crate) fn new(device: DeviceId, records: Vec<OutboxRecord>) -> Self {
+        let request = PushRequest {
+            device_id: device,
+            records,
+        };
+        let body = compress_body(&serde_json::to_vec(&request).expect("serialises"));
+        Self {
+            records: request.records,
+            body,
+        }
+    }
+
+    /// The sequence number of its last record (None when it carries none).
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        self.records.last().map(|r| r.seq)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn into_records(self) -> Vec<OutboxRecord> {
+        self.records
+    }
+}
 
 pub(crate) enum Failure {
     /// Worth retrying: network error, timeout, 5xx.
@@ -129,9 +163,8 @@ impl ApiClient {
         self.get("/v1/status").await
     }
 
-    pub async fn push(&mut self, request: &PushRequest) -> Result<PushResponse, Failure> {
-        self.post("/v1/push", serde_json::to_vec(request).expect("serialises"))
-            .await
+    pub(crate) async fn push(&mut self, push: &EncodedPush) -> Result<PushResponse, Failure> {
+        self.post_compressed("/v1/push", push.body.clone()).await
     }
 
     pub async fn own(&mut self, after: u64, limit: usize) -> Result<OwnRecords, Failure> {
@@ -155,7 +188,14 @@ impl ApiClient {
     }
 
     async fn post<T: DeserializeOwned>(&mut self, path: &str, json: Vec<u8>) -> Result<T, Failure> {
-        let compressed = compress_body(&json);
+        self.post_compressed(path, compress_body(&json)).await
+    }
+
+    async fn post_compressed<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        compressed: Vec<u8>,
+    ) -> Result<T, Failure> {
         self.bytes_sent += compressed.len() as u64;
         let request = self
             .http

@@ -27,7 +27,10 @@ impl Default for SyncConfig {
         Self {
             request_timeout: Duration::from_secs(60),
             max_attempts: 6,
-            initial_batch: 200,
+            // ~28 KB compressed, a quarter of a second at 1 Mbit/s: small enough for a first
+            // try on any link, and a backlog reaches the largest batch two requests sooner than
+            // from 200.
+            initial_batch: 1_000,
             min_batch: 10,
             // The server's own limit (`sotay_server::Settings`): on a village link each request
             // costs a round trip or more, so a long backlog goes in as few as the server takes.

@@ -2,14 +2,14 @@
 //! batch, mark it acknowledged, apply a pulled page), so the app stays usable while a request
 //! waits on a slow link; it never holds the store across an `.await`.
 
-use crate::api_client::{ApiClient, Failure};
+use crate::api_client::{ApiClient, EncodedPush, Failure};
 use crate::decide::{after_failure, jitter, next_batch, AfterFailure, SyncConfig};
 use crate::error::{SyncError, SyncResult};
 use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
 use sotay_core::{SharedStore, TeamInfo};
-use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushRequest, PushResponse};
+use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushResponse};
 use sotay_protocol::wire::parse_fingerprint;
 use std::time::{Duration, Instant};
 use ts_rs::TS;
@@ -245,17 +245,14 @@ async fn push_then_pull(
     });
     // The server's last answer, until its acknowledgement is written to the outbox.
     let mut unwritten: Option<PushResponse> = None;
-    let mut records = store.with(|s| s.pending_records(acked, batch))?;
-    while let Some(last) = records.last().map(|r| r.seq) {
+    let mut push = EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?);
+    while let Some(last) = push.last_seq() {
         let likely_next = next_batch(config, batch, true, Duration::ZERO);
-        let request = PushRequest {
-            device_id: device,
-            records,
-        };
         let started = Instant::now();
         // While this batch travels and the server stores it, the laptop writes the last answer's
-        // acknowledgement and reads the batch most likely to come next. Done in turn, these
-        // local steps took a third of a whole sync on a fast link (docs/benchmarks.md).
+        // acknowledgement, then reads and encodes the batch most likely to come next. Done in
+        // turn, these local steps took a third of a whole sync on a fast link
+        // (docs/benchmarks.md).
         let local = {
             let store = store.clone();
             let answer = unwritten.take();
@@ -263,10 +260,11 @@ async fn push_then_pull(
                 if let Some(answer) = answer {
                     write_acknowledgement(&store, &answer)?;
                 }
-                store.with(|s| s.pending_records(last, likely_next))
+                let next = store.with(|s| s.pending_records(last, likely_next))?;
+                Ok::<_, sotay_core::CoreError>(EncodedPush::new(device, next))
             })
         };
-        let outcome = client.push(&request).await;
+        let outcome = client.push(&push).await;
         let prefetched = local
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
@@ -275,8 +273,9 @@ async fn push_then_pull(
             Err(failure) => {
                 retry.after(failure, summary).await?;
                 batch = next_batch(config, batch, false, Duration::ZERO);
-                records = request.records;
+                let mut records = push.into_records();
                 records.truncate(batch);
+                push = EncodedPush::new(device, records);
                 continue;
             }
         };
@@ -287,13 +286,16 @@ async fn push_then_pull(
         summary.pushed += response.applied;
         summary.duplicates += response.duplicates;
         batch = next_batch(config, batch, true, started.elapsed());
-        records = if acked == last {
-            let mut next = prefetched;
-            next.truncate(batch);
-            next
-        } else {
+        push = if acked != last {
             // The server holds less than was sent: go on from what it holds.
-            store.with(|s| s.pending_records(acked, batch))?
+            EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?)
+        } else if prefetched.len() > batch {
+            // A slow request keeps the batch as it was.
+            let mut records = prefetched.into_records();
+            records.truncate(batch);
+            EncodedPush::new(device, records)
+        } else {
+            prefetched
         };
         unwritten = Some(response);
         progress(SyncProgress {

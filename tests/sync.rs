@@ -214,6 +214,70 @@ fn a_server_too_slow_times_out_and_the_retry_completes() {
     });
 }
 
+/// Runs a sync on its own thread, as the app's background sync does while the volunteer works.
+fn sync_in_background(
+    laptop: &Laptop,
+    config: SyncConfig,
+) -> std::thread::JoinHandle<sotay_sync::SyncResult<sotay_sync::SyncSummary>> {
+    let shared = laptop.shared();
+    std::thread::spawn(move || block_on(sotay_sync::sync(&shared, &config, &mut |_| {})))
+}
+
+#[test]
+fn people_recorded_while_the_last_batch_travels_go_in_the_same_sync() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 3);
+        // The status check passes; the one push (everything fits) is held 1.5 s on the way.
+        proxy.inject([Fault::Pass, Fault::Delay(Duration::from_millis(1_500))]);
+        let sync = sync_in_background(&laptop, fast_config());
+        std::thread::sleep(Duration::from_millis(500));
+        laptop.add_citizens("Mới", 1);
+        let summary = sync.join().unwrap().unwrap();
+        assert_eq!(summary.pending, 0, "{summary:?}");
+        assert_eq!(laptop.pending(), 0);
+        assert_server_has(&server, 4, 1, 3);
+    });
+}
+
+#[test]
+fn a_person_forgotten_while_the_next_batch_waits_is_never_sent() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = Laptop::new();
+        laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+        let ids = laptop.add_citizens("Quên", 20);
+        // Batches of 5, then 10: the person whose record is the 8th goes in the second batch,
+        // which the laptop prepares while the first travels.
+        let config = SyncConfig {
+            initial_batch: 5,
+            ..fast_config()
+        };
+        let pending = laptop.store().pending_records(0, 100).unwrap();
+        let eighth = &pending[7];
+        let citizen = ids
+            .iter()
+            .copied()
+            .find(|id| id.to_string() == eighth.entity_id)
+            .expect("the 8th record is one of the people");
+        let name = laptop.store().citizen(citizen).unwrap().full_name;
+        proxy.inject([Fault::Pass, Fault::Delay(Duration::from_millis(1_500))]);
+        let sync = sync_in_background(&laptop, config);
+        std::thread::sleep(Duration::from_millis(500));
+        laptop.store().forget_citizen(citizen).unwrap();
+        sync.join().unwrap().unwrap();
+        assert_eq!(laptop.pending(), 0);
+        let bodies = proxy.pushed_bodies();
+        assert!(bodies.len() >= 3, "{} pushes", bodies.len());
+        assert!(
+            bodies.iter().all(|b| !b.contains(&name)),
+            "{name} was sent after being forgotten"
+        );
+    });
+}
+
 #[test]
 fn the_same_batch_delivered_twice_is_stored_once() {
     each_backend(|backend| {

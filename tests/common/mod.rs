@@ -282,7 +282,7 @@ pub fn raw_client() -> reqwest::Client {
 }
 
 /// Runs one async step of the sync engine to completion, as the CLI does.
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -465,6 +465,8 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     faults: Arc<Mutex<Vec<Fault>>>,
     pub seen: Arc<Mutex<u64>>,
+    /// Every request as it came, headers and body, in order of arrival.
+    pub requests: Arc<Mutex<Vec<Vec<u8>>>>,
     upstream: Arc<Mutex<SocketAddr>>,
 }
 
@@ -474,19 +476,26 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let faults: Arc<Mutex<Vec<Fault>>> = Arc::default();
         let seen: Arc<Mutex<u64>> = Arc::default();
+        let requests: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let upstream = Arc::new(Mutex::new(upstream));
-        let (f, s, u) = (faults.clone(), seen.clone(), upstream.clone());
+        let (f, s, r, u) = (
+            faults.clone(),
+            seen.clone(),
+            requests.clone(),
+            upstream.clone(),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (f, s) = (f.clone(), s.clone());
+                let (f, s, r) = (f.clone(), s.clone(), r.clone());
                 let to = *u.lock().unwrap();
-                std::thread::spawn(move || handle(client, to, f, s));
+                std::thread::spawn(move || handle(client, to, f, s, r));
             }
         });
         Self {
             addr,
             faults,
             seen,
+            requests,
             upstream,
         }
     }
@@ -506,6 +515,21 @@ impl FaultProxy {
 
     pub fn remaining(&self) -> usize {
         self.faults.lock().unwrap().len()
+    }
+
+    /// The JSON of every push that went through, decompressed.
+    pub fn pushed_bodies(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.starts_with(b"POST /v1/push "))
+            .map(|r| {
+                let body = r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                let json = sotay_protocol::wire::decompress_body(&r[body..], 1 << 30).unwrap();
+                String::from_utf8(json).unwrap()
+            })
+            .collect()
     }
 }
 
@@ -549,12 +573,14 @@ fn handle(
     upstream: SocketAddr,
     faults: Arc<Mutex<Vec<Fault>>>,
     seen: Arc<Mutex<u64>>,
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
 ) {
     // One request per connection keeps each fault attached to exactly one request.
     let Some(request) = read_message(&mut client) else {
         return;
     };
     *seen.lock().unwrap() += 1;
+    requests.lock().unwrap().push(request.clone());
     let fault = {
         let mut f = faults.lock().unwrap();
         (!f.is_empty()).then(|| f.remove(0))

@@ -116,6 +116,13 @@ pub(crate) fn is_forgotten(conn: &rusqlite::Connection, citizen: &str) -> CoreRe
 /// the values that lost merges. The search index drops the old name's terms for good
 /// (`optimize` rewrites it without deleted entries), and `secure_delete` zeroes freed bytes.
 fn scrub_forgotten(tx: &Transaction<'_>, citizen: &str) -> CoreResult<()> {
+    // Counted so that a sync which read outbox records before this erasure reads them again
+    // instead of sending what was just scrubbed (`Store::erasures`).
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    )?
+    .execute([crate::store::META_ERASURES])?;
     let rows: Vec<(i64, String)> = tx
         .prepare_cached(
             "SELECT seq, payload FROM outbox WHERE entity = 'citizen' AND entity_id = ?1",

@@ -28,6 +28,9 @@ pub struct Store {
     pub(crate) passphrase: Option<Passphrase>,
 }
 
+/// `meta` key of [`Store::erasures`].
+pub(crate) const META_ERASURES: &str = "outbox.erasures";
+
 /// What `sotay init` asks for.
 #[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
 pub struct NewTeam {
@@ -103,6 +106,16 @@ impl Store {
 
     pub fn device_id(&self) -> DeviceId {
         self.device
+    }
+
+    /// How many times people were forgotten on this laptop (here or by a pulled record), each
+    /// scrubbing their records in the outbox. Outbox records read before the count moved may
+    /// hold what was since erased: read them again before sending them.
+    pub fn erasures(&self) -> CoreResult<u64> {
+        Ok(self
+            .meta(META_ERASURES)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     pub(crate) fn meta(&self, key: &str) -> CoreResult<Option<String>> {

@@ -1191,3 +1191,28 @@ fn session_on(
         .session
         .id
 }
+
+#[test]
+fn each_person_forgotten_counts_one_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, path) = new_store(dir.path());
+    let a = store
+        .add_citizen(citizen("Trần Thị Quên", "nữ", "1950", "Thôn Đông"))
+        .unwrap()
+        .citizen
+        .id;
+    let b = store
+        .add_citizen(citizen("Lê Văn Nhớ", "nam", "1951", "Thôn Tây"))
+        .unwrap()
+        .citizen
+        .id;
+    assert_eq!(store.erasures().unwrap(), 0);
+    store.forget_citizen(a).unwrap();
+    assert_eq!(store.erasures().unwrap(), 1);
+    store.forget_citizen(b).unwrap();
+    assert_eq!(store.erasures().unwrap(), 2);
+    drop(store);
+    // Kept with the data: a sync in another process sees the same count.
+    let reopened = Store::open(&path, &Passphrase::new(PASSPHRASE)).unwrap();
+    assert_eq!(reopened.erasures().unwrap(), 2);
+}

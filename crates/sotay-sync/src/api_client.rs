@@ -47,6 +47,10 @@ impl EncodedPush {
         self.records.len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
     pub(crate) fn into_records(self) -> Vec<OutboxRecord> {
         self.records
     }

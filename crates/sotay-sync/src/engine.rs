@@ -8,7 +8,7 @@ use crate::error::{SyncError, SyncResult};
 use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
-use sotay_core::{SharedStore, TeamInfo};
+use sotay_core::{CoreError, CoreResult, SharedStore, TeamInfo};
 use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushResponse};
 use sotay_protocol::wire::parse_fingerprint;
 use std::time::{Duration, Instant};
@@ -248,7 +248,6 @@ async fn push_then_pull(
     let mut push = EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?);
     while let Some(last) = push.last_seq() {
         let likely_next = next_batch(config, batch, true, Duration::ZERO);
-        let started = Instant::now();
         // While this batch travels and the server stores it, the laptop writes the last answer's
         // acknowledgement, then reads and encodes the batch most likely to come next. Done in
         // turn, these local steps took a third of a whole sync on a fast link
@@ -260,22 +259,29 @@ async fn push_then_pull(
                 if let Some(answer) = answer {
                     write_acknowledgement(&store, &answer)?;
                 }
-                let next = store.with(|s| s.pending_records(last, likely_next))?;
-                Ok::<_, sotay_core::CoreError>(EncodedPush::new(device, next))
+                let (erasures, next) =
+                    store.with(|s| Ok((s.erasures()?, s.pending_records(last, likely_next)?)))?;
+                Ok::<_, CoreError>(ReadAhead {
+                    erasures,
+                    push: EncodedPush::new(device, next),
+                })
             })
         };
+        let started = Instant::now();
         let outcome = client.push(&push).await;
-        let prefetched = local
+        let took = started.elapsed();
+        let read_ahead = local
             .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         let response = match outcome {
             Ok(response) => response,
             Err(failure) => {
+                read_ahead?;
                 retry.after(failure, summary).await?;
                 batch = next_batch(config, batch, false, Duration::ZERO);
-                let mut records = push.into_records();
-                records.truncate(batch);
-                push = EncodedPush::new(device, records);
+                // Read again rather than resend what is in memory: someone may have been
+                // forgotten while the retry waited.
+                push = EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?);
                 continue;
             }
         };
@@ -285,19 +291,35 @@ async fn push_then_pull(
         acked = response.acked_seq;
         summary.pushed += response.applied;
         summary.duplicates += response.duplicates;
-        batch = next_batch(config, batch, true, started.elapsed());
-        push = if acked != last {
-            // The server holds less than was sent: go on from what it holds.
+        batch = next_batch(config, batch, true, took);
+        let read_ahead = match read_ahead {
+            Ok(read_ahead) => read_ahead,
+            Err(e) => {
+                // The answer is kept before the failure is told: what the server set aside
+                // and why is in it alone.
+                write_acknowledgement(store, &response)?;
+                return Err(e.into());
+            }
+        };
+        // What was read ahead goes only as read: it starts after what the server now holds,
+        // nobody was forgotten since (their records were scrubbed in the outbox meanwhile), and
+        // it is not empty (the volunteer may have recorded more while the last batch travelled).
+        let read_ahead_holds = acked == last
+            && !read_ahead.push.is_empty()
+            && store.with(|s| s.erasures()).ok() == Some(read_ahead.erasures);
+        push = if !read_ahead_holds {
+            write_acknowledgement(store, &response)?;
             EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?)
-        } else if prefetched.len() > batch {
+        } else if read_ahead.push.len() > batch {
             // A slow request keeps the batch as it was.
-            let mut records = prefetched.into_records();
+            unwritten = Some(response);
+            let mut records = read_ahead.push.into_records();
             records.truncate(batch);
             EncodedPush::new(device, records)
         } else {
-            prefetched
+            unwritten = Some(response);
+            read_ahead.push
         };
-        unwritten = Some(response);
         progress(SyncProgress {
             sent: sent.min(total),
             total,
@@ -332,8 +354,15 @@ async fn push_then_pull(
     }
 }
 
+/// The batch read and encoded while the last one travelled, with the outbox's erasure count
+/// when it was read.
+struct ReadAhead {
+    erasures: u64,
+    push: EncodedPush,
+}
+
 /// Marks what the server acknowledged as sent, and keeps what it set aside.
-fn write_acknowledgement(store: &SharedStore, answer: &PushResponse) -> sotay_core::CoreResult<()> {
+fn write_acknowledgement(store: &SharedStore, answer: &PushResponse) -> CoreResult<()> {
     store.with(|s| {
         s.note_refused(&answer.quarantined)?;
         s.mark_acked(answer.acked_seq)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Packs the Windows release build (x86_64-pc-windows-gnu, built by `make windows-installer`) into
-# one installer with Debian's makensis and the project's packaging/windows/installer.nsi, offline.
-# Prints the installer's path.
+# Packs the Windows build of the cargo profile given as $1 (release unless given; built for
+# x86_64-pc-windows-gnu by `make windows-installer`) into one installer with Debian's makensis and
+# the project's packaging/windows/installer.nsi, offline. Prints the installer's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
-release="$target_dir/x86_64-pc-windows-gnu/release"
+release="$target_dir/x86_64-pc-windows-gnu/${1:-release}"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 # The WebView2 loader the app imports, as webview2-com-sys ships it next to its build output.
 loader=$(find "$release/build" -path '*webview2-com-sys-*/out/*' -name WebView2Loader.dll | head -1)

@@ -193,29 +193,40 @@ fn import_citizens(
     app: State<'_, App>,
     request: tauri::ipc::Request<'_>,
 ) -> CommandResult<ImportReport> {
-    let malformed = || {
-        CommandError(ErrorPayload::new(
-            "bad_request",
-            "Yêu cầu nhập danh sách không đúng dạng.",
-            "The import request is malformed.",
-        ))
-    };
-    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(malformed());
-    };
-    let arguments: ImportArguments = request
-        .headers()
-        .get(IMPORT_ARGUMENTS_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| serde_json::from_str(v).ok())
-        .ok_or_else(malformed)?;
+    let (bytes, arguments): (_, ImportArguments) =
+        file_and_arguments(&request, IMPORT_ARGUMENTS_HEADER)?;
     let options = ImportOptions {
         skip_invalid: true,
         dry_run: !arguments.commit,
         add_anyway: arguments.add_anyway.unwrap_or_default(),
         consent: arguments.consent,
     };
-    Ok(app.import_citizens_bytes(&arguments.name, bytes.clone(), options)?)
+    Ok(app.import_citizens_bytes(&arguments.name, bytes.to_vec(), options)?)
+}
+
+/// A command that takes a file: the file as the request's raw body, the other arguments as JSON
+/// in `header` (the page escapes them to ASCII, as a header must be: `asciiJson`).
+pub(crate) fn file_and_arguments<'a, T: serde::de::DeserializeOwned>(
+    request: &'a tauri::ipc::Request<'_>,
+    header: &str,
+) -> CommandResult<(&'a [u8], T)> {
+    let malformed = || {
+        CommandError(ErrorPayload::new(
+            "bad_request",
+            "Yêu cầu gửi tệp không đúng dạng.",
+            "The request carrying the file is malformed.",
+        ))
+    };
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(malformed());
+    };
+    let arguments = request
+        .headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| serde_json::from_str(v).ok())
+        .ok_or_else(malformed)?;
+    Ok((bytes, arguments))
 }
 
 #[tauri::command(async)]

@@ -83,16 +83,27 @@ pub(crate) fn unlock<R: Runtime>(
     Ok(overview)
 }
 
+/// The header carrying `restore_backup`'s passphrase (the file is the request's raw body).
+pub const RESTORE_ARGUMENTS_HEADER: &str = "sotay-restore";
+
+#[derive(serde::Deserialize)]
+struct RestoreArguments {
+    passphrase: String,
+}
+
 /// Puts a backup (a file the volunteer picked, with the passphrase it was made under) in place
 /// of the database, before it is open: a locked database whose passphrase is lost, or one that
-/// does not open. Returns where the old file was moved.
+/// does not open. Returns where the old file was moved. The backup is the request's raw body
+/// (as a JSON array of numbers a register's backup was four times its size in the page), its
+/// passphrase in [`RESTORE_ARGUMENTS_HEADER`]: both stay inside the app's own IPC.
 #[tauri::command(async)]
 pub(crate) fn restore_backup<R: Runtime>(
     handle: AppHandle<R>,
     gate: State<'_, Gate>,
-    bytes: Vec<u8>,
-    passphrase: String,
+    request: tauri::ipc::Request<'_>,
 ) -> CommandResult<String> {
+    let (bytes, arguments): (_, RestoreArguments) =
+        crate::commands::file_and_arguments(&request, RESTORE_ARGUMENTS_HEADER)?;
     let _one_at_a_time = gate.opening.lock().unwrap_or_else(|e| e.into_inner());
     if handle.try_state::<App>().is_some() {
         return Err(CommandError(ErrorPayload::new(
@@ -101,7 +112,10 @@ pub(crate) fn restore_backup<R: Runtime>(
             "The data is open: close Sổ Tay and restore with `sotay restore`.",
         )));
     }
-    let aside =
-        sotay_application::restore_backup(&gate.paths, &bytes, &Passphrase::new(&passphrase))?;
+    let aside = sotay_application::restore_backup(
+        &gate.paths,
+        bytes,
+        &Passphrase::new(&arguments.passphrase),
+    )?;
     Ok(aside.map(|p| p.display().to_string()).unwrap_or_default())
 }

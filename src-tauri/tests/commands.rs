@@ -35,6 +35,38 @@ fn import(
     bytes: &[u8],
     arguments: serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
+    with_file(
+        webview,
+        "import_citizens",
+        sotay_app_lib::commands::IMPORT_ARGUMENTS_HEADER,
+        bytes,
+        arguments,
+    )
+}
+
+/// `restore_backup` as the page calls it: the backup as the raw body, its passphrase in a header.
+fn restore(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    bytes: &[u8],
+    passphrase: &str,
+) -> Result<serde_json::Value, serde_json::Value> {
+    with_file(
+        webview,
+        "restore_backup",
+        sotay_app_lib::gate::RESTORE_ARGUMENTS_HEADER,
+        bytes,
+        json!({ "passphrase": passphrase }),
+    )
+}
+
+/// A command that takes a file, called as the page calls it.
+fn with_file(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    header: &'static str,
+    bytes: &[u8],
+    arguments: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
     let mut headers = tauri::http::HeaderMap::new();
     // The page escapes non-ASCII characters (`asciiJson`), as a header must be ASCII.
     let ascii: String = arguments
@@ -51,14 +83,11 @@ fn import(
             }
         })
         .collect();
-    headers.insert(
-        sotay_app_lib::commands::IMPORT_ARGUMENTS_HEADER,
-        ascii.parse().unwrap(),
-    );
+    headers.insert(header, ascii.parse().unwrap());
     get_ipc_response(
         webview,
         tauri::webview::InvokeRequest {
-            cmd: "import_citizens".into(),
+            cmd: cmd.into(),
             callback: tauri::ipc::CallbackFn(0),
             error: tauri::ipc::CallbackFn(1),
             url: "tauri://localhost".parse().unwrap(),
@@ -376,27 +405,31 @@ fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
 
     // Something that is not a Sổ Tay backup is refused, and nothing moves; so is a backup with
     // the wrong passphrase.
-    let refused = invoke(
-        &webview,
-        "restore_backup",
-        json!({"bytes": b"nope".to_vec(), "passphrase": PASSPHRASE}),
-    );
+    let refused = restore(&webview, b"nope", PASSPHRASE);
     assert!(refused.is_err());
-    let refused = invoke(
-        &webview,
-        "restore_backup",
-        json!({"bytes": backup, "passphrase": "không phải mật khẩu"}),
-    )
-    .unwrap_err();
+    let refused = restore(&webview, &backup, "không phải mật khẩu").unwrap_err();
     assert_eq!(refused["kind"], "wrong_passphrase");
     assert_eq!(std::fs::read(&database).unwrap(), garbage);
 
-    let aside = invoke(
-        &webview,
-        "restore_backup",
-        json!({"bytes": backup, "passphrase": PASSPHRASE}),
-    )
-    .unwrap();
+    // The file must come as the raw body, with its passphrase beside it.
+    for malformed in [
+        invoke(
+            &webview,
+            "restore_backup",
+            json!({"bytes": backup, "passphrase": PASSPHRASE}),
+        ),
+        with_file(
+            &webview,
+            "restore_backup",
+            sotay_app_lib::gate::RESTORE_ARGUMENTS_HEADER,
+            &backup,
+            json!({}),
+        ),
+    ] {
+        assert_eq!(malformed.unwrap_err()["kind"], "bad_request");
+    }
+    assert_eq!(std::fs::read(&database).unwrap(), garbage);
+    let aside = restore(&webview, &backup, PASSPHRASE).unwrap();
     let aside = std::path::PathBuf::from(aside.as_str().unwrap());
     assert_eq!(
         std::fs::read(&aside).unwrap(),
@@ -406,12 +439,7 @@ fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
     let overview = invoke(&webview, "unlock", json!({"passphrase": PASSPHRASE})).unwrap();
     assert_eq!(overview["team"]["name"], "Đội TNTN Hàm Rồng");
     // Once open, a restore under the running app is refused.
-    let refused = invoke(
-        &webview,
-        "restore_backup",
-        json!({"bytes": backup, "passphrase": PASSPHRASE}),
-    )
-    .unwrap_err();
+    let refused = restore(&webview, &backup, PASSPHRASE).unwrap_err();
     assert_eq!(refused["kind"], "already_open");
 }
 

@@ -124,8 +124,12 @@ export const api = {
   backupToDrive: (drive: string) => invoke<WrittenFile>("backup_to_drive", { drive }),
   /** Only before the store is open: puts a backup (made under `passphrase`) in place of the
    * database; returns where the old file was moved (it is never changed). */
-  restoreBackup: (bytes: number[], passphrase: string) =>
-    invoke<string>("restore_backup", { bytes, passphrase }),
+  /** The backup goes as the raw body (as JSON numbers it was four times its size), its
+   * passphrase beside it in a header, inside the app's own IPC. */
+  restoreBackup: (bytes: Uint8Array, passphrase: string) =>
+    invoke<string>("restore_backup", bytes, {
+      headers: { "sotay-restore": asciiJson({ passphrase }) },
+    }),
   /** Progress of the background sync (a sync started here reports through its own channel). */
   onSyncProgress: (f: (p: SyncProgress) => void): Promise<UnlistenFn> =>
     listen<SyncProgress>("sync-progress", (e) => f(e.payload)),

@@ -172,6 +172,20 @@ fn pouchdb(documents: &Path, adapter: &str, dir: &Path) -> Pouch {
     serde_json::from_str(&result).unwrap()
 }
 
+/// A `sotay sync` of the laptop at `database` in a fresh process of the CLI this build made,
+/// and the seconds it took.
+fn sotay_sync(database: &Path) -> (std::process::Output, f64) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_sotay"))
+        .arg("--db")
+        .arg(database)
+        .args(["--json", "sync"])
+        .env("SOTAY_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    (output, started.elapsed().as_secs_f64())
+}
+
 fn run(label: &str, village: bool) {
     let dir = tempfile::tempdir().unwrap();
     let setup = Instant::now();
@@ -230,15 +244,7 @@ fn run(label: &str, village: bool) {
     carried.take();
 
     // A volunteer's whole sync: the CLI starts, unlocks the store, pushes and pulls, exits.
-    let started = Instant::now();
-    let sync = Command::new(env!("CARGO_BIN_EXE_sotay"))
-        .arg("--db")
-        .arg(dir.path().join("laptop.sqlite"))
-        .args(["--json", "sync"])
-        .env("SOTAY_PASSPHRASE", PASSPHRASE)
-        .output()
-        .unwrap();
-    let took = started.elapsed().as_secs_f64();
+    let (sync, took) = sotay_sync(&dir.path().join("laptop.sqlite"));
     assert!(
         sync.status.success(),
         "sotay sync failed: {}",
@@ -270,15 +276,7 @@ fn run(label: &str, village: bool) {
         return;
     }
     // The fixed costs alone: the same command again, with nothing left to send.
-    let started = Instant::now();
-    let idle = Command::new(env!("CARGO_BIN_EXE_sotay"))
-        .arg("--db")
-        .arg(dir.path().join("laptop.sqlite"))
-        .args(["--json", "sync"])
-        .env("SOTAY_PASSPHRASE", PASSPHRASE)
-        .output()
-        .unwrap();
-    let idle_took = started.elapsed().as_secs_f64();
+    let (idle, idle_took) = sotay_sync(&dir.path().join("laptop.sqlite"));
     assert!(idle.status.success());
     eprintln!("{label}: a second `sotay sync`, nothing left to send: {idle_took:.2} s");
     // PouchDB in memory on both sides, and on disk (LevelDB, its default on Node) as Sổ Tay's

@@ -272,7 +272,10 @@ def main():
         # PSS divides a shared library's pages among the processes mapping them: the empty
         # window is measured alone, once the app has exited, as the app was.
         driver.quit()
+        deadline = time.time() + 30
         while app_pid(os.path.realpath(app)):
+            if time.time() > deadline:
+                raise RuntimeError(f"{app} still runs 30 s after its session ended")
             time.sleep(0.1)
         if after:
             own, webkit, names = after

@@ -4,14 +4,12 @@
 //! the bench can also compare like with like.
 //! `cargo build --release -p sotay-app --example empty_window`
 
-use tauri::Manager;
-
 fn main() {
     let like_app = std::env::args().any(|a| a == "--like-app");
     tauri::Builder::default()
         .setup(move |app| {
-            if let (true, Some(window)) = (like_app, app.get_webview_window("main")) {
-                sotay_app_lib::webview::lighten(&window);
+            if like_app {
+                sotay_app_lib::webview::lighten(app);
             }
             Ok(())
         })

@@ -80,9 +80,7 @@ pub fn run() {
         .manage(gate::Gate::new(paths))
         .invoke_handler(commands::handler())
         .setup(|app| {
-            if let Some(window) = app.get_webview_window("main") {
-                webview::lighten(&window);
-            }
+            webview::lighten(app);
             Ok(())
         })
         .run(tauri::generate_context!())

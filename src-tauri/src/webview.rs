@@ -7,8 +7,13 @@
 //! viewer cache model keeps no page or resource caches for a page that is only ever this one
 //! bundled app (docs/benchmarks.md, issue #13).
 
-/// Applies the settings to `window`'s web view (on other platforms: nothing to do).
-pub fn lighten<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+/// Applies the settings to the web view of `app`'s main window (on other platforms: nothing to
+/// do). Called from the setup hook, once the configured window exists.
+pub fn lighten<R: tauri::Runtime>(app: &tauri::App<R>) {
+    use tauri::Manager;
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
     #[cfg(target_os = "linux")]
     {
         let _ = window.with_webview(|webview| {

@@ -13,6 +13,21 @@ fn invoke(
     cmd: &str,
     args: serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
+    request(
+        webview,
+        cmd,
+        tauri::ipc::InvokeBody::Json(args),
+        Default::default(),
+    )
+}
+
+/// One IPC request from the page, answered as JSON.
+fn request(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    body: tauri::ipc::InvokeBody,
+    headers: tauri::http::HeaderMap,
+) -> Result<serde_json::Value, serde_json::Value> {
     get_ipc_response(
         webview,
         tauri::webview::InvokeRequest {
@@ -21,8 +36,8 @@ fn invoke(
             error: tauri::ipc::CallbackFn(1),
             // The origin the embedded UI has on Linux.
             url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Json(args),
-            headers: Default::default(),
+            body,
+            headers,
             invoke_key: INVOKE_KEY.to_string(),
         },
     )
@@ -84,19 +99,12 @@ fn with_file(
         })
         .collect();
     headers.insert(header, ascii.parse().unwrap());
-    get_ipc_response(
+    request(
         webview,
-        tauri::webview::InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Raw(bytes.to_vec()),
-            headers,
-            invoke_key: INVOKE_KEY.to_string(),
-        },
+        cmd,
+        tauri::ipc::InvokeBody::Raw(bytes.to_vec()),
+        headers,
     )
-    .map(|body| body.deserialize::<serde_json::Value>().unwrap())
 }
 
 const PASSPHRASE: &str = "hoa sen trắng";

@@ -167,8 +167,8 @@ impl ApiClient {
         self.get("/v1/status").await
     }
 
-    pub(crate) async fn push(&mut self, push: &EncodedPush) -> Result<PushResponse, Failure> {
-        self.post_compressed("/v1/push", push.body.clone()).await
+    pub(crate) async fn push(&mut self, push: EncodedPush) -> Result<PushResponse, Failure> {
+        self.post_compressed("/v1/push", push.body).await
     }
 
     pub async fn own(&mut self, after: u64, limit: usize) -> Result<OwnRecords, Failure> {

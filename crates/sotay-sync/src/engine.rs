@@ -268,7 +268,7 @@ async fn push_then_pull(
             })
         };
         let started = Instant::now();
-        let outcome = client.push(&push).await;
+        let outcome = client.push(push).await;
         let took = started.elapsed();
         let read_ahead = local
             .await

@@ -242,28 +242,29 @@ fn people_recorded_while_the_last_batch_travels_go_in_the_same_sync() {
 }
 
 #[test]
-fn a_person_forgotten_while_the_next_batch_waits_is_never_sent() {
+fn a_person_forgotten_while_their_batch_waits_is_never_sent() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
         let proxy = FaultProxy::start(server.addr);
         let mut laptop = Laptop::new();
         laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
         let ids = laptop.add_citizens("Quên", 20);
-        // Batches of 5, then 10: the person whose record is the 8th goes in the second batch,
-        // which the laptop prepares while the first travels.
+        // Batches of 5 and 10 go at once; the third, from the 16th record on, waits for the
+        // first to be answered, which the proxy holds back.
         let config = SyncConfig {
             initial_batch: 5,
+            in_flight: 2,
             ..fast_config()
         };
         let pending = laptop.store().pending_records(0, 100).unwrap();
-        let eighth = &pending[7];
+        let eighteenth = &pending[17];
         let citizen = ids
             .iter()
             .copied()
-            .find(|id| id.to_string() == eighth.entity_id)
-            .expect("the 8th record is one of the people");
+            .find(|id| id.to_string() == eighteenth.entity_id)
+            .expect("the 18th record is one of the people");
         let name = laptop.store().citizen(citizen).unwrap().full_name;
-        proxy.inject([Fault::Pass, Fault::Delay(Duration::from_millis(1_500))]);
+        proxy.hold_push(FIRST_RECORD, Duration::from_millis(1_500));
         let sync = sync_in_background(&laptop, config);
         std::thread::sleep(Duration::from_millis(500));
         laptop.store().forget_citizen(citizen).unwrap();
@@ -274,6 +275,59 @@ fn a_person_forgotten_while_the_next_batch_waits_is_never_sent() {
         assert!(
             bodies.iter().all(|b| !b.contains(&name)),
             "{name} was sent after being forgotten"
+        );
+    });
+}
+
+/// Text only the push carrying a laptop's first record holds.
+const FIRST_RECORD: &str = "\"seq\":1,\"hlc\"";
+
+#[test]
+fn batches_travel_side_by_side_and_are_stored_in_order() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 300);
+        // The first batch is held on the way: those sent beside it reach the server first and
+        // wait there for their turn.
+        proxy.hold_push(FIRST_RECORD, Duration::from_millis(800));
+        let summary = laptop.sync().unwrap();
+        assert!(proxy.pushes_overlapped(), "the batches went one at a time");
+        let statuses = proxy.answer_statuses();
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        assert_eq!((summary.retries, summary.duplicates), (0, 0), "{summary:?}");
+        assert_eq!(laptop.pending(), 0);
+        assert_server_has(&server, 300, 1, 40);
+        assert_eq!(
+            server.stats(TEAM).records,
+            laptop.store().outbox_status().unwrap().last_seq
+        );
+    });
+}
+
+#[test]
+fn a_server_that_refuses_early_batches_still_gets_everything() {
+    each_backend(|backend| {
+        let limits = sotay_server::Settings {
+            batch_wait: Duration::ZERO,
+            ..Default::default()
+        };
+        let server = TestServer::start_with(backend, limits);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 300);
+        proxy.hold_push(FIRST_RECORD, Duration::from_millis(500));
+        let summary = laptop.sync().unwrap();
+        assert!(
+            proxy.answer_statuses().contains(&409),
+            "no batch came early: {:?}",
+            proxy.answer_statuses()
+        );
+        assert_eq!(summary.pending, 0, "{summary:?}");
+        assert_eq!(laptop.pending(), 0);
+        assert_server_has(&server, 300, 1, 40);
+        assert_eq!(
+            server.stats(TEAM).records,
+            laptop.store().outbox_status().unwrap().last_seq
         );
     });
 }
@@ -368,9 +422,13 @@ fn raw_push(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, String) {
+    raw_push_to(&server.url(), token, headers, body)
+}
+
+fn raw_push_to(url: &str, token: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, String) {
     let client = raw_client();
     let mut req = client
-        .post(format!("{}/v1/push", server.url()))
+        .post(format!("{url}/v1/push"))
         .header("authorization", format!("Bearer {token}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -395,7 +453,12 @@ fn token_of(laptop: &Laptop) -> String {
 }
 
 fn push_body(laptop: &Laptop) -> Vec<u8> {
-    let records = laptop.store().pending_records(0, 1000).unwrap();
+    push_body_after(laptop, 0, 1000)
+}
+
+/// A push of at most `limit` of the laptop's pending records after sequence `after`.
+fn push_body_after(laptop: &Laptop, after: u64, limit: usize) -> Vec<u8> {
+    let records = laptop.store().pending_records(after, limit).unwrap();
     let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
         device_id: laptop.store().device_id(),
         records,
@@ -407,6 +470,99 @@ fn push_body(laptop: &Laptop) -> Vec<u8> {
 /// The protocol version header, as a laptop of this build sends it.
 const CURRENT_PROTOCOL: (&str, &str) = (PROTOCOL_HEADER, "3");
 const ZSTD: (&str, &str) = ("content-encoding", "zstd");
+/// What a laptop says of a batch sent while the one up to sequence 5 is on its way.
+const FOLLOWS_5: (&str, &str) = (sotay_protocol::sync::FOLLOWS_HEADER, "5");
+
+#[test]
+fn a_batch_that_arrives_before_the_one_it_follows_waits_its_turn() {
+    each_backend(|backend| {
+        // One request at a time: the waiting batch gives its place up to the one it waits for.
+        let limits = sotay_server::Settings {
+            max_concurrent_requests: 1,
+            ..Default::default()
+        };
+        let server = TestServer::start_with(backend, limits);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Lê", 10);
+        let token = token_of(&laptop);
+        let (url, later) = (server.url(), push_body_after(&laptop, 5, 1000));
+        let early = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                raw_push_to(&url, &token, &[CURRENT_PROTOCOL, ZSTD, FOLLOWS_5], later)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, body) = raw_push(
+            &server,
+            &token,
+            &[CURRENT_PROTOCOL, ZSTD],
+            push_body_after(&laptop, 0, 5),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"acked_seq\":5"), "{body}");
+        let (status, body) = early.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+        let last = laptop.store().outbox_status().unwrap().last_seq;
+        assert!(body.contains(&format!("\"acked_seq\":{last}")), "{body}");
+        assert_eq!(server.stats(TEAM).records, last);
+        assert_server_has(&server, 10, 0, 0);
+    });
+}
+
+#[test]
+fn a_batch_whose_predecessor_never_comes_is_refused_as_a_gap() {
+    each_backend(|backend| {
+        let limits = sotay_server::Settings {
+            batch_wait: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let server = TestServer::start_with(backend, limits);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Lê", 10);
+        let (status, body) = raw_push(
+            &server,
+            &token_of(&laptop),
+            &[CURRENT_PROTOCOL, ZSTD, FOLLOWS_5],
+            push_body_after(&laptop, 5, 1000),
+        );
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body.contains("sequence_gap") && body.contains("\"expected_seq\":1"),
+            "{body}"
+        );
+        assert_eq!(server.stats(TEAM).records, 0);
+    });
+}
+
+#[test]
+fn a_batch_that_does_not_say_it_follows_others_is_refused_at_once_as_a_gap() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Lê", 10);
+        let token = token_of(&laptop);
+        let (url, later) = (server.url(), push_body_after(&laptop, 5, 1000));
+        let early = {
+            let token = token.clone();
+            std::thread::spawn(move || raw_push_to(&url, &token, &[CURRENT_PROTOCOL, ZSTD], later))
+        };
+        // What it follows arrives well within the server's wait, too late for a batch that
+        // did not ask to wait (a laptop put back from an old copy, a server restored).
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, body) = raw_push(
+            &server,
+            &token,
+            &[CURRENT_PROTOCOL, ZSTD],
+            push_body_after(&laptop, 0, 5),
+        );
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = early.join().unwrap();
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("\"expected_seq\":1"), "{body}");
+        assert_eq!(server.stats(TEAM).records, 5);
+    });
+}
 
 #[test]
 fn a_device_of_team_a_cannot_write_team_b_records() {

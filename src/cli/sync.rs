@@ -4,6 +4,7 @@
 use super::{runtime, Ctx};
 use clap::{Args, Subcommand};
 use sotay_application::SyncOptions;
+use sotay_protocol::sync::MAX_BATCHES_IN_FLIGHT;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -16,6 +17,11 @@ pub struct SyncArgs {
     /// Failed attempts in a row before giving up.
     #[arg(long, default_value_t = SyncOptions::default().attempts)]
     attempts: u32,
+    /// Batches sent at once, each on its own connection, 1 to 4 (1: one at a time, for a link
+    /// or proxy that allows only one).
+    #[arg(long, default_value_t = SyncOptions::default().in_flight as u8,
+          value_parser = clap::value_parser!(u8).range(1..=MAX_BATCHES_IN_FLIGHT as i64))]
+    in_flight: u8,
 }
 
 #[derive(Subcommand)]
@@ -164,6 +170,7 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
             let config = SyncOptions {
                 timeout_secs: args.timeout,
                 attempts: args.attempts,
+                in_flight: args.in_flight.into(),
             }
             .config();
             let json = ctx.json;

@@ -460,6 +460,16 @@ pub enum Fault {
     Duplicate,
 }
 
+/// What the proxy saw, in order: requests numbered by arrival (from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Arrived { request: u64, push: bool },
+    Answered { request: u64, status: u16 },
+}
+
+/// Pushes (by a text their JSON holds) the proxy keeps back before forwarding, once each.
+type Holds = Arc<Mutex<Vec<(String, Duration)>>>;
+
 /// A TCP proxy in front of a server that applies queued faults to the next requests, one each.
 pub struct FaultProxy {
     pub addr: SocketAddr,
@@ -467,6 +477,8 @@ pub struct FaultProxy {
     pub seen: Arc<Mutex<u64>>,
     /// Every request as it came, headers and body, in order of arrival.
     pub requests: Arc<Mutex<Vec<Vec<u8>>>>,
+    pub events: Arc<Mutex<Vec<Seen>>>,
+    holds: Holds,
     upstream: Arc<Mutex<SocketAddr>>,
 }
 
@@ -477,18 +489,22 @@ impl FaultProxy {
         let faults: Arc<Mutex<Vec<Fault>>> = Arc::default();
         let seen: Arc<Mutex<u64>> = Arc::default();
         let requests: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let events: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let holds: Holds = Arc::default();
         let upstream = Arc::new(Mutex::new(upstream));
-        let (f, s, r, u) = (
-            faults.clone(),
-            seen.clone(),
-            requests.clone(),
-            upstream.clone(),
-        );
+        let shared = Shared {
+            faults: faults.clone(),
+            seen: seen.clone(),
+            requests: requests.clone(),
+            events: events.clone(),
+            holds: holds.clone(),
+        };
+        let u = upstream.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (f, s, r) = (f.clone(), s.clone(), r.clone());
+                let shared = shared.clone();
                 let to = *u.lock().unwrap();
-                std::thread::spawn(move || handle(client, to, f, s, r));
+                std::thread::spawn(move || handle(client, to, shared));
             }
         });
         Self {
@@ -496,8 +512,51 @@ impl FaultProxy {
             faults,
             seen,
             requests,
+            events,
+            holds,
             upstream,
         }
+    }
+
+    /// Keeps the next push whose JSON holds `text` back for `delay` before forwarding it.
+    pub fn hold_push(&self, text: &str, delay: Duration) {
+        self.holds.lock().unwrap().push((text.to_owned(), delay));
+    }
+
+    /// Whether a push arrived while another was still unanswered: batches travelled together.
+    pub fn pushes_overlapped(&self) -> bool {
+        let mut unanswered = std::collections::HashSet::new();
+        for event in self.events.lock().unwrap().iter() {
+            match *event {
+                Seen::Arrived {
+                    request,
+                    push: true,
+                } => {
+                    if !unanswered.is_empty() {
+                        return true;
+                    }
+                    unanswered.insert(request);
+                }
+                Seen::Answered { request, .. } => {
+                    unanswered.remove(&request);
+                }
+                Seen::Arrived { push: false, .. } => {}
+            }
+        }
+        false
+    }
+
+    /// The statuses of every answer passed on, in order.
+    pub fn answer_statuses(&self) -> Vec<u16> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Seen::Answered { status, .. } => Some(*status),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Sends later connections to another server (one restarted on a new port).
@@ -523,12 +582,7 @@ impl FaultProxy {
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.starts_with(b"POST /v1/push "))
-            .map(|r| {
-                let body = r.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                let json = sotay_protocol::wire::decompress_body(&r[body..], 1 << 30).unwrap();
-                String::from_utf8(json).unwrap()
-            })
+            .filter_map(|r| push_json(r))
             .collect()
     }
 }
@@ -568,21 +622,58 @@ fn forward(request: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {
     read_message(&mut server)
 }
 
-fn handle(
-    mut client: TcpStream,
-    upstream: SocketAddr,
+/// What every connection of one proxy shares.
+#[derive(Clone)]
+struct Shared {
     faults: Arc<Mutex<Vec<Fault>>>,
     seen: Arc<Mutex<u64>>,
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
-) {
+    events: Arc<Mutex<Vec<Seen>>>,
+    holds: Holds,
+}
+
+/// The decompressed JSON of a push request, or None for any other request.
+fn push_json(request: &[u8]) -> Option<String> {
+    if !request.starts_with(b"POST /v1/push ") {
+        return None;
+    }
+    let body = request.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let json = sotay_protocol::wire::decompress_body(&request[body..], 1 << 30).ok()?;
+    String::from_utf8(json).ok()
+}
+
+fn handle(mut client: TcpStream, upstream: SocketAddr, shared: Shared) {
     // One request per connection keeps each fault attached to exactly one request.
     let Some(request) = read_message(&mut client) else {
         return;
     };
-    *seen.lock().unwrap() += 1;
-    requests.lock().unwrap().push(request.clone());
+    let json = push_json(&request);
+    let number = {
+        // Numbered and logged under one lock, so the log's order is the numbers' order.
+        let mut events = shared.events.lock().unwrap();
+        let mut seen = shared.seen.lock().unwrap();
+        *seen += 1;
+        events.push(Seen::Arrived {
+            request: *seen,
+            push: json.is_some(),
+        });
+        *seen
+    };
+    shared.requests.lock().unwrap().push(request.clone());
+    if let Some(json) = &json {
+        let held = {
+            let mut holds = shared.holds.lock().unwrap();
+            let found = holds
+                .iter()
+                .position(|(text, _)| json.contains(text.as_str()));
+            found.map(|i| holds.remove(i).1)
+        };
+        if let Some(delay) = held {
+            std::thread::sleep(delay);
+        }
+    }
     let fault = {
-        let mut f = faults.lock().unwrap();
+        let mut f = shared.faults.lock().unwrap();
         (!f.is_empty()).then(|| f.remove(0))
     };
     let response = match fault {
@@ -616,6 +707,15 @@ fn handle(
         if let Some(i) = response.windows(2).position(|w| w == b"\r\n") {
             response.splice(i + 2..i + 2, b"connection: close\r\n".iter().copied());
         }
+        let status = String::from_utf8_lossy(&response[..response.len().min(12)])
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        shared.events.lock().unwrap().push(Seen::Answered {
+            request: number,
+            status,
+        });
         let _ = client.write_all(&response);
     }
     let _ = client.shutdown(std::net::Shutdown::Both);

@@ -15,6 +15,8 @@ pub struct SyncOptions {
     pub timeout_secs: u64,
     /// Failed attempts in a row before giving up.
     pub attempts: u32,
+    /// Batches on their way at once, each on its own connection.
+    pub in_flight: usize,
 }
 
 impl Default for SyncOptions {
@@ -23,6 +25,7 @@ impl Default for SyncOptions {
         Self {
             timeout_secs: config.request_timeout.as_secs(),
             attempts: config.max_attempts,
+            in_flight: config.in_flight,
         }
     }
 }
@@ -32,6 +35,7 @@ impl SyncOptions {
         SyncConfig {
             request_timeout: Duration::from_secs(self.timeout_secs),
             max_attempts: self.attempts,
+            in_flight: self.in_flight.max(1),
             ..Default::default()
         }
     }

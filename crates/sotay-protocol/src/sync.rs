@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 /// Header carrying [`crate::PROTOCOL_VERSION`] on every request and response.
 pub const PROTOCOL_HEADER: &str = "x-sotay-protocol";
 
+/// On a push sent while the device's earlier batches are still on their way: the last sequence
+/// they carry. The server holds such a batch until it stores them, instead of refusing it as a
+/// gap; a push without it is checked at once.
+pub const FOLLOWS_HEADER: &str = "x-sotay-follows";
+
+/// The most batches a device keeps on their way at once; the server holds as many of one device
+/// waiting for their turn.
+pub const MAX_BATCHES_IN_FLIGHT: usize = 4;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrollRequest {
     pub code: String,

@@ -9,6 +9,7 @@ use crate::apply::{DeviceRow, PullFrom};
 use crate::error::{ServerError, ServerResult};
 use crate::store::{Database, Storage};
 use crate::tls::{TlsIdentity, TlsListener, TlsPeer};
+use crate::turns::Turns;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -21,7 +22,7 @@ use serde::Deserialize;
 use sotay_core::refdata::SkillCatalogue;
 use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, OwnRecords, PullResponse, PushRequest,
-    PushResponse, PROTOCOL_HEADER,
+    PushResponse, FOLLOWS_HEADER, MAX_BATCHES_IN_FLIGHT, PROTOCOL_HEADER,
 };
 use sotay_protocol::wire::{decompress_body, token_hash, WireError};
 use sotay_protocol::PROTOCOL_VERSION;
@@ -42,6 +43,10 @@ pub struct Settings {
     pub max_concurrent_requests: usize,
     /// Longest a request may take, body included; a stalled client is cut off.
     pub request_timeout: std::time::Duration,
+    /// Longest a device's batch waits for the batches before it, still on their way on other
+    /// connections (`crate::turns`); zero refuses an early batch at once as a gap. Kept well
+    /// under the laptops' request timeout (60 s), so that the laptop hears of the gap.
+    pub batch_wait: std::time::Duration,
     /// Enrolment attempts one address may make per hour (codes are short: no guessing).
     pub enrol_attempts_per_hour: usize,
     /// The skill catalogue laptops receive when theirs is another version.
@@ -56,6 +61,9 @@ impl Default for Settings {
             max_records_per_batch: 5_000,
             max_concurrent_requests: 64,
             request_timeout: std::time::Duration::from_secs(120),
+            // A laptop's batches travel side by side; on a slow link the one before may need
+            // several seconds more to arrive.
+            batch_wait: std::time::Duration::from_secs(30),
             enrol_attempts_per_hour: 20,
             catalogue: Arc::new(sotay_core::refdata::skills().clone()),
         }
@@ -67,12 +75,18 @@ struct AppState {
     db: Database,
     limits: Settings,
     in_flight: Arc<tokio::sync::Semaphore>,
+    turns: Turns,
     enrolments: Arc<std::sync::Mutex<HashMap<IpAddr, Vec<Instant>>>>,
 }
 
 pub fn router(db: Database, limits: Settings) -> Router {
     let state = AppState {
         in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_requests)),
+        turns: Turns::new(
+            limits.batch_wait,
+            MAX_BATCHES_IN_FLIGHT,
+            limits.max_concurrent_requests,
+        ),
         enrolments: Arc::default(),
         db,
         limits,
@@ -106,12 +120,36 @@ pub fn router(db: Database, limits: Settings) -> Router {
         .with_state(state)
 }
 
+/// A request's place among the `max_concurrent_requests`, which a push gives up while it waits
+/// for its turn (`crate::turns`): waiting costs the server no work.
+#[derive(Clone)]
+struct Place(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl Place {
+    fn give_up(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// Takes a place again, or answers busy (retried by clients) when none is free.
+    fn take_again(&self, places: &Arc<tokio::sync::Semaphore>) -> ServerResult<()> {
+        let permit = places
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ServerError::Busy)?;
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(permit);
+        Ok(())
+    }
+}
+
 /// At most `max_concurrent_requests` at once (the rest: 503, retried by clients), each within
 /// `request_timeout`.
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
         return axum::response::IntoResponse::into_response(ServerError::Busy);
     };
+    // Held here until the answer is ready, whatever the handler did with it meanwhile.
+    let place = Place(Arc::new(std::sync::Mutex::new(Some(permit))));
+    request.extensions_mut().insert(place.clone());
     match tokio::time::timeout(state.limits.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => axum::response::IntoResponse::into_response(ServerError::Busy),
@@ -275,6 +313,7 @@ async fn status(
 async fn push(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceRow>,
+    Extension(place): Extension<Place>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ServerResult<Json<PushResponse>> {
@@ -286,7 +325,23 @@ async fn push(
             state.limits.max_records_per_batch
         )));
     }
+    // Only a batch that says it follows earlier ones still on their way waits for them; any
+    // other is checked at once.
+    let follows = headers
+        .get(FOLLOWS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(first) = request.records.first().map(|r| r.seq) {
+        if follows.is_some_and(|f| f.checked_add(1) == Some(first))
+            && !state.turns.may_go(device.id, first)
+        {
+            place.give_up();
+            state.turns.wait_for(&state.db, device, first).await?;
+            place.take_again(&state.in_flight)?;
+        }
+    }
     let response = state.db.push(device, request.records).await?;
+    state.turns.stored(device.id, response.acked_seq);
     tracing::info!(
         device = %device.id,
         applied = response.applied,

@@ -8,10 +8,11 @@ use crate::trust::{check_scheme, tls_config, PinnedCertificate, ServerTrust};
 use serde::de::DeserializeOwned;
 use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, OwnRecords, PullResponse, PushRequest,
-    PushResponse, PROTOCOL_HEADER,
+    PushResponse, FOLLOWS_HEADER, PROTOCOL_HEADER,
 };
 use sotay_protocol::wire::compress_body;
 use sotay_protocol::{DeviceId, OutboxRecord, PROTOCOL_VERSION};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,14 +47,6 @@ impl EncodedPush {
     pub(crate) fn len(&self) -> usize {
         self.records.len()
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    pub(crate) fn into_records(self) -> Vec<OutboxRecord> {
-        self.records
-    }
 }
 
 pub(crate) enum Failure {
@@ -70,15 +63,23 @@ impl Failure {
     }
 }
 
+/// A handle on the server. Clones share their connections and their counts, so several pushes
+/// can travel at once, each on its own connection.
+#[derive(Clone)]
 pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: String,
     /// For `https://`: the certificate check, which remembers what the server showed.
     certificate: Option<Arc<PinnedCertificate>>,
     token: Option<String>,
-    pub requests: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    requests: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
 }
 
 impl ApiClient {
@@ -129,10 +130,20 @@ impl ApiClient {
             base,
             certificate,
             token,
-            requests: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
+            counts: Arc::default(),
         })
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.counts.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn bytes_sent(&self) -> u64 {
+        self.counts.bytes_sent.load(Ordering::Relaxed)
+    }
+
+    pub fn bytes_received(&self) -> u64 {
+        self.counts.bytes_received.load(Ordering::Relaxed)
     }
 
     /// The fingerprint of the certificate the server showed (https only).
@@ -155,7 +166,7 @@ impl ApiClient {
         })
     }
 
-    pub async fn enroll(&mut self, request: &EnrollRequest) -> Result<EnrollResponse, Failure> {
+    pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, Failure> {
         self.post(
             "/v1/enroll",
             serde_json::to_vec(request).expect("serialises"),
@@ -163,21 +174,30 @@ impl ApiClient {
         .await
     }
 
-    pub async fn status(&mut self) -> Result<DeviceStatus, Failure> {
+    pub async fn status(&self) -> Result<DeviceStatus, Failure> {
         self.get("/v1/status").await
     }
 
-    pub(crate) async fn push(&mut self, push: EncodedPush) -> Result<PushResponse, Failure> {
-        self.post_compressed("/v1/push", push.body).await
+    /// Sends a batch; `follows`: the last sequence of earlier batches still on their way.
+    pub(crate) async fn push(
+        &self,
+        push: EncodedPush,
+        follows: Option<u64>,
+    ) -> Result<PushResponse, Failure> {
+        let mut request = self.post_request("/v1/push", push.body);
+        if let Some(seq) = follows {
+            request = request.header(FOLLOWS_HEADER, seq.to_string());
+        }
+        self.send(request).await
     }
 
-    pub async fn own(&mut self, after: u64, limit: usize) -> Result<OwnRecords, Failure> {
+    pub async fn own(&self, after: u64, limit: usize) -> Result<OwnRecords, Failure> {
         self.get(&format!("/v1/own?after={after}&limit={limit}"))
             .await
     }
 
     pub async fn pull(
-        &mut self,
+        &self,
         cursor: u64,
         limit: usize,
         catalogue: &str,
@@ -186,39 +206,36 @@ impl ApiClient {
         self.get(&path).await
     }
 
-    async fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, Failure> {
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
-    async fn post<T: DeserializeOwned>(&mut self, path: &str, json: Vec<u8>) -> Result<T, Failure> {
-        self.post_compressed(path, compress_body(&json)).await
+    async fn post<T: DeserializeOwned>(&self, path: &str, json: Vec<u8>) -> Result<T, Failure> {
+        self.send(self.post_request(path, compress_body(&json)))
+            .await
     }
 
-    async fn post_compressed<T: DeserializeOwned>(
-        &mut self,
-        path: &str,
-        compressed: Vec<u8>,
-    ) -> Result<T, Failure> {
-        self.bytes_sent += compressed.len() as u64;
-        let request = self
-            .http
+    fn post_request(&self, path: &str, compressed: Vec<u8>) -> reqwest::RequestBuilder {
+        self.counts
+            .bytes_sent
+            .fetch_add(compressed.len() as u64, Ordering::Relaxed);
+        self.http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .header("content-encoding", "zstd")
-            .body(compressed);
-        self.send(request).await
+            .body(compressed)
     }
 
     async fn send<T: DeserializeOwned>(
-        &mut self,
+        &self,
         mut request: reqwest::RequestBuilder,
     ) -> Result<T, Failure> {
         request = request.header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        self.requests += 1;
+        self.counts.requests.fetch_add(1, Ordering::Relaxed);
         let transient = |e: reqwest::Error, base: &str| Failure::Transient(network(base, e));
         let mut response = match request.send().await {
             Ok(response) => response,
@@ -244,7 +261,9 @@ impl ApiClient {
                 }));
             }
         }
-        self.bytes_received += bytes.len() as u64;
+        self.counts
+            .bytes_received
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if (200..300).contains(&status) {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::Transient(SyncError::Network {

@@ -9,7 +9,7 @@ use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
 use sotay_core::{CoreError, CoreResult, SharedStore, TeamInfo};
-use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushResponse};
+use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushResponse, MAX_BATCHES_IN_FLIGHT};
 use sotay_protocol::wire::parse_fingerprint;
 use std::time::{Duration, Instant};
 use ts_rs::TS;
@@ -126,7 +126,7 @@ async fn trade_code(
         ),
         None => None,
     };
-    let mut client = ApiClient::new(
+    let client = ApiClient::new(
         server,
         None,
         SyncConfig::default().request_timeout,
@@ -161,11 +161,11 @@ pub async fn sync(
         config.request_timeout,
         &ServerTrust::Pinned(endpoint.certificate),
     ) {
-        Ok(mut client) => {
-            let result = push_then_pull(store, &mut client, config, progress, &mut summary).await;
-            summary.requests = client.requests;
-            summary.bytes_sent = client.bytes_sent;
-            summary.bytes_received = client.bytes_received;
+        Ok(client) => {
+            let result = push_then_pull(store, &client, config, progress, &mut summary).await;
+            summary.requests = client.requests();
+            summary.bytes_sent = client.bytes_sent();
+            summary.bytes_received = client.bytes_received();
             result
         }
         Err(e) => Err(e),
@@ -180,7 +180,7 @@ pub async fn sync(
 
 async fn push_then_pull(
     store: &SharedStore,
-    client: &mut ApiClient,
+    client: &ApiClient,
     config: &SyncConfig,
     progress: &mut (dyn FnMut(SyncProgress) + Send),
     summary: &mut SyncSummary,
@@ -234,101 +234,17 @@ async fn push_then_pull(
         s.mark_acked(status.acked_seq)?;
         Ok(s.outbox_status()?.pending)
     })?;
-    let device = store.with(|s| Ok(s.device_id()))?;
-    let mut acked = status.acked_seq;
-    let mut batch = config.initial_batch;
-    let mut sent = 0;
-    progress(SyncProgress {
-        sent,
+    push_pending(
+        store,
+        client,
+        config,
+        progress,
+        summary,
+        &mut retry,
+        status.acked_seq,
         total,
-        bytes_sent: client.bytes_sent,
-    });
-    // The server's last answer, until its acknowledgement is written to the outbox.
-    let mut unwritten: Option<PushResponse> = None;
-    let mut push = EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?);
-    while let Some(last) = push.last_seq() {
-        let likely_next = next_batch(config, batch, true, Duration::ZERO);
-        // While this batch travels and the server stores it, the laptop writes the last answer's
-        // acknowledgement, then reads and encodes the batch most likely to come next. Done in
-        // turn, these local steps took a third of a whole sync on a fast link
-        // (docs/benchmarks.md).
-        let local = {
-            let store = store.clone();
-            let answer = unwritten.take();
-            tokio::task::spawn_blocking(move || {
-                if let Some(answer) = answer {
-                    write_acknowledgement(&store, &answer)?;
-                }
-                let (erasures, next) =
-                    store.with(|s| Ok((s.erasures()?, s.pending_records(last, likely_next)?)))?;
-                Ok::<_, CoreError>(ReadAhead {
-                    erasures,
-                    push: EncodedPush::new(device, next),
-                })
-            })
-        };
-        let started = Instant::now();
-        let outcome = client.push(push).await;
-        let took = started.elapsed();
-        let read_ahead = local
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let response = match outcome {
-            Ok(response) => response,
-            Err(failure) => {
-                read_ahead?;
-                retry.after(failure, summary).await?;
-                batch = next_batch(config, batch, false, Duration::ZERO);
-                // Read again rather than resend what is in memory: someone may have been
-                // forgotten while the retry waited.
-                push = EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?);
-                continue;
-            }
-        };
-        retry.succeeded();
-        summary.quarantined += response.quarantined.len() as u64;
-        sent += response.acked_seq.saturating_sub(acked);
-        acked = response.acked_seq;
-        summary.pushed += response.applied;
-        summary.duplicates += response.duplicates;
-        batch = next_batch(config, batch, true, took);
-        let read_ahead = match read_ahead {
-            Ok(read_ahead) => read_ahead,
-            Err(e) => {
-                // The answer is kept before the failure is told: what the server set aside
-                // and why is in it alone.
-                write_acknowledgement(store, &response)?;
-                return Err(e.into());
-            }
-        };
-        // What was read ahead goes only as read: it starts after what the server now holds,
-        // nobody was forgotten since (their records were scrubbed in the outbox meanwhile), and
-        // it is not empty (the volunteer may have recorded more while the last batch travelled).
-        let read_ahead_holds = acked == last
-            && !read_ahead.push.is_empty()
-            && store.with(|s| s.erasures()).ok() == Some(read_ahead.erasures);
-        push = if !read_ahead_holds {
-            write_acknowledgement(store, &response)?;
-            EncodedPush::new(device, store.with(|s| s.pending_records(acked, batch))?)
-        } else if read_ahead.push.len() > batch {
-            // A slow request keeps the batch as it was.
-            unwritten = Some(response);
-            let mut records = read_ahead.push.into_records();
-            records.truncate(batch);
-            EncodedPush::new(device, records)
-        } else {
-            unwritten = Some(response);
-            read_ahead.push
-        };
-        progress(SyncProgress {
-            sent: sent.min(total),
-            total,
-            bytes_sent: client.bytes_sent,
-        });
-    }
-    if let Some(answer) = unwritten {
-        write_acknowledgement(store, &answer)?;
-    }
+    )
+    .await?;
     loop {
         let position = store.with(|s| s.pull_position())?;
         let page = match client
@@ -354,11 +270,185 @@ async fn push_then_pull(
     }
 }
 
-/// The batch read and encoded while the last one travelled, with the outbox's erasure count
-/// when it was read.
-struct ReadAhead {
-    erasures: u64,
-    push: EncodedPush,
+/// Sends every pending record after `acked`, keeping up to `config.in_flight` batches on their
+/// way (the server stores them in order). Each batch is read and encoded on a blocking thread,
+/// after the answers so far are written, while those already sent travel: on a fast link these
+/// local steps took a third of a whole sync when done in turn (docs/benchmarks.md).
+#[allow(clippy::too_many_arguments)]
+async fn push_pending(
+    store: &SharedStore,
+    client: &ApiClient,
+    config: &SyncConfig,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+    summary: &mut SyncSummary,
+    retry: &mut Retry<'_>,
+    mut acked: u64,
+    total: u64,
+) -> SyncResult<()> {
+    let device = store.with(|s| Ok(s.device_id()))?;
+    let started_at = acked;
+    let mut window = config.in_flight.clamp(1, MAX_BATCHES_IN_FLIGHT);
+    let mut batch = config.initial_batch;
+    // An answer came slower than `config.target_request_time`: batches stop growing.
+    let mut slow_link = false;
+    // The last sequence sent: the next batch starts after it.
+    let mut sent_through = acked;
+    let mut travelling = Travelling::default();
+    // Answers received whose acknowledgement is not yet written to the outbox.
+    let mut unwritten: Vec<PushResponse> = Vec::new();
+    progress(SyncProgress {
+        sent: 0,
+        total,
+        bytes_sent: client.bytes_sent(),
+    });
+    loop {
+        while travelling.0.len() < window {
+            let answers = std::mem::take(&mut unwritten);
+            let (after, size) = (sent_through, batch);
+            let shared = store.clone();
+            let (erasures, push) = tokio::task::spawn_blocking(move || {
+                for answer in &answers {
+                    write_acknowledgement(&shared, answer)?;
+                }
+                let (erasures, records) =
+                    shared.with(|s| Ok((s.erasures()?, s.pending_records(after, size)?)))?;
+                Ok::<_, CoreError>((erasures, EncodedPush::new(device, records)))
+            })
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+            // Someone forgotten since the read: their records are scrubbed now; read again.
+            if store.with(|s| s.erasures())? != erasures {
+                continue;
+            }
+            let Some(last) = push.last_seq() else {
+                break;
+            };
+            let sender = client.clone();
+            // Behind batches still on their way, the server is told to wait for them; the
+            // first batch of a window is checked at once, so a real gap is still refused.
+            let follows = (!travelling.0.is_empty()).then_some(sent_through);
+            travelling.0.push_back(InFlight {
+                last,
+                len: push.len(),
+                answer: tokio::spawn(async move {
+                    let started = Instant::now();
+                    let outcome = sender.push(push, follows).await;
+                    (outcome, started.elapsed())
+                }),
+            });
+            sent_through = last;
+            if !slow_link {
+                // Sent before an answer says how the link copes: the size the next answer would
+                // most likely allow.
+                batch = next_batch(config, batch, true, Duration::ZERO);
+            }
+        }
+        let Some(front) = travelling.0.pop_front() else {
+            break;
+        };
+        let (outcome, took) = front
+            .answer
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        match outcome {
+            Ok(response) => {
+                retry.succeeded();
+                acked = acked.max(response.acked_seq);
+                sent_through = sent_through.max(acked);
+                if took >= config.target_request_time {
+                    // A slow request keeps the batch as it was, for the rest of this sync.
+                    slow_link = true;
+                    batch = batch.min(front.len);
+                }
+                let holds_less = response.acked_seq < front.last;
+                note_answer(summary, &response);
+                unwritten.push(response);
+                if holds_less {
+                    // What follows would wait on a gap: read again from what the server holds.
+                    acked = travelling.settle(summary, &mut unwritten, acked).await;
+                    sent_through = acked;
+                }
+            }
+            Err(failure) => {
+                // Batches after this one wait on it at the server; those already answered were
+                // stored (in order, so this one was too), the rest are dropped and sent again.
+                acked = travelling.settle(summary, &mut unwritten, acked).await;
+                sent_through = acked;
+                let server_refuses_early_batches = matches!(
+                    &failure,
+                    Failure::Final(SyncError::Server { kind, .. }) if kind == "sequence_gap"
+                ) && window > 1;
+                // After a failure, one batch at a time, as the link or server is having trouble.
+                window = 1;
+                if server_refuses_early_batches {
+                    continue;
+                }
+                for answer in unwritten.drain(..) {
+                    write_acknowledgement(store, &answer)?;
+                }
+                retry.after(failure, summary).await?;
+                batch = next_batch(config, front.len, false, Duration::ZERO);
+            }
+        }
+        progress(SyncProgress {
+            sent: (acked - started_at).min(total),
+            total,
+            bytes_sent: client.bytes_sent(),
+        });
+    }
+    for answer in &unwritten {
+        write_acknowledgement(store, answer)?;
+    }
+    Ok(())
+}
+
+/// A batch on its way; its answer comes with how long the request took.
+struct InFlight {
+    last: u64,
+    len: usize,
+    answer: tokio::task::JoinHandle<(Result<PushResponse, Failure>, Duration)>,
+}
+
+/// The batches on their way, oldest first. Those left when the sync stops are cancelled.
+#[derive(Default)]
+struct Travelling(std::collections::VecDeque<InFlight>);
+
+impl Travelling {
+    /// Keeps the answers already in and cancels the rest; returns the highest sequence the
+    /// server is known to hold.
+    async fn settle(
+        &mut self,
+        summary: &mut SyncSummary,
+        unwritten: &mut Vec<PushResponse>,
+        mut acked: u64,
+    ) -> u64 {
+        for batch in self.0.drain(..) {
+            if !batch.answer.is_finished() {
+                batch.answer.abort();
+                continue;
+            }
+            if let Ok((Ok(response), _)) = batch.answer.await {
+                acked = acked.max(response.acked_seq);
+                note_answer(summary, &response);
+                unwritten.push(response);
+            }
+        }
+        acked
+    }
+}
+
+impl Drop for Travelling {
+    fn drop(&mut self) {
+        for batch in &self.0 {
+            batch.answer.abort();
+        }
+    }
+}
+
+fn note_answer(summary: &mut SyncSummary, response: &PushResponse) {
+    summary.quarantined += response.quarantined.len() as u64;
+    summary.pushed += response.applied;
+    summary.duplicates += response.duplicates;
 }
 
 /// Marks what the server acknowledged as sent, and keeps what it set aside.

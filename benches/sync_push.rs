@@ -10,13 +10,16 @@
 //! link the sync is held against the line time of the bytes the relay carried.
 //!
 //! The village link: this machine's kernel has no `sch_netem`, so the link is emulated in user
-//! space by a TCP relay on 127.0.0.1: 1 Mbit/s each way, 150 ms each way (300 ms round trip), and
-//! 1 % of segments held back for a retransmission timeout (what 1 % packet loss costs a TCP
-//! stream).
+//! space by a TCP relay on 127.0.0.1: 1 Mbit/s each way, shared by every connection, 150 ms each
+//! way (300 ms round trip), a round trip before a new connection carries data (the handshake),
+//! and every hundredth segment (1 %) held back for a retransmission timeout (what packet loss
+//! costs a TCP stream; the connection's later segments wait behind it, the other connections do
+//! not).
 
 use sotay_core::sample::{SampleTeam, PASSPHRASE};
 use sotay_core::SharedStore;
 use sotay_protocol::Organisation;
+use sotay_sync::SyncConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -27,11 +30,52 @@ use std::time::{Duration, Instant};
 
 const RATE_BYTES_PER_SEC: f64 = 1_000_000.0 / 8.0;
 
-/// Relays one direction with the village link's rate, latency and loss.
+/// One direction of the village link, shared by every connection over it: each segment takes
+/// the first free stretch of line time at or after the moment its sender may send it. A
+/// sender waiting out a retransmission leaves the line to the other connections.
+#[derive(Default)]
+struct Line {
+    /// Stretches of line time taken, in order, none overlapping.
+    booked: std::sync::Mutex<Vec<(Instant, Instant)>>,
+    /// Segments carried so far: the link loses every hundredth, whichever connection sent it
+    /// (exactly 1 %, so that runs and settings meet the same loss).
+    carried: std::sync::atomic::AtomicU64,
+}
+
+impl Line {
+    /// Whether the next segment on this line is lost.
+    fn loses(&self) -> bool {
+        self.carried.fetch_add(1, Ordering::Relaxed) % 100 == 99
+    }
+
+    /// Takes `length` of line time at the earliest free moment from `from`; returns its end.
+    fn take(&self, from: Instant, length: Duration) -> Instant {
+        let mut booked = self.booked.lock().unwrap();
+        let now = Instant::now();
+        booked.retain(|&(_, end)| end > now);
+        let (mut start, mut at) = (from, 0);
+        for (i, &(taken_from, taken_to)) in booked.iter().enumerate() {
+            if taken_to <= start {
+                at = i + 1;
+            } else if taken_from >= start + length {
+                break;
+            } else {
+                start = taken_to;
+                at = i + 1;
+            }
+        }
+        booked.insert(at, (start, start + length));
+        start + length
+    }
+}
+
+/// Relays one direction of one connection with the village link's rate, latency and loss.
+/// Nothing of it is sent before `not_before` (the TCP handshake's round trip).
 fn pump(
     mut from: TcpStream,
     mut to: TcpStream,
-    seed: u64,
+    line: Arc<Line>,
+    not_before: Instant,
     carried: Arc<AtomicU64>,
     held: Arc<AtomicU64>,
 ) {
@@ -49,24 +93,27 @@ fn pump(
         }
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
-    let mut state = seed | 1;
-    let mut line_free = Instant::now();
+    // When this connection's sender may send its next segment.
+    let mut sender_free = not_before;
     let mut buf = [0u8; 1460];
     while let Ok(n) = from.read(&mut buf) {
         if n == 0 {
             break;
         }
-        let now = Instant::now();
-        line_free = line_free.max(now) + Duration::from_secs_f64(n as f64 / RATE_BYTES_PER_SEC);
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let lost = state.is_multiple_of(100);
-        let at = line_free + ONE_WAY + if lost { RETRANSMIT } else { Duration::ZERO };
-        line_free += if lost { RETRANSMIT } else { Duration::ZERO };
+        let sent = line.take(
+            sender_free.max(Instant::now()),
+            Duration::from_secs_f64(n as f64 / RATE_BYTES_PER_SEC),
+        );
+        let lost = line.loses();
+        let retransmit = if lost { RETRANSMIT } else { Duration::ZERO };
+        // Later segments wait behind the lost one: TCP delivers in order.
+        sender_free = sent + retransmit;
         carried.fetch_add(n as u64, Ordering::Relaxed);
         held.fetch_add(lost as u64, Ordering::Relaxed);
-        if tx.send((at, buf[..n].to_vec())).is_err() {
+        if tx
+            .send((sent + ONE_WAY + retransmit, buf[..n].to_vec()))
+            .is_err()
+        {
             break;
         }
     }
@@ -99,8 +146,11 @@ impl Carried {
 fn village_link(upstream: SocketAddr, carried: Carried) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (line_up, line_down): (Arc<Line>, Arc<Line>) = Default::default();
     std::thread::spawn(move || {
-        for (i, client) in listener.incoming().flatten().enumerate() {
+        for client in listener.incoming().flatten() {
+            // SYN, SYN-ACK: a round trip before the laptop can send on a new connection.
+            let opened = Instant::now() + Duration::from_millis(300);
             let server = TcpStream::connect(upstream).unwrap();
             // Without this the relay's own Nagle delays would hold back every small request
             // (PouchDB sends four per 100 documents) on top of the link's.
@@ -113,8 +163,9 @@ fn village_link(upstream: SocketAddr, carried: Carried) -> SocketAddr {
                 carried.held.clone(),
             );
             let held2 = held.clone();
-            std::thread::spawn(move || pump(client, server, 2 * i as u64 + 7, up, held));
-            std::thread::spawn(move || pump(s2, c2, 2 * i as u64 + 8, down, held2));
+            let (line_up, line_down) = (line_up.clone(), line_down.clone());
+            std::thread::spawn(move || pump(client, server, line_up, opened, up, held));
+            std::thread::spawn(move || pump(s2, c2, line_down, opened, down, held2));
         }
     });
     addr
@@ -174,19 +225,22 @@ fn pouchdb(documents: &Path, adapter: &str, dir: &Path) -> Pouch {
 
 /// A `sotay sync` of the laptop at `database` in a fresh process of the CLI this build made,
 /// and the seconds it took.
-fn sotay_sync(database: &Path) -> (std::process::Output, f64) {
+fn sotay_sync(database: &Path, in_flight: usize) -> (std::process::Output, f64) {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_sotay"))
         .arg("--db")
         .arg(database)
-        .args(["--json", "sync"])
+        .args(["--json", "sync", "--in-flight", &in_flight.to_string()])
         .env("SOTAY_PASSPHRASE", PASSPHRASE)
         .output()
         .unwrap();
     (output, started.elapsed().as_secs_f64())
 }
 
-fn run(label: &str, village: bool) {
+/// One whole sync of a fresh laptop to a fresh server, `in_flight` batches at once; on loopback
+/// with the default, PouchDB replicates the same records after it.
+fn run(label: &str, village: bool, in_flight: usize) {
+    let label = &format!("{label}, {in_flight} at once");
     let dir = tempfile::tempdir().unwrap();
     let setup = Instant::now();
     let sample = SampleTeam::default();
@@ -244,7 +298,7 @@ fn run(label: &str, village: bool) {
     carried.take();
 
     // A volunteer's whole sync: the CLI starts, unlocks the store, pushes and pulls, exits.
-    let (sync, took) = sotay_sync(&dir.path().join("laptop.sqlite"));
+    let (sync, took) = sotay_sync(&dir.path().join("laptop.sqlite"), in_flight);
     assert!(
         sync.status.success(),
         "sotay sync failed: {}",
@@ -275,8 +329,12 @@ fn run(label: &str, village: bool) {
         );
         return;
     }
+    if in_flight != SyncConfig::default().in_flight {
+        println!("| {label} | {records} | **{took:.2} s** in {requests} requests | | |");
+        return;
+    }
     // The fixed costs alone: the same command again, with nothing left to send.
-    let (idle, idle_took) = sotay_sync(&dir.path().join("laptop.sqlite"));
+    let (idle, idle_took) = sotay_sync(&dir.path().join("laptop.sqlite"), in_flight);
     assert!(idle.status.success());
     eprintln!("{label}: a second `sotay sync`, nothing left to send: {idle_took:.2} s");
     // PouchDB in memory on both sides, and on disk (LevelDB, its default on Node) as Sổ Tay's
@@ -305,6 +363,10 @@ fn main() {
     }
     println!("| link | records | whole `sotay sync` | compared with |");
     println!("| --- | --- | --- | --- |");
-    run("loopback", false);
-    run("village (1 Mbit/s, 300 ms RTT, 1 % loss)", true);
+    // One batch at a time, as before 2026-11-29's second change, beside the default.
+    let default = SyncConfig::default().in_flight;
+    for in_flight in [1, default] {
+        run("loopback", false, in_flight);
+        run("village (1 Mbit/s, 300 ms RTT, 1 % loss)", true, in_flight);
+    }
 }

@@ -249,8 +249,9 @@ fn a_person_forgotten_while_their_batch_waits_is_never_sent() {
         let mut laptop = Laptop::new();
         laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
         let ids = laptop.add_citizens("Quên", 20);
-        // Batches of 5 and 10 go at once; the third, from the 16th record on, waits for the
-        // first to be answered, which the proxy holds back.
+        // Batches of 5 and 10 go at once; the third, from the 16th record on, is read while
+        // the first is held back by the proxy, and may go only once that is answered: by then
+        // the person is forgotten, and what was read must be read again.
         let config = SyncConfig {
             initial_batch: 5,
             in_flight: 2,

@@ -130,12 +130,17 @@ impl Place {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    /// Takes a place again, or answers busy (retried by clients) when none is free.
-    fn take_again(&self, places: &Arc<tokio::sync::Semaphore>) -> ServerResult<()> {
-        let permit = places
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ServerError::Busy)?;
+    /// Takes a place again, or answers busy (retried by clients) when none comes free within
+    /// a second.
+    async fn take_again(&self, places: &Arc<tokio::sync::Semaphore>) -> ServerResult<()> {
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            places.clone().acquire_owned(),
+        )
+        .await;
+        let Ok(Ok(permit)) = waited else {
+            return Err(ServerError::Busy);
+        };
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(permit);
         Ok(())
     }
@@ -317,7 +322,22 @@ async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> ServerResult<Json<PushResponse>> {
+    // Only a batch that says it follows earlier ones still on their way waits for them, before
+    // its body is decoded (a waiting batch holds its compressed body alone); any other is
+    // checked at once. What the batch holds is the store's to judge either way.
+    let follows = headers
+        .get(FOLLOWS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(next) = follows.map(|f| f.saturating_add(1)) {
+        if !state.turns.may_go(device.id, next) {
+            place.give_up();
+            state.turns.wait_for(&state.db, device, next).await?;
+            place.take_again(&state.in_flight).await?;
+        }
+    }
     let request: PushRequest = decode_body(&headers, &body, &state.limits)?;
+    drop(body);
     if request.records.len() > state.limits.max_records_per_batch {
         return Err(ServerError::TooLarge(format!(
             "{} bản ghi trong một lô; tối đa {}",
@@ -325,22 +345,9 @@ async fn push(
             state.limits.max_records_per_batch
         )));
     }
-    // Only a batch that says it follows earlier ones still on their way waits for them; any
-    // other is checked at once.
-    let follows = headers
-        .get(FOLLOWS_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(first) = request.records.first().map(|r| r.seq) {
-        if follows.is_some_and(|f| f.checked_add(1) == Some(first))
-            && !state.turns.may_go(device.id, first)
-        {
-            place.give_up();
-            state.turns.wait_for(&state.db, device, first).await?;
-            place.take_again(&state.in_flight)?;
-        }
-    }
     let response = state.db.push(device, request.records).await?;
+    // The place goes before the next batch is woken, so that it finds one free.
+    place.give_up();
     state.turns.stored(device.id, response.acked_seq);
     tracing::info!(
         device = %device.id,

@@ -6,9 +6,10 @@
 //! ([`crate::apply::plan_batch`]), so a batch whose predecessor never came is refused as before
 //! when its wait ends.
 //!
-//! What this process learns of a device's stored sequence wakes waiting batches at once. Another
-//! instance behind the same load balancer may have stored the predecessor, so a waiting batch
-//! also asks the database again now and then: the database stays the only shared state.
+//! What this process learns of a device's stored sequence wakes waiting batches at once. On
+//! PostgreSQL another instance behind the same load balancer may have stored the predecessor, so
+//! a waiting batch also asks the database again now and then: the database stays the only shared
+//! state.
 
 use crate::apply::DeviceRow;
 use crate::error::ServerResult;
@@ -102,13 +103,20 @@ impl Turns {
         let _waiting = Waiting(&turn.waiting);
         let mut stored = turn.stored.subscribe();
         let deadline = tokio::time::Instant::now() + self.longest_wait;
+        // Only PostgreSQL is shared by several instances; an SQLite server is alone, and this
+        // process hears of every batch it stores.
+        let others_may_store = matches!(db, Database::Postgres(_));
         loop {
             let (acked, _) = db.acked(device.id).await?;
             self.stored(device.id, acked);
             if its_turn(acked, first) || tokio::time::Instant::now() >= deadline {
                 return Ok(());
             }
-            let until = deadline.min(tokio::time::Instant::now() + RECHECK);
+            let until = if others_may_store {
+                deadline.min(tokio::time::Instant::now() + RECHECK)
+            } else {
+                deadline
+            };
             let woken = stored.wait_for(|&held| its_turn(held, first));
             if let Ok(Ok(_)) = tokio::time::timeout_at(until, woken).await {
                 return Ok(());

@@ -53,7 +53,7 @@ impl Line {
         let mut booked = self.booked.lock().unwrap();
         let now = Instant::now();
         booked.retain(|&(_, end)| end > now);
-        let (mut start, mut at) = (from, 0);
+        let (mut start, mut at) = (from.max(now), 0);
         for (i, &(taken_from, taken_to)) in booked.iter().enumerate() {
             if taken_to <= start {
                 at = i + 1;
@@ -100,20 +100,18 @@ fn pump(
         if n == 0 {
             break;
         }
-        let sent = line.take(
-            sender_free.max(Instant::now()),
-            Duration::from_secs_f64(n as f64 / RATE_BYTES_PER_SEC),
-        );
+        let length = Duration::from_secs_f64(n as f64 / RATE_BYTES_PER_SEC);
+        let mut sent = line.take(sender_free, length);
         let lost = line.loses();
-        let retransmit = if lost { RETRANSMIT } else { Duration::ZERO };
-        // Later segments wait behind the lost one: TCP delivers in order.
-        sender_free = sent + retransmit;
+        if lost {
+            // Sent again after the timeout, taking the line again; the connection's later
+            // segments wait behind it (TCP delivers in order).
+            sent = line.take(sent + RETRANSMIT, length);
+        }
+        sender_free = sent;
         carried.fetch_add(n as u64, Ordering::Relaxed);
         held.fetch_add(lost as u64, Ordering::Relaxed);
-        if tx
-            .send((sent + ONE_WAY + retransmit, buf[..n].to_vec()))
-            .is_err()
-        {
+        if tx.send((sent + ONE_WAY, buf[..n].to_vec())).is_err() {
             break;
         }
     }

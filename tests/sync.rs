@@ -474,6 +474,29 @@ const ZSTD: (&str, &str) = ("content-encoding", "zstd");
 /// What a laptop says of a batch sent while the one up to sequence 5 is on its way.
 const FOLLOWS_5: (&str, &str) = (sotay_protocol::sync::FOLLOWS_HEADER, "5");
 
+/// Sends the laptop's records after the 5th with `headers`, then, 300 ms later (well within the
+/// server's wait), the first five. Returns both answers: the early batch's, then the other's.
+fn push_early_then_first_five(
+    server: &TestServer,
+    laptop: &Laptop,
+    headers: &'static [(&'static str, &'static str)],
+) -> ((u16, String), (u16, String)) {
+    let token = token_of(laptop);
+    let (url, later) = (server.url(), push_body_after(laptop, 5, 1000));
+    let early = {
+        let token = token.clone();
+        std::thread::spawn(move || raw_push_to(&url, &token, headers, later))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let first_five = raw_push(
+        server,
+        &token,
+        &[CURRENT_PROTOCOL, ZSTD],
+        push_body_after(laptop, 0, 5),
+    );
+    (early.join().unwrap(), first_five)
+}
+
 #[test]
 fn a_batch_that_arrives_before_the_one_it_follows_waits_its_turn() {
     each_backend(|backend| {
@@ -485,24 +508,10 @@ fn a_batch_that_arrives_before_the_one_it_follows_waits_its_turn() {
         let server = TestServer::start_with(backend, limits);
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
         laptop.add_citizens("Lê", 10);
-        let token = token_of(&laptop);
-        let (url, later) = (server.url(), push_body_after(&laptop, 5, 1000));
-        let early = {
-            let token = token.clone();
-            std::thread::spawn(move || {
-                raw_push_to(&url, &token, &[CURRENT_PROTOCOL, ZSTD, FOLLOWS_5], later)
-            })
-        };
-        std::thread::sleep(Duration::from_millis(300));
-        let (status, body) = raw_push(
-            &server,
-            &token,
-            &[CURRENT_PROTOCOL, ZSTD],
-            push_body_after(&laptop, 0, 5),
-        );
-        assert_eq!(status, 200, "{body}");
-        assert!(body.contains("\"acked_seq\":5"), "{body}");
-        let (status, body) = early.join().unwrap();
+        let ((status, body), (first_status, first_body)) =
+            push_early_then_first_five(&server, &laptop, &[CURRENT_PROTOCOL, ZSTD, FOLLOWS_5]);
+        assert_eq!(first_status, 200, "{first_body}");
+        assert!(first_body.contains("\"acked_seq\":5"), "{first_body}");
         assert_eq!(status, 200, "{body}");
         let last = laptop.store().outbox_status().unwrap().last_seq;
         assert!(body.contains(&format!("\"acked_seq\":{last}")), "{body}");
@@ -542,23 +551,11 @@ fn a_batch_that_does_not_say_it_follows_others_is_refused_at_once_as_a_gap() {
         let server = TestServer::start(backend);
         let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
         laptop.add_citizens("Lê", 10);
-        let token = token_of(&laptop);
-        let (url, later) = (server.url(), push_body_after(&laptop, 5, 1000));
-        let early = {
-            let token = token.clone();
-            std::thread::spawn(move || raw_push_to(&url, &token, &[CURRENT_PROTOCOL, ZSTD], later))
-        };
-        // What it follows arrives well within the server's wait, too late for a batch that
-        // did not ask to wait (a laptop put back from an old copy, a server restored).
-        std::thread::sleep(Duration::from_millis(300));
-        let (status, body) = raw_push(
-            &server,
-            &token,
-            &[CURRENT_PROTOCOL, ZSTD],
-            push_body_after(&laptop, 0, 5),
-        );
-        assert_eq!(status, 200, "{body}");
-        let (status, body) = early.join().unwrap();
+        // What it follows arrives within the server's wait, too late for a batch that did not
+        // ask to wait (a laptop put back from an old copy, a server restored).
+        let ((status, body), (first_status, first_body)) =
+            push_early_then_first_five(&server, &laptop, &[CURRENT_PROTOCOL, ZSTD]);
+        assert_eq!(first_status, 200, "{first_body}");
         assert_eq!(status, 409, "{body}");
         assert!(body.contains("\"expected_seq\":1"), "{body}");
         assert_eq!(server.stats(TEAM).records, 5);

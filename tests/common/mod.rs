@@ -473,12 +473,7 @@ type Holds = Arc<Mutex<Vec<(String, Duration)>>>;
 /// A TCP proxy in front of a server that applies queued faults to the next requests, one each.
 pub struct FaultProxy {
     pub addr: SocketAddr,
-    faults: Arc<Mutex<Vec<Fault>>>,
-    pub seen: Arc<Mutex<u64>>,
-    /// Every request as it came, headers and body, in order of arrival.
-    pub requests: Arc<Mutex<Vec<Vec<u8>>>>,
-    pub events: Arc<Mutex<Vec<Seen>>>,
-    holds: Holds,
+    shared: Shared,
     upstream: Arc<Mutex<SocketAddr>>,
 }
 
@@ -486,47 +481,36 @@ impl FaultProxy {
     pub fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let faults: Arc<Mutex<Vec<Fault>>> = Arc::default();
-        let seen: Arc<Mutex<u64>> = Arc::default();
-        let requests: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let events: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let holds: Holds = Arc::default();
+        let shared = Shared::default();
         let upstream = Arc::new(Mutex::new(upstream));
-        let shared = Shared {
-            faults: faults.clone(),
-            seen: seen.clone(),
-            requests: requests.clone(),
-            events: events.clone(),
-            holds: holds.clone(),
-        };
-        let u = upstream.clone();
+        let (s, u) = (shared.clone(), upstream.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let shared = shared.clone();
+                let shared = s.clone();
                 let to = *u.lock().unwrap();
                 std::thread::spawn(move || handle(client, to, shared));
             }
         });
         Self {
             addr,
-            faults,
-            seen,
-            requests,
-            events,
-            holds,
+            shared,
             upstream,
         }
     }
 
     /// Keeps the next push whose JSON holds `text` back for `delay` before forwarding it.
     pub fn hold_push(&self, text: &str, delay: Duration) {
-        self.holds.lock().unwrap().push((text.to_owned(), delay));
+        self.shared
+            .holds
+            .lock()
+            .unwrap()
+            .push((text.to_owned(), delay));
     }
 
     /// Whether a push arrived while another was still unanswered: batches travelled together.
     pub fn pushes_overlapped(&self) -> bool {
         let mut unanswered = std::collections::HashSet::new();
-        for event in self.events.lock().unwrap().iter() {
+        for event in self.shared.events.lock().unwrap().iter() {
             match *event {
                 Seen::Arrived {
                     request,
@@ -548,7 +532,8 @@ impl FaultProxy {
 
     /// The statuses of every answer passed on, in order.
     pub fn answer_statuses(&self) -> Vec<u16> {
-        self.events
+        self.shared
+            .events
             .lock()
             .unwrap()
             .iter()
@@ -569,16 +554,17 @@ impl FaultProxy {
     }
 
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.faults.lock().unwrap().extend(faults);
+        self.shared.faults.lock().unwrap().extend(faults);
     }
 
     pub fn remaining(&self) -> usize {
-        self.faults.lock().unwrap().len()
+        self.shared.faults.lock().unwrap().len()
     }
 
     /// The JSON of every push that went through, decompressed.
     pub fn pushed_bodies(&self) -> Vec<String> {
-        self.requests
+        self.shared
+            .requests
             .lock()
             .unwrap()
             .iter()
@@ -622,11 +608,13 @@ fn forward(request: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {
     read_message(&mut server)
 }
 
-/// What every connection of one proxy shares.
-#[derive(Clone)]
+/// What the proxy and every connection through it share.
+#[derive(Clone, Default)]
 struct Shared {
     faults: Arc<Mutex<Vec<Fault>>>,
+    /// Requests so far.
     seen: Arc<Mutex<u64>>,
+    /// Every request as it came, headers and body, in order of arrival.
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
     events: Arc<Mutex<Vec<Seen>>>,
     holds: Holds,

@@ -35,7 +35,7 @@ impl SyncOptions {
         SyncConfig {
             request_timeout: Duration::from_secs(self.timeout_secs),
             max_attempts: self.attempts,
-            in_flight: self.in_flight.max(1),
+            in_flight: self.in_flight,
             ..Default::default()
         }
     }

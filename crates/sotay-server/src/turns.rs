@@ -16,7 +16,6 @@ use crate::error::ServerResult;
 use crate::store::{Database, Storage};
 use sotay_protocol::DeviceId;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
@@ -43,16 +42,8 @@ pub(crate) struct Turns {
 struct DeviceTurn {
     /// The highest sequence of the device this process has seen stored.
     stored: watch::Sender<u64>,
-    waiting: AtomicUsize,
-}
-
-/// Counts a waiting batch for as long as it waits, even if its request is dropped meanwhile.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+    /// One permit per batch of this device that may wait.
+    waiting: Semaphore,
 }
 
 impl Turns {
@@ -78,7 +69,7 @@ impl Turns {
             .or_insert_with(|| {
                 Arc::new(DeviceTurn {
                     stored: watch::Sender::new(0),
-                    waiting: AtomicUsize::new(0),
+                    waiting: Semaphore::new(self.most_waiting),
                 })
             })
             .clone()
@@ -93,14 +84,12 @@ impl Turns {
         first: u64,
     ) -> ServerResult<()> {
         let turn = self.of(device.id);
-        let Ok(_one_of_all) = self.all_waiting.try_acquire() else {
+        // Held while the batch waits, and given back even if its request is dropped meanwhile.
+        let (Ok(_one_of_all), Ok(_one_of_its_device)) =
+            (self.all_waiting.try_acquire(), turn.waiting.try_acquire())
+        else {
             return Ok(());
         };
-        if turn.waiting.fetch_add(1, Ordering::AcqRel) >= self.most_waiting {
-            turn.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Ok(());
-        }
-        let _waiting = Waiting(&turn.waiting);
         let mut stored = turn.stored.subscribe();
         let deadline = tokio::time::Instant::now() + self.longest_wait;
         // Only PostgreSQL is shared by several instances; an SQLite server is alone, and this

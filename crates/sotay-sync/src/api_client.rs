@@ -19,33 +19,37 @@ use std::time::Duration;
 /// A response larger than this is refused: a pull page is a few MB at most.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
-/// A push request ready for the wire: its records, and their JSON compressed. Built apart from
-/// sending, so the sync loop can build the next one while the last one travels.
+/// A push request ready for the wire: its records' JSON compressed, and what the sync loop needs
+/// to know of them. Built apart from sending, so the sync loop can build the next one while the
+/// last one travels.
 pub(crate) struct EncodedPush {
-    records: Vec<OutboxRecord>,
     body: Vec<u8>,
+    last_seq: Option<u64>,
+    len: usize,
 }
 
 impl EncodedPush {
     pub(crate) fn new(device: DeviceId, records: Vec<OutboxRecord>) -> Self {
+        let (last_seq, len) = (records.last().map(|r| r.seq), records.len());
         let request = PushRequest {
             device_id: device,
             records,
         };
         let body = compress_body(&serde_json::to_vec(&request).expect("serialises"));
         Self {
-            records: request.records,
             body,
+            last_seq,
+            len,
         }
     }
 
     /// The sequence number of its last record (None when it carries none).
     pub(crate) fn last_seq(&self) -> Option<u64> {
-        self.records.last().map(|r| r.seq)
+        self.last_seq
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 }
 

@@ -28,6 +28,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+// The server runs in this process: give it the allocator `sotay serve` ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Runs only the loopback sync with the default window, this many times: no PouchDB, no village
+/// link (to compare two builds of one change).
+const LOOPBACK_ONLY: &str = "SOTAY_BENCH_LOOPBACK_ONLY";
+/// Records each timed `sotay sync` with `perf record` into this file (see docs/benchmarks.md).
+const PROFILE_TO: &str = "SOTAY_BENCH_PROFILE_TO";
+
+fn loopback_only() -> Option<usize> {
+    std::env::var(LOOPBACK_ONLY).ok()?.parse().ok()
+}
+
 const RATE_BYTES_PER_SEC: f64 = 1_000_000.0 / 8.0;
 
 /// One direction of the village link, shared by every connection over it: each segment takes
@@ -225,7 +239,27 @@ fn pouchdb(documents: &Path, adapter: &str, dir: &Path) -> Pouch {
 /// and the seconds it took.
 fn sotay_sync(database: &Path, in_flight: usize) -> (std::process::Output, f64) {
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_sotay"))
+    // Profiled system-wide, so that the server in this process is in the profile beside the CLI.
+    let mut command = match std::env::var_os(PROFILE_TO) {
+        Some(out) => {
+            let mut perf = Command::new("perf");
+            perf.args([
+                "record",
+                "-a",
+                "-F",
+                "2000",
+                "--call-graph",
+                "dwarf,16384",
+                "-o",
+            ])
+            .arg(out)
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_sotay"));
+            perf
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_sotay")),
+    };
+    let output = command
         .arg("--db")
         .arg(database)
         .args(["--json", "sync", "--in-flight", &in_flight.to_string()])
@@ -327,7 +361,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         );
         return;
     }
-    if in_flight != SyncConfig::default().in_flight {
+    if in_flight != SyncConfig::default().in_flight || loopback_only().is_some() {
         println!("| {label} | {records} | **{took:.2} s** in {requests} requests | | |");
         return;
     }
@@ -363,6 +397,12 @@ fn main() {
     println!("| --- | --- | --- | --- |");
     // One batch at a time, as before 2026-11-29's second change, beside the default.
     let default = SyncConfig::default().in_flight;
+    if let Some(runs) = loopback_only() {
+        for _ in 0..runs {
+            run("loopback", false, default);
+        }
+        return;
+    }
     for in_flight in [1, default] {
         run("loopback", false, in_flight);
         run("village (1 Mbit/s, 300 ms RTT, 1 % loss)", true, in_flight);

@@ -199,12 +199,14 @@ pub(crate) fn status(conn: &Connection, device: DeviceId) -> CoreResult<OutboxSt
 }
 
 /// Pending records after `after_seq`, oldest first, at most `limit`: the unit a sync batch reads,
-/// so memory stays bounded however many records wait.
-pub(crate) fn pending(
+/// so memory stays bounded however many records wait. `payload` takes each payload's stored
+/// JSON text: decoded into a value, or kept as text to send.
+pub(crate) fn pending<P>(
     conn: &Connection,
     after_seq: u64,
     limit: usize,
-) -> CoreResult<Vec<OutboxRecord>> {
+    payload: fn(String) -> serde_json::Result<P>,
+) -> CoreResult<Vec<OutboxRecord<P>>> {
     let mut stmt = conn.prepare_cached(
         "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, payload_version, payload,
                 fields
@@ -230,7 +232,7 @@ pub(crate) fn pending(
             entity_id: text(5)?,
             op: Operation::parse(&text(6)?).ok_or_else(|| bad(6, "unknown operation".into()))?,
             payload_version: r.get(7)?,
-            payload: serde_json::from_str(&text(8)?).map_err(|e| bad(8, e.to_string()))?,
+            payload: payload(text(8)?).map_err(|e| bad(8, e.to_string()))?,
             fields: serde_json::from_str(&text(9)?).map_err(|e| bad(9, e.to_string()))?,
         })
     })?;

@@ -12,8 +12,8 @@ use crate::validate::{self, Field};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use sotay_protocol::{
-    DeviceId, Operation, Organisation, OutboxRecord, Payload, TeamId, TeamV1, VolunteerId,
-    VolunteerV1,
+    DeviceId, Operation, Organisation, OutboxRecord, OutgoingRecord, Payload, TeamId, TeamV1,
+    VolunteerId, VolunteerV1,
 };
 use std::borrow::Cow;
 use std::path::Path;
@@ -280,7 +280,20 @@ impl Store {
 
     /// Pending outbox records after `after_seq`, oldest first, at most `limit`.
     pub fn pending_records(&self, after_seq: u64, limit: usize) -> CoreResult<Vec<OutboxRecord>> {
-        outbox::pending(&self.conn, after_seq, limit)
+        outbox::pending(&self.conn, after_seq, limit, |text| {
+            serde_json::from_str(&text)
+        })
+    }
+
+    /// The same records as [`Self::pending_records`], ready to send: each payload the JSON text
+    /// stored, checked to be JSON but not decoded.
+    pub fn pending_to_send(&self, after_seq: u64, limit: usize) -> CoreResult<Vec<OutgoingRecord>> {
+        outbox::pending(
+            &self.conn,
+            after_seq,
+            limit,
+            serde_json::value::RawValue::from_string,
+        )
     }
 }
 

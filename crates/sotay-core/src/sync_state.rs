@@ -755,7 +755,7 @@ impl Store {
     /// stay pending until the server acknowledges them (on the next contact after the import).
     pub fn export_bundle(&self, out: &Path) -> CoreResult<BundleSummary> {
         let token = self.meta(META_TOKEN)?.ok_or(CoreError::NotEnrolled)?;
-        let records: Vec<OutboxRecord> = outbox::pending(&self.conn, 0, usize::MAX >> 1)?;
+        let records = self.pending_records(0, usize::MAX >> 1)?;
         let content = BundleContent {
             protocol_version: PROTOCOL_VERSION,
             device_id: self.device,

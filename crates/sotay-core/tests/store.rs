@@ -7,7 +7,7 @@ use sotay_core::{
     AttendeeInput, CitizenInput, CitizenPatch, CoreError, ImportOptions, NewTeam, Passphrase,
     SessionInput, Store,
 };
-use sotay_protocol::{Entity, Gender, Organisation, Outcome, Payload};
+use sotay_protocol::{Entity, Gender, Operation, Organisation, Outcome, Payload};
 use std::path::{Path, PathBuf};
 use unicode_normalization::UnicodeNormalization;
 
@@ -496,6 +496,43 @@ fn every_change_appends_exactly_one_outbox_record_with_its_payload() {
     );
     let status = store.outbox_status().unwrap();
     assert_eq!((status.pending, status.last_seq), (7, 7));
+}
+
+#[test]
+fn records_read_to_send_go_on_the_wire_exactly_as_decoded_records_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _db) = new_store(dir.path());
+    let added = store
+        .add_citizen(citizen("Trịnh Thị Ánh", "nữ", "12/03/1961", "Thôn Đông"))
+        .unwrap();
+    store
+        .update_citizen(
+            added.citizen.id,
+            CitizenPatch {
+                phone: Some("0912 345 678".into()),
+                note: Some("Cần \"kính\" to\\chữ lớn".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let other = store
+        .add_citizen(citizen("Đỗ Văn Ất", "nam", "1948", "Thôn Tây"))
+        .unwrap();
+    store.delete_citizen(other.citizen.id).unwrap();
+
+    let decoded = store.pending_records(0, 100).unwrap();
+    let to_send = store.pending_to_send(0, 100).unwrap();
+    assert!(decoded.iter().any(|r| !r.fields.is_empty()), "an edit");
+    assert!(decoded.iter().any(|r| r.op == Operation::Delete));
+    assert_eq!(
+        serde_json::to_string(&to_send).unwrap(),
+        serde_json::to_string(&decoded).unwrap()
+    );
+    // What the server decodes from them is the records themselves.
+    let received: Vec<sotay_protocol::OutboxRecord> =
+        serde_json::from_str(&serde_json::to_string(&to_send).unwrap()).unwrap();
+    assert_eq!(received, decoded);
+    assert_eq!(store.pending_to_send(3, 2).unwrap().len(), 2);
 }
 
 #[test]

@@ -22,8 +22,8 @@ pub use hlc::{Hlc, HlcParseError, MAX_CLOCK_AHEAD_MS};
 pub use ids::{CitizenId, DeviceId, RecordId, SessionId, TeamId, VolunteerId};
 pub use record::{
     AttendanceV1, AttendanceV2, CitizenV1, ConsentV1, Entity, Gender, Group, Operation,
-    Organisation, OutboxRecord, Outcome, Payload, PayloadError, SessionV1, SkillOutcomeV1,
-    SkillOutcomeV2, TeamV1, VolunteerV1,
+    Organisation, OutboxRecord, Outcome, OutgoingRecord, Payload, PayloadError, SessionV1,
+    SkillOutcomeV1, SkillOutcomeV2, TeamV1, VolunteerV1,
 };
 
 /// Version of the sync protocol spoken by this build. Every request carries it, and a server

@@ -57,11 +57,13 @@ pub struct OwnRecords {
     pub more: bool,
 }
 
+/// A batch of one device's records. The server decodes it with the payloads as values; a
+/// laptop sends [`OutgoingRecord`](crate::OutgoingRecord)s, payloads as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PushRequest {
+pub struct PushRequest<Payload = serde_json::Value> {
     pub device_id: DeviceId,
     /// Consecutive sequence numbers, oldest first.
-    pub records: Vec<OutboxRecord>,
+    pub records: Vec<OutboxRecord<Payload>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use sotay_protocol::sync::{
     PushResponse, FOLLOWS_HEADER, PROTOCOL_HEADER,
 };
 use sotay_protocol::wire::compress_body;
-use sotay_protocol::{DeviceId, OutboxRecord, PROTOCOL_VERSION};
+use sotay_protocol::{DeviceId, OutgoingRecord, PROTOCOL_VERSION};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,7 @@ pub(crate) struct EncodedPush {
 }
 
 impl EncodedPush {
-    pub(crate) fn new(device: DeviceId, records: Vec<OutboxRecord>) -> Self {
+    pub(crate) fn new(device: DeviceId, records: Vec<OutgoingRecord>) -> Self {
         let (last_seq, len) = (records.last().map(|r| r.seq), records.len());
         let request = PushRequest {
             device_id: device,

@@ -445,7 +445,7 @@ impl NextBatch {
                 write_acknowledgement(&store, answer)?;
             }
             let (erasures, records) =
-                store.with(|s| Ok((s.erasures()?, s.pending_records(after, size)?)))?;
+                store.with(|s| Ok((s.erasures()?, s.pending_to_send(after, size)?)))?;
             Ok((erasures, EncodedPush::new(device, records)))
         });
         Self { after, read }

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_no_name_index.sql"),
     include_str!("migrations/0007_pending_by_entity.sql"),
     include_str!("migrations/0008_attendance_outcomes.sql"),
+    include_str!("migrations/0009_acked_upto.sql"),
 ];
 
 /// The schema version this build writes.
@@ -341,6 +342,44 @@ mod tests {
         );
         assert_eq!(outcomes("s1", "c2"), []);
         assert_eq!(outcomes("s2", "c1"), [("0.1".into(), Taught)]);
+    }
+
+    #[test]
+    fn schema_9_keeps_what_was_acknowledged_and_what_was_not() {
+        // (acknowledged rows, then the file's outbox): what the server held up to the first
+        // record it did not; an odd file's later acknowledged rows are sent again, never lost.
+        for (acked, upto) in [
+            (&[] as &[i64], 0),
+            (&[1, 2], 2),
+            (&[1, 2, 3, 4], 4),
+            (&[1, 3], 1),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("v8.sqlite");
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_sqlite(&mut conn, &MIGRATIONS[..8]).unwrap();
+            for seq in 1..=4 {
+                conn.execute(
+                    "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op,
+                         payload_version, payload, created_at, acked_at)
+                     VALUES (?1, ?1, 'd', 'h', 'citizen', 'c', 'upsert', 1, '{}', 'now', ?2)",
+                    rusqlite::params![seq, acked.contains(&seq).then_some("then")],
+                )
+                .unwrap();
+            }
+            drop(conn);
+            let conn = open(&path, &passphrase()).unwrap();
+            assert_eq!(crate::outbox::acked_upto(&conn).unwrap(), upto, "{acked:?}");
+            let status = crate::outbox::status(&conn, sotay_protocol::DeviceId::new()).unwrap();
+            assert_eq!(
+                (status.pending, status.acknowledged),
+                (4 - upto, upto),
+                "{acked:?}"
+            );
+        }
+        let mut empty = Connection::open_in_memory().unwrap();
+        migrate(&mut empty).unwrap();
+        assert_eq!(crate::outbox::acked_upto(&empty).unwrap(), 0);
     }
 
     #[test]

@@ -118,12 +118,12 @@ pub(crate) fn append_json(
 }
 
 /// Keeps a record of this device that the server holds and this laptop had lost (a restore from
-/// an old copy), as already sent.
+/// an old copy); the caller then marks it sent with [`mark_acked`].
 pub(crate) fn insert_sent(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op, fields,
-                             payload_version, payload, created_at, acked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                             payload_version, payload, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         record.seq as i64,
@@ -141,12 +141,31 @@ pub(crate) fn insert_sent(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreRe
     Ok(())
 }
 
-/// Marks every record up to `seq` as acknowledged by the server. Returns how many changed.
-pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<usize> {
-    Ok(conn.execute(
-        "UPDATE outbox SET acked_at = ?1 WHERE acked_at IS NULL AND seq <= ?2",
-        params![now_rfc3339(), seq as i64],
-    )?)
+/// Marks every record up to `seq` as acknowledged by the server. Never beyond this laptop's
+/// last record (a server that holds more, from a newer copy of this laptop, must not swallow
+/// the records this one makes next) and never back.
+pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE outbox_acked
+         SET upto_seq = MAX(upto_seq, MIN(?1, (SELECT COALESCE(MAX(seq), 0) FROM outbox)))",
+    )?
+    .execute([seq as i64])?;
+    Ok(())
+}
+
+/// Marks nothing as acknowledged: every record is sent again (to a server that lost them).
+pub(crate) fn forget_acks(conn: &Connection) -> CoreResult<()> {
+    conn.execute("UPDATE outbox_acked SET upto_seq = 0", [])?;
+    Ok(())
+}
+
+/// The highest sequence this laptop knows the server acknowledged.
+pub(crate) fn acked_upto(conn: &Connection) -> CoreResult<u64> {
+    Ok(
+        conn.query_row("SELECT upto_seq FROM outbox_acked", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -166,9 +185,8 @@ pub struct OutboxStatus {
 }
 
 /// Pending records by entity, from their index alone.
-const PENDING_BY_ENTITY: &str =
-    "SELECT entity, COUNT(*) FROM outbox INDEXED BY outbox_pending_entity
-     WHERE acked_at IS NULL GROUP BY entity ORDER BY entity";
+const PENDING_BY_ENTITY: &str = "SELECT entity, COUNT(*) FROM outbox INDEXED BY outbox_seq_entity
+     WHERE seq > (SELECT upto_seq FROM outbox_acked) GROUP BY entity ORDER BY entity";
 
 pub(crate) fn status(conn: &Connection, device: DeviceId) -> CoreResult<OutboxStatus> {
     // Each count is answered by an index (the key, the smallest index, the pending records'
@@ -210,7 +228,8 @@ pub(crate) fn pending<P>(
     let mut stmt = conn.prepare_cached(
         "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, payload_version, payload,
                 fields
-         FROM outbox WHERE acked_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
+         FROM outbox WHERE seq > MAX(?1, (SELECT upto_seq FROM outbox_acked))
+         ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after_seq as i64, limit as i64], |r| {
         let text = |i: usize| r.get::<_, String>(i);
@@ -245,19 +264,16 @@ mod tests {
     fn the_status_counts_from_indexes_without_reading_a_payload() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::db::migrate(&mut conn).unwrap();
-        for (seq, entity, acked) in [
-            (1, "citizen", true),
-            (2, "citizen", false),
-            (3, "session", false),
-        ] {
+        for (seq, entity) in [(1, "citizen"), (2, "citizen"), (3, "session")] {
             conn.execute(
                 "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op,
-                                     payload_version, payload, created_at, acked_at)
-                 VALUES (?1, ?1, 'd', 'h', ?2, 'e', 'upsert', 1, '{}', 'now', ?3)",
-                rusqlite::params![seq, entity, acked.then_some("then")],
+                                     payload_version, payload, created_at)
+                 VALUES (?1, ?1, 'd', 'h', ?2, 'e', 'upsert', 1, '{}', 'now')",
+                rusqlite::params![seq, entity],
             )
             .unwrap();
         }
+        super::mark_acked(&conn, 1).unwrap();
         let status = super::status(&conn, sotay_protocol::DeviceId::new()).unwrap();
         assert_eq!(
             (status.last_seq, status.pending, status.acknowledged),
@@ -277,11 +293,57 @@ mod tests {
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
+            let reads_outbox: Vec<&String> = plan
+                .iter()
+                .filter(|step| step.contains("outbox ") || step.ends_with("outbox"))
+                .collect();
             assert!(
-                plan.iter().all(|step| step.contains("COVERING INDEX")),
+                !reads_outbox.is_empty()
+                    && reads_outbox
+                        .iter()
+                        .all(|step| step.contains("COVERING INDEX")),
                 "{query}: {plan:?}"
             );
         }
+    }
+
+    #[test]
+    fn acknowledging_never_goes_back_nor_past_the_last_record() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        for seq in 1..=3 {
+            conn.execute(
+                "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op,
+                                     payload_version, payload, created_at)
+                 VALUES (?1, ?1, 'd', 'h', 'citizen', 'e', 'upsert', 1, '{}', 'now')",
+                [seq],
+            )
+            .unwrap();
+        }
+        super::mark_acked(&conn, 2).unwrap();
+        assert_eq!(super::acked_upto(&conn).unwrap(), 2);
+        super::mark_acked(&conn, 1).unwrap();
+        assert_eq!(super::acked_upto(&conn).unwrap(), 2, "never back");
+        // A server holding more of this device (a newer copy of this laptop) acknowledges
+        // only what this laptop has: the record it makes next is still to send.
+        super::mark_acked(&conn, 9).unwrap();
+        assert_eq!(super::acked_upto(&conn).unwrap(), 3);
+        let pending = |conn: &rusqlite::Connection| {
+            super::status(conn, sotay_protocol::DeviceId::new())
+                .unwrap()
+                .pending
+        };
+        assert_eq!(pending(&conn), 0);
+        conn.execute(
+            "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op,
+                                 payload_version, payload, created_at)
+             VALUES (4, 4, 'd', 'h', 'citizen', 'e', 'upsert', 1, '{}', 'now')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(pending(&conn), 1);
+        super::forget_acks(&conn).unwrap();
+        assert_eq!(pending(&conn), 4);
     }
 
     #[test]

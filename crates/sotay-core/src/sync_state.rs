@@ -410,7 +410,7 @@ impl Store {
         crate::store::set_meta_in(&tx, META_TOKEN, Some(&response.device_token))?;
         crate::store::set_meta_in(&tx, META_CERTIFICATE, certificate)?;
         crate::store::set_meta_in(&tx, META_LAST_ERROR, None)?;
-        tx.execute("UPDATE outbox SET acked_at = NULL", [])?;
+        outbox::forget_acks(&tx)?;
         tx.commit()?;
         self.team()
     }
@@ -449,7 +449,7 @@ impl Store {
         let future: Vec<(i64, String, String, String)> = tx
             .prepare(
                 "SELECT seq, hlc, entity, entity_id FROM outbox
-                 WHERE acked_at IS NULL ORDER BY seq",
+                 WHERE seq > (SELECT upto_seq FROM outbox_acked) ORDER BY seq",
             )?
             .query_map([], |r| {
                 Ok((
@@ -546,11 +546,7 @@ impl Store {
 
     /// The highest sequence this laptop knows the server acknowledged.
     pub fn last_acked_seq(&self) -> CoreResult<u64> {
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE acked_at IS NOT NULL",
-            [],
-            |r| r.get::<_, i64>(0),
-        )? as u64)
+        outbox::acked_upto(&self.conn)
     }
 
     /// Repairs a laptop put back from an old copy of its file, which numbered new records with
@@ -587,7 +583,7 @@ impl Store {
         }
         for (i, seq) in stale.iter().enumerate() {
             tx.execute(
-                "UPDATE outbox SET seq = ?2, acked_at = NULL WHERE seq = ?1",
+                "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
                 params![-seq, server_acked as i64 + 1 + i as i64],
             )?;
         }
@@ -601,10 +597,7 @@ impl Store {
             apply_remote(&tx, record)?;
             recovered += 1;
         }
-        tx.execute(
-            "UPDATE outbox SET acked_at = ?1 WHERE acked_at IS NULL AND seq <= ?2",
-            params![now_rfc3339(), server_acked as i64],
-        )?;
+        outbox::mark_acked(&tx, server_acked)?;
         let recovery = Recovery {
             recovered,
             renumbered: stale.len() as u64,
@@ -778,7 +771,7 @@ impl Store {
 fn adopt_team(tx: &rusqlite::Transaction<'_>, local: &TeamV1, server: &TeamV1) -> CoreResult<()> {
     let (old, new) = (local.id.to_string(), server.id.to_string());
     let already_sent: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE acked_at IS NOT NULL",
+        "SELECT COUNT(*) FROM outbox WHERE seq <= (SELECT upto_seq FROM outbox_acked)",
         [],
         |r| r.get(0),
     )?;

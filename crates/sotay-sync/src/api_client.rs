@@ -10,7 +10,7 @@ use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, OwnRecords, PullResponse, PushRequest,
     PushResponse, FOLLOWS_HEADER, PROTOCOL_HEADER,
 };
-use sotay_protocol::wire::compress_body;
+use sotay_protocol::wire::{compress_body, compress_json};
 use sotay_protocol::{DeviceId, OutgoingRecord, PROTOCOL_VERSION};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ impl EncodedPush {
             device_id: device,
             records,
         };
-        let body = compress_body(&serde_json::to_vec(&request).expect("serialises"));
+        let body = compress_json(&request);
         Self {
             body,
             last_seq,

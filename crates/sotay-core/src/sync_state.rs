@@ -446,23 +446,29 @@ impl Store {
         let local_now = outbox::now_millis();
         let limit = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
         let tx = self.conn.transaction()?;
-        let future: Vec<(i64, String, String, String)> = tx
-            .prepare(
+        // A device stamps its records in sequence order, so those stamped too far ahead are the
+        // last ones: read back from the newest until one is not (reading every pending row
+        // decrypted the whole backlog before a sync could start). Should one in the middle be
+        // missed, the server restamps it as it stores it.
+        let mut future: Vec<(i64, String, String, String)> = Vec::new();
+        {
+            let mut newest_first = tx.prepare(
                 "SELECT seq, hlc, entity, entity_id FROM outbox
-                 WHERE seq > (SELECT upto_seq FROM outbox_acked) ORDER BY seq",
-            )?
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|(_, hlc, _, _)| hlc.parse::<Hlc>().is_ok_and(|h| h.millis > limit))
-            .collect();
+                 WHERE seq > (SELECT upto_seq FROM outbox_acked) ORDER BY seq DESC",
+            )?;
+            let mut rows = newest_first.query([])?;
+            while let Some(row) = rows.next()? {
+                let hlc: String = row.get(1)?;
+                match hlc.parse::<Hlc>() {
+                    Ok(h) if h.millis > limit => {
+                        future.push((row.get(0)?, hlc, row.get(2)?, row.get(3)?))
+                    }
+                    Ok(_) => break,
+                    Err(_) => continue,
+                }
+            }
+        }
+        future.reverse();
         let mut stamp = Hlc::zero(self.device).tick(server_now_ms);
         for (seq, old, entity, entity_id) in &future {
             stamp = stamp.tick(server_now_ms);

@@ -536,6 +536,59 @@ fn records_read_to_send_go_on_the_wire_exactly_as_decoded_records_would() {
 }
 
 #[test]
+fn records_stamped_by_a_clock_that_ran_ahead_are_restamped_in_order_and_no_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    store
+        .add_citizen(citizen("Hà Văn Một", "nam", "1950", "Thôn Đông"))
+        .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // The clock jumps to 2035 (a flat CMOS battery): what is recorded next is stamped then.
+    let year_2035 = sotay_protocol::Hlc {
+        millis: 2_051_222_400_000,
+        counter: 0,
+        device: store.device_id(),
+    };
+    raw(&db)
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
+            [year_2035.to_string()],
+        )
+        .unwrap();
+    for name in ["Hà Thị Hai", "Hà Văn Ba", "Hà Thị Bốn"] {
+        store
+            .add_citizen(citizen(name, "nữ", "1960", "Thôn Đông"))
+            .unwrap();
+    }
+    let before = store.pending_records(0, 100).unwrap();
+    assert_eq!(before.len(), 6, "team, volunteer, four people");
+    assert_eq!(
+        before
+            .iter()
+            .filter(|r| r.hlc.millis >= year_2035.millis)
+            .count(),
+        3
+    );
+
+    assert_eq!(store.correct_clock(now_ms).unwrap(), 3);
+    let after = store.pending_records(0, 100).unwrap();
+    assert_eq!(after[..3], before[..3], "the others untouched");
+    assert!(after.iter().all(|r| r.hlc.millis < now_ms + 86_400_000));
+    assert!(
+        after.windows(2).all(|w| w[0].hlc < w[1].hlc),
+        "still in sequence order"
+    );
+    assert_eq!(
+        store.correct_clock(now_ms).unwrap(),
+        0,
+        "nothing left ahead"
+    );
+}
+
+#[test]
 fn a_failed_write_leaves_neither_the_change_nor_its_outbox_record() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, db) = new_store(dir.path());

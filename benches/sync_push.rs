@@ -15,6 +15,9 @@
 //! and every hundredth segment (1 %) held back for a retransmission timeout (what packet loss
 //! costs a TCP stream; the connection's later segments wait behind it, the other connections do
 //! not).
+//!
+//! `SOTAY_BENCH_LOOPBACK_ONLY=N` runs only the loopback sync, N times; `SOTAY_BENCH_PROFILE_TO=file`
+//! records each timed sync with `perf` (`benches/sync_profile.py` sorts it into the sync's steps).
 
 use sotay_core::sample::{SampleTeam, PASSPHRASE};
 use sotay_core::SharedStore;

@@ -153,6 +153,17 @@ pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<()> {
     Ok(())
 }
 
+/// Sets what the server holds to every record up to `seq` (capped at this laptop's last), lower
+/// or higher than before: after recovering from an old copy, the records renumbered after the
+/// server's last are to send, whatever the laptop believed sent before.
+pub(crate) fn set_acked(conn: &Connection, seq: u64) -> CoreResult<()> {
+    conn.execute(
+        "UPDATE outbox_acked SET upto_seq = MIN(?1, (SELECT COALESCE(MAX(seq), 0) FROM outbox))",
+        [seq as i64],
+    )?;
+    Ok(())
+}
+
 /// Marks nothing as acknowledged: every record is sent again (to a server that lost them).
 pub(crate) fn forget_acks(conn: &Connection) -> CoreResult<()> {
     conn.execute("UPDATE outbox_acked SET upto_seq = 0", [])?;
@@ -342,6 +353,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(pending(&conn), 1);
+        super::set_acked(&conn, 2).unwrap();
+        assert_eq!(pending(&conn), 2, "set, it may go back");
+        super::set_acked(&conn, 9).unwrap();
+        assert_eq!(
+            super::acked_upto(&conn).unwrap(),
+            4,
+            "but not past the last record"
+        );
         super::forget_acks(&conn).unwrap();
         assert_eq!(pending(&conn), 4);
     }

@@ -126,6 +126,8 @@ const META_NOTICE_EN: &str = "sync.notice_en";
 /// Whether this laptop's clock was found wrong at the last sync, both languages.
 const META_CLOCK: &str = "sync.clock_warning";
 const META_CLOCK_EN: &str = "sync.clock_warning_en";
+/// The server's time when this laptop last restamped records its clock stamped too far ahead.
+const META_RESTAMPED_AT: &str = "sync.restamped_at_server_ms";
 
 /// Where this laptop syncs to.
 #[derive(Debug, Clone)]
@@ -448,8 +450,19 @@ impl Store {
         let tx = self.conn.transaction()?;
         // A device stamps its records in sequence order, so those stamped too far ahead are the
         // last ones: read back from the newest until one is not (reading every pending row
-        // decrypted the whole backlog before a sync could start). Should one in the middle be
-        // missed, the server restamps it as it stores it.
+        // decrypted the whole backlog before a sync could start). A restamp breaks that order
+        // (what it restamped, and what came after, is stamped below the records before it,
+        // up to an hour ahead of the server then), so if the server's clock has since gone
+        // back before that restamp, every pending row is read.
+        let restamped_at: Option<u64> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [META_RESTAMPED_AT],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok());
+        let read_all = restamped_at.is_some_and(|at| server_now_ms < at);
         let mut future: Vec<(i64, String, String, String)> = Vec::new();
         {
             let mut newest_first = tx.prepare(
@@ -463,12 +476,16 @@ impl Store {
                     Ok(h) if h.millis > limit => {
                         future.push((row.get(0)?, hlc, row.get(2)?, row.get(3)?))
                     }
-                    Ok(_) => break,
-                    Err(_) => continue,
+                    Ok(_) if !read_all => break,
+                    _ => continue,
                 }
             }
         }
         future.reverse();
+        if !future.is_empty() {
+            let at = restamped_at.map_or(server_now_ms, |at| at.max(server_now_ms));
+            crate::store::set_meta_in(&tx, META_RESTAMPED_AT, Some(&at.to_string()))?;
+        }
         let mut stamp = Hlc::zero(self.device).tick(server_now_ms);
         for (seq, old, entity, entity_id) in &future {
             stamp = stamp.tick(server_now_ms);
@@ -603,7 +620,9 @@ impl Store {
             apply_remote(&tx, record)?;
             recovered += 1;
         }
-        outbox::mark_acked(&tx, server_acked)?;
+        // The renumbered records come after the server's last; they are to send even should the
+        // laptop have believed more sent than the server now holds.
+        outbox::set_acked(&tx, server_acked)?;
         let recovery = Recovery {
             recovered,
             renumbered: stale.len() as u64,

@@ -589,6 +589,61 @@ fn records_stamped_by_a_clock_that_ran_ahead_are_restamped_in_order_and_no_other
 }
 
 #[test]
+fn a_server_clock_gone_back_after_a_restamp_still_finds_every_record_stamped_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = new_store(dir.path());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let device = store.device_id();
+    let stamp_next_at = |millis: u64| {
+        let hlc = sotay_protocol::Hlc {
+            millis,
+            counter: 0,
+            device,
+        };
+        raw(&db)
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'hlc'",
+                [hlc.to_string()],
+            )
+            .unwrap();
+    };
+    // Half an hour ahead: within what a sync leaves alone. Then a year ahead: restamped.
+    stamp_next_at(now_ms + 30 * 60 * 1000);
+    store
+        .add_citizen(citizen("Lò Văn Năm", "nam", "1955", "Bản Lót"))
+        .unwrap();
+    stamp_next_at(now_ms + 365 * 86_400_000);
+    store
+        .add_citizen(citizen("Lò Thị Sáu", "nữ", "1958", "Bản Lót"))
+        .unwrap();
+    assert_eq!(store.correct_clock(now_ms).unwrap(), 1);
+    // Recorded after the restamp: stamped from it, below the half-hour-ahead record.
+    store
+        .add_citizen(citizen("Lò Văn Bảy", "nam", "1961", "Bản Lót"))
+        .unwrap();
+    let before = store.pending_records(0, 100).unwrap();
+
+    // The server's clock is put back 45 minutes: the half-hour-ahead record is now too far
+    // ahead, though the two records after it are not.
+    let server_now = now_ms - 45 * 60 * 1000;
+    assert_eq!(store.correct_clock(server_now).unwrap(), 1);
+    let after = store.pending_records(0, 100).unwrap();
+    let changed: Vec<&str> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b.hlc != a.hlc)
+        .map(|(b, _)| b.payload["full_name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(changed, ["Lò Văn Năm"]);
+    assert!(after
+        .iter()
+        .all(|r| r.hlc.millis <= server_now + 60 * 60 * 1000));
+}
+
+#[test]
 fn a_failed_write_leaves_neither_the_change_nor_its_outbox_record() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, db) = new_store(dir.path());

@@ -7,14 +7,14 @@
 
 Prints, for the laptop (the `sotay` process) and the server (the bench's own process), the
 milliseconds of CPU in each step, as a Markdown table. A sample counts for the first step
-(in the order below) that any frame of its call stack names; the sampling rate is read from
-the bench's `perf record -F`.
+(in the order below) that any frame of its call stack names.
 """
 
 import collections
 import re
 import sys
 
+# The bench's `perf record -F 2000` (benches/sync_push.rs).
 SAMPLES_PER_SECOND = 2000
 
 # (step, pattern over a frame's symbol), first match wins.

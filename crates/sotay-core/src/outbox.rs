@@ -118,7 +118,7 @@ pub(crate) fn append_json(
 }
 
 /// Keeps a record of this device that the server holds and this laptop had lost (a restore from
-/// an old copy); the caller then marks it sent with [`mark_acked`].
+/// an old copy); the caller then marks it sent with [`set_acked`].
 pub(crate) fn insert_sent(tx: &Transaction<'_>, record: &OutboxRecord) -> CoreResult<()> {
     tx.prepare_cached(
         "INSERT INTO outbox (seq, record_id, device_id, hlc, entity, entity_id, op, fields,

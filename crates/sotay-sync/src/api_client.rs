@@ -10,7 +10,7 @@ use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, ErrorBody, OwnRecords, PullResponse, PushRequest,
     PushResponse, FOLLOWS_HEADER, PROTOCOL_HEADER,
 };
-use sotay_protocol::wire::{compress_body, compress_json};
+use sotay_protocol::wire::compress_json;
 use sotay_protocol::{DeviceId, OutgoingRecord, PROTOCOL_VERSION};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -171,11 +171,7 @@ impl ApiClient {
     }
 
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, Failure> {
-        self.post(
-            "/v1/enroll",
-            serde_json::to_vec(request).expect("serialises"),
-        )
-        .await
+        self.post("/v1/enroll", request).await
     }
 
     pub async fn status(&self) -> Result<DeviceStatus, Failure> {
@@ -215,8 +211,12 @@ impl ApiClient {
         self.send(request).await
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, json: Vec<u8>) -> Result<T, Failure> {
-        self.send(self.post_request(path, compress_body(&json)))
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, Failure> {
+        self.send(self.post_request(path, compress_json(body)))
             .await
     }
 

@@ -201,15 +201,15 @@ fn import_citizens(
         add_anyway: arguments.add_anyway.unwrap_or_default(),
         consent: arguments.consent,
     };
-    Ok(app.import_citizens_bytes(&arguments.name, bytes.to_vec(), options)?)
+    Ok(app.import_citizens_bytes(&arguments.name, bytes.into_owned(), options)?)
 }
 
-/// A command that takes a file: the file as the request's raw body, the other arguments as JSON
-/// in `header` (the page escapes them to ASCII, as a header must be: `asciiJson`).
+/// A command that takes a file: the file as the request's raw body ([`file_bytes`]), the other
+/// arguments as JSON in `header` (the page escapes them to ASCII, as a header must be: `asciiJson`).
 pub(crate) fn file_and_arguments<'a, T: serde::de::DeserializeOwned>(
     request: &'a tauri::ipc::Request<'_>,
     header: &str,
-) -> CommandResult<(&'a [u8], T)> {
+) -> CommandResult<(std::borrow::Cow<'a, [u8]>, T)> {
     let malformed = || {
         CommandError(ErrorPayload::new(
             "bad_request",
@@ -217,9 +217,7 @@ pub(crate) fn file_and_arguments<'a, T: serde::de::DeserializeOwned>(
             "The request carrying the file is malformed.",
         ))
     };
-    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(malformed());
-    };
+    let bytes = file_bytes(request.body()).ok_or_else(malformed)?;
     let arguments = request
         .headers()
         .get(header)
@@ -227,6 +225,21 @@ pub(crate) fn file_and_arguments<'a, T: serde::de::DeserializeOwned>(
         .and_then(|v| serde_json::from_str(v).ok())
         .ok_or_else(malformed)?;
     Ok((bytes, arguments))
+}
+
+/// The file a request carries. Tauri sends it as the raw body; where a webview refuses the IPC
+/// protocol, Tauri falls back to `postMessage`, which carries the same bytes as a JSON array of
+/// numbers: slower, but the volunteer's import or restore still works.
+fn file_bytes(body: &tauri::ipc::InvokeBody) -> Option<std::borrow::Cow<'_, [u8]>> {
+    match body {
+        tauri::ipc::InvokeBody::Raw(bytes) => Some(std::borrow::Cow::Borrowed(bytes)),
+        tauri::ipc::InvokeBody::Json(serde_json::Value::Array(numbers)) => numbers
+            .iter()
+            .map(|n| n.as_u64().and_then(|n| u8::try_from(n).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .map(std::borrow::Cow::Owned),
+        tauri::ipc::InvokeBody::Json(_) => None,
+    }
 }
 
 #[tauri::command(async)]

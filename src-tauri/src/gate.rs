@@ -114,7 +114,7 @@ pub(crate) fn restore_backup<R: Runtime>(
     }
     let aside = sotay_application::restore_backup(
         &gate.paths,
-        bytes,
+        &bytes,
         &Passphrase::new(&arguments.passphrase),
     )?;
     Ok(aside.map(|p| p.display().to_string()).unwrap_or_default())

@@ -82,6 +82,23 @@ fn with_file(
     bytes: &[u8],
     arguments: serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
+    with_body(
+        webview,
+        cmd,
+        header,
+        tauri::ipc::InvokeBody::Raw(bytes.to_vec()),
+        arguments,
+    )
+}
+
+/// A command that takes a file, its body as given.
+fn with_body(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    header: &'static str,
+    body: tauri::ipc::InvokeBody,
+    arguments: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
     let mut headers = tauri::http::HeaderMap::new();
     // The page escapes non-ASCII characters (`asciiJson`), as a header must be ASCII.
     let ascii: String = arguments
@@ -99,12 +116,7 @@ fn with_file(
         })
         .collect();
     headers.insert(header, ascii.parse().unwrap());
-    request(
-        webview,
-        cmd,
-        tauri::ipc::InvokeBody::Raw(bytes.to_vec()),
-        headers,
-    )
+    request(webview, cmd, body, headers)
 }
 
 const PASSPHRASE: &str = "hoa sen trắng";
@@ -318,6 +330,45 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
 }
 
 /// The window as the real app starts it: on the database's lock, no application yet.
+/// Where a webview refuses Tauri's IPC protocol, Tauri falls back to `postMessage`, which carries
+/// a file as a JSON array of numbers: the import works there too, and anything else is refused.
+#[test]
+fn a_file_sent_through_the_post_message_fallback_imports_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let webview = window(app_with_a_team(dir.path()));
+    let csv = "Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n\
+               Lê Văn An,Nam,1950,Thôn Đông,0912345678\n";
+    let arguments = json!({
+        "name": "danh sách.csv",
+        "commit": true,
+        "consent": {"collected_by": "Cán bộ văn hóa xã", "date": "10/11/2025"},
+    });
+    let as_numbers =
+        |bytes: &[u8]| tauri::ipc::InvokeBody::Json(bytes.iter().map(|b| json!(b)).collect());
+    let header = sotay_app_lib::commands::IMPORT_ARGUMENTS_HEADER;
+    for not_bytes in [json!([76, 256]), json!([76, -1]), json!([76, "a"])] {
+        let refused = with_body(
+            &webview,
+            "import_citizens",
+            header,
+            tauri::ipc::InvokeBody::Json(not_bytes),
+            arguments.clone(),
+        );
+        assert_eq!(refused.unwrap_err()["kind"], "bad_request");
+    }
+    let imported = with_body(
+        &webview,
+        "import_citizens",
+        header,
+        as_numbers(csv.as_bytes()),
+        arguments,
+    )
+    .unwrap();
+    assert_eq!(imported["added"], 1);
+    let found = invoke(&webview, "search_citizens", json!({"query": "le van an"})).unwrap();
+    assert_eq!(found["total"], 1);
+}
+
 fn locked_window(paths: DataPaths) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
     window_with(sotay_app_lib::gate::Gate::new(paths))
 }

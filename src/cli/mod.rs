@@ -130,6 +130,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        crate::short_lived();
+    }
     let ctx = Ctx {
         db: cli.db,
         json: cli.json,

@@ -1159,6 +1159,51 @@ fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
     });
 }
 
+/// A laptop put back from an old copy, where the server's last record of it is one it set aside
+/// (and so cannot give back): the volunteer is told once, and what they record next is sent
+/// under a sequence of its own.
+#[test]
+fn an_old_copy_behind_a_record_the_server_set_aside_recovers_once() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        a.add_citizens("Trước", 3);
+        a.sync().unwrap();
+        let copy = a.path.with_file_name("ban-sao.sqlite");
+        a.store().backup_to(&copy).unwrap();
+        // The next record reaches the server broken (as a damaged laptop once sent one): set aside.
+        a.add_citizens("Hỏng", 1);
+        let mut broken = a.store().pending_records(3, 10).unwrap();
+        broken[0].payload["consent"]["given"] = false.into();
+        let body = sotay_protocol::wire::compress_body(
+            &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
+                device_id: a.store().device_id(),
+                records: broken,
+            })
+            .unwrap(),
+        );
+        let (status, answer) = raw_push(&server, &token_of(&a), &[CURRENT_PROTOCOL, ZSTD], body);
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer.contains("quarantined"), "{answer}");
+        a.sync().unwrap();
+
+        a.release();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", a.path.display()));
+        }
+        std::fs::copy(&copy, &a.path).unwrap();
+        a.reopen();
+        let notice = a.sync().unwrap().notice.expect("the volunteer is told");
+        assert!(notice.contains("bản sao cũ"), "{notice}");
+        assert!(a.sync().unwrap().notice.is_none(), "told once");
+        a.add_citizens("Mới", 1);
+        let summary = a.sync().unwrap();
+        assert!(summary.notice.is_none(), "nothing more to recover");
+        assert_eq!(a.pending(), 0);
+        assert_eq!(server.stats(TEAM).citizens, 4);
+    });
+}
+
 /// Problem 4 of "Nothing lost, whatever happens": a laptop whose clock ran years ahead (a flat
 /// CMOS battery) must not win every later edit nor drag teammates' clocks; its records are kept
 /// and its user is told the clock is wrong.

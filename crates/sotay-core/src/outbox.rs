@@ -81,8 +81,13 @@ pub(crate) fn append_json(
 ) -> CoreResult<OutboxRecord> {
     let hlc = last_hlc(tx, device)?.tick(now_millis());
     save_hlc(tx, hlc)?;
+    // After the last record, and after the last the server holds: after a recovery that one may
+    // be a record the server set aside, which this laptop could not get back ([`set_acked`]).
     let seq: i64 = tx
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox")?
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM outbox), 0),
+                        (SELECT upto_seq FROM outbox_acked)) + 1",
+        )?
         .query_row([], |r| r.get(0))?;
     let record = OutboxRecord {
         record_id: RecordId::new(),
@@ -153,14 +158,13 @@ pub(crate) fn mark_acked(conn: &Connection, seq: u64) -> CoreResult<()> {
     Ok(())
 }
 
-/// Sets what the server holds to every record up to `seq` (capped at this laptop's last), lower
-/// or higher than before: after recovering from an old copy, the records renumbered after the
-/// server's last are to send, whatever the laptop believed sent before.
+/// Sets what the server holds to every record up to `seq`, lower or higher than before: after
+/// recovering from an old copy, the records renumbered after the server's last are to send,
+/// whatever the laptop believed sent before. It may pass this laptop's last record, where the
+/// server's last ones are records it set aside (it keeps no copy to give back): the record made
+/// next is numbered after them ([`append`]), so the server never sees a sequence twice.
 pub(crate) fn set_acked(conn: &Connection, seq: u64) -> CoreResult<()> {
-    conn.execute(
-        "UPDATE outbox_acked SET upto_seq = MIN(?1, (SELECT COALESCE(MAX(seq), 0) FROM outbox))",
-        [seq as i64],
-    )?;
+    conn.execute("UPDATE outbox_acked SET upto_seq = ?1", [seq as i64])?;
     Ok(())
 }
 
@@ -319,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn acknowledging_never_goes_back_nor_past_the_last_record() {
+    fn acknowledging_never_goes_back_and_new_records_follow_what_the_server_holds() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::db::migrate(&mut conn).unwrap();
         for seq in 1..=3 {
@@ -355,14 +359,25 @@ mod tests {
         assert_eq!(pending(&conn), 1);
         super::set_acked(&conn, 2).unwrap();
         assert_eq!(pending(&conn), 2, "set, it may go back");
+        // The server's last records are ones it set aside: what this laptop makes next follows
+        // them, and is to send.
         super::set_acked(&conn, 9).unwrap();
-        assert_eq!(
-            super::acked_upto(&conn).unwrap(),
-            4,
-            "but not past the last record"
-        );
+        assert_eq!(pending(&conn), 0);
+        let tx = conn.transaction().unwrap();
+        let next = super::append_json(
+            &tx,
+            sotay_protocol::DeviceId::new(),
+            sotay_protocol::Operation::Upsert,
+            (sotay_protocol::Entity::Citizen, "e".into(), 1),
+            serde_json::json!({}),
+            &[],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(next.seq, 10);
+        assert_eq!(pending(&conn), 1);
         super::forget_acks(&conn).unwrap();
-        assert_eq!(pending(&conn), 4);
+        assert_eq!(pending(&conn), 5);
     }
 
     #[test]

@@ -206,7 +206,13 @@ async fn push_then_pull(
     // ends: the file was put back from an old copy. Recover before pushing anything.
     let (agreed, mine) =
         store.with(|s| Ok((s.last_acked_seq()?, s.outbox_record_at(status.acked_seq)?)))?;
-    if status.acked_record_id.is_some() && mine != status.acked_record_id {
+    // Already recovered: the server's last record of this laptop is one it set aside, which the
+    // laptop could not get back and numbers its new records after.
+    let recovered_behind_a_set_aside = mine.is_none() && status.acked_seq == agreed;
+    if status.acked_record_id.is_some()
+        && mine != status.acked_record_id
+        && !recovered_behind_a_set_aside
+    {
         let (mut held, mut set_aside, mut after) = (Vec::new(), Vec::new(), agreed);
         loop {
             let page = match client.own(after, config.pull_page).await {

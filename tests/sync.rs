@@ -445,6 +445,16 @@ fn raw_push_to(url: &str, token: &str, headers: &[(&str, &str)], body: Vec<u8>) 
     })
 }
 
+/// A push of `records` as the laptop's, whatever they hold.
+fn push_records(
+    server: &TestServer,
+    laptop: &Laptop,
+    records: Vec<sotay_protocol::OutboxRecord>,
+) -> (u16, String) {
+    let body = body_of(laptop, records);
+    raw_push(server, &token_of(laptop), &[CURRENT_PROTOCOL, ZSTD], body)
+}
+
 fn token_of(laptop: &Laptop) -> String {
     let conn = common::raw_laptop(&laptop.path);
     conn.query_row("SELECT value FROM meta WHERE key = 'sync.token'", [], |r| {
@@ -459,13 +469,20 @@ fn push_body(laptop: &Laptop) -> Vec<u8> {
 
 /// A push of at most `limit` of the laptop's pending records after sequence `after`.
 fn push_body_after(laptop: &Laptop, after: u64, limit: usize) -> Vec<u8> {
+    // Read in a statement of its own: `store()` holds the laptop's lock until the statement ends.
     let records = laptop.store().pending_records(after, limit).unwrap();
-    let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-        device_id: laptop.store().device_id(),
-        records,
-    })
-    .unwrap();
-    sotay_protocol::wire::compress_body(&json)
+    body_of(laptop, records)
+}
+
+/// A push body of `records` as the laptop's, compressed as the laptop sends it.
+fn body_of(laptop: &Laptop, records: Vec<sotay_protocol::OutboxRecord>) -> Vec<u8> {
+    sotay_protocol::wire::compress_body(
+        &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
+            device_id: laptop.store().device_id(),
+            records,
+        })
+        .unwrap(),
+    )
 }
 
 /// The protocol version header, as a laptop of this build sends it.
@@ -584,17 +601,7 @@ fn a_device_of_team_a_cannot_write_team_b_records() {
             assert_eq!(r.payload["team_id"], team_b.to_string());
         }
         records.extend(forged);
-        let json = serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-            device_id: a.store().device_id(),
-            records,
-        })
-        .unwrap();
-        let (status, body) = raw_push(
-            &server,
-            &token_of(&a),
-            &[CURRENT_PROTOCOL, ZSTD],
-            sotay_protocol::wire::compress_body(&json),
-        );
+        let (status, body) = push_records(&server, &a, records);
         assert_eq!(status, 403, "{body}");
         assert!(body.contains("forbidden"));
         // Nothing of the batch was written, not even A's own valid records.
@@ -1025,14 +1032,7 @@ fn a_bad_record_is_set_aside_and_nobody_stops() {
                 r.entity_id = format!("{}/{stranger}", r.payload["session_id"].as_str().unwrap());
             }
         }
-        let body = sotay_protocol::wire::compress_body(
-            &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-                device_id: a.store().device_id(),
-                records,
-            })
-            .unwrap(),
-        );
-        let (status, answer) = raw_push(&server, &token_of(&a), &[CURRENT_PROTOCOL, ZSTD], body);
+        let (status, answer) = push_records(&server, &a, records);
         assert_eq!(status, 200, "{answer}");
         let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(
@@ -1115,6 +1115,26 @@ fn the_server_refuses_strangers_before_reading_their_bodies() {
     });
 }
 
+/// A laptop on `server` with three citizens synced, and a copy of its file taken then.
+fn laptop_with_a_copy(server: &TestServer) -> (Laptop, std::path::PathBuf) {
+    let mut laptop = Laptop::enrolled(server, TEAM, "Hoa");
+    laptop.add_citizens("Trước", 3);
+    laptop.sync().unwrap();
+    let copy = laptop.path.with_file_name("ban-sao.sqlite");
+    laptop.store().backup_to(&copy).unwrap();
+    (laptop, copy)
+}
+
+/// Puts `copy` back in place of the laptop's file, as a volunteer restoring a backup would.
+fn put_back(laptop: &mut Laptop, copy: &std::path::Path) {
+    laptop.release();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", laptop.path.display()));
+    }
+    std::fs::copy(copy, &laptop.path).unwrap();
+    laptop.reopen();
+}
+
 /// Problem 2 of "Nothing lost, whatever happens": a laptop put back from an old copy of its file
 /// numbers new records with sequences the server already holds. It must notice, bring back what
 /// it made after the copy, send what it made since, and say so once.
@@ -1122,20 +1142,11 @@ fn the_server_refuses_strangers_before_reading_their_bodies() {
 fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
-        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
-        a.add_citizens("Trước", 3);
-        a.sync().unwrap();
-        let copy = a.path.with_file_name("ban-sao.sqlite");
-        a.store().backup_to(&copy).unwrap();
+        let (mut a, copy) = laptop_with_a_copy(&server);
         a.add_citizens("Sau", 2);
         a.sync().unwrap();
 
-        a.release();
-        for suffix in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", a.path.display()));
-        }
-        std::fs::copy(&copy, &a.path).unwrap();
-        a.reopen();
+        put_back(&mut a, &copy);
         a.add_citizens("Mới", 1);
         let summary = a.sync().unwrap();
         let notice = summary.notice.expect("the volunteer is told");
@@ -1166,33 +1177,22 @@ fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
 fn an_old_copy_behind_a_record_the_server_set_aside_recovers_once() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
-        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
-        a.add_citizens("Trước", 3);
-        a.sync().unwrap();
-        let copy = a.path.with_file_name("ban-sao.sqlite");
-        a.store().backup_to(&copy).unwrap();
+        let (mut a, copy) = laptop_with_a_copy(&server);
         // The next record reaches the server broken (as a damaged laptop once sent one): set aside.
         a.add_citizens("Hỏng", 1);
         let mut broken = a.store().pending_records(3, 10).unwrap();
         broken[0].payload["consent"]["given"] = false.into();
-        let body = sotay_protocol::wire::compress_body(
-            &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-                device_id: a.store().device_id(),
-                records: broken,
-            })
-            .unwrap(),
-        );
-        let (status, answer) = raw_push(&server, &token_of(&a), &[CURRENT_PROTOCOL, ZSTD], body);
+        let (status, answer) = push_records(&server, &a, broken);
         assert_eq!(status, 200, "{answer}");
-        assert!(answer.contains("quarantined"), "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(
+            answer["quarantined"].as_array().unwrap().len(),
+            1,
+            "{answer}"
+        );
         a.sync().unwrap();
 
-        a.release();
-        for suffix in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", a.path.display()));
-        }
-        std::fs::copy(&copy, &a.path).unwrap();
-        a.reopen();
+        put_back(&mut a, &copy);
         let notice = a.sync().unwrap().notice.expect("the volunteer is told");
         assert!(notice.contains("bản sao cũ"), "{notice}");
         assert!(a.sync().unwrap().notice.is_none(), "told once");
@@ -1276,14 +1276,7 @@ fn a_laptop_whose_clock_ran_years_ahead_neither_wins_nor_drags() {
         for r in records.iter_mut() {
             r.hlc.millis = year_2035;
         }
-        let body = sotay_protocol::wire::compress_body(
-            &serde_json::to_vec(&sotay_protocol::sync::PushRequest {
-                device_id: c.store().device_id(),
-                records,
-            })
-            .unwrap(),
-        );
-        let (status, answer) = raw_push(&server, &token_of(&c), &[CURRENT_PROTOCOL, ZSTD], body);
+        let (status, answer) = push_records(&server, &c, records);
         assert_eq!(status, 200, "{answer}");
         let stored: Vec<String> = server
             .db

@@ -1171,30 +1171,41 @@ fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
 }
 
 /// A laptop put back from an old copy, where the server's last record of it is one it set aside
-/// (and so cannot give back): the volunteer is told once, and what they record next is sent
-/// under a sequence of its own.
+/// (and so cannot give back): the first sync after tells the volunteer.
+fn put_back_behind_a_record_set_aside(server: &TestServer) -> Laptop {
+    let (mut laptop, copy) = laptop_with_a_copy(server);
+    // The next record reaches the server broken (as a damaged laptop once sent one): set aside.
+    laptop.add_citizens("Hỏng", 1);
+    let mut broken = laptop.store().pending_records(0, 10).unwrap();
+    assert_eq!(broken.len(), 1, "the broken record is the server's last");
+    broken[0].payload["consent"]["given"] = false.into();
+    let (status, answer) = push_records(server, &laptop, broken);
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(
+        answer["quarantined"].as_array().unwrap().len(),
+        1,
+        "{answer}"
+    );
+    laptop.sync().unwrap();
+
+    put_back(&mut laptop, &copy);
+    let notice = laptop
+        .sync()
+        .unwrap()
+        .notice
+        .expect("the volunteer is told");
+    assert!(notice.contains("bản sao cũ"), "{notice}");
+    laptop
+}
+
+/// Behind a record the server set aside, the volunteer is told once, and what they record next
+/// is sent under a sequence of its own.
 #[test]
 fn an_old_copy_behind_a_record_the_server_set_aside_recovers_once() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
-        let (mut a, copy) = laptop_with_a_copy(&server);
-        // The next record reaches the server broken (as a damaged laptop once sent one): set aside.
-        a.add_citizens("Hỏng", 1);
-        let mut broken = a.store().pending_records(3, 10).unwrap();
-        broken[0].payload["consent"]["given"] = false.into();
-        let (status, answer) = push_records(&server, &a, broken);
-        assert_eq!(status, 200, "{answer}");
-        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
-        assert_eq!(
-            answer["quarantined"].as_array().unwrap().len(),
-            1,
-            "{answer}"
-        );
-        a.sync().unwrap();
-
-        put_back(&mut a, &copy);
-        let notice = a.sync().unwrap().notice.expect("the volunteer is told");
-        assert!(notice.contains("bản sao cũ"), "{notice}");
+        let mut a = put_back_behind_a_record_set_aside(&server);
         assert!(a.sync().unwrap().notice.is_none(), "told once");
         a.add_citizens("Mới", 1);
         let summary = a.sync().unwrap();
@@ -1202,6 +1213,63 @@ fn an_old_copy_behind_a_record_the_server_set_aside_recovers_once() {
         assert_eq!(a.pending(), 0);
         assert_eq!(server.stats(TEAM).citizens, 4);
     });
+}
+
+/// A server put back from an older backup holds less of a laptop than it acknowledged: the
+/// laptop sends again what the server lost, then what it records next.
+#[test]
+fn a_server_put_back_from_a_backup_gets_again_what_it_lost() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        a.add_citizens("Lê", 3);
+        a.sync().unwrap();
+        let before_backup = a.store().outbox_status().unwrap().last_seq.to_string();
+        a.add_citizens("Sau", 2);
+        a.sync().unwrap();
+        lose_records_after(&server, &before_backup);
+        assert_eq!(server.stats(TEAM).citizens, 3);
+
+        a.add_citizens("Mới", 1);
+        a.sync()
+            .expect("the server takes what it lost and what is new");
+        assert_eq!(a.pending(), 0);
+        assert_eq!(server.stats(TEAM).citizens, 6);
+    });
+}
+
+/// The same behind a record the server had set aside, the server put back from before it: the
+/// sequence the laptop skipped for it is no longer the server's, and would be a gap.
+#[test]
+fn a_server_put_back_from_before_a_record_it_set_aside_gets_the_next_without_a_gap() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = put_back_behind_a_record_set_aside(&server);
+        server
+            .db
+            .sql("DELETE FROM quarantine", "DELETE FROM quarantine", &[]);
+        a.add_citizens("Mới", 1);
+        a.sync().expect("no gap");
+        assert_eq!(a.pending(), 0);
+        assert_eq!(server.stats(TEAM).citizens, 4);
+    });
+}
+
+/// The server as a backup taken when it held this team's records up to sequence `seq` would
+/// leave it: later records and the entities they made are gone.
+fn lose_records_after(server: &TestServer, seq: &str) {
+    server.db.sql(
+        "DELETE FROM entities WHERE source_record IN
+             (SELECT record_id FROM records WHERE seq > CAST(?1 AS INTEGER))",
+        "DELETE FROM entities WHERE source_record IN
+             (SELECT record_id FROM records WHERE seq > $1::bigint)",
+        &[seq],
+    );
+    server.db.sql(
+        "DELETE FROM records WHERE seq > CAST(?1 AS INTEGER)",
+        "DELETE FROM records WHERE seq > $1::bigint",
+        &[seq],
+    );
 }
 
 /// Problem 4 of "Nothing lost, whatever happens": a laptop whose clock ran years ahead (a flat

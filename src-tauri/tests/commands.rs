@@ -329,7 +329,6 @@ fn import_previews_then_commits_and_a_session_prints_to_the_output_folder() {
     assert!(backup["bytes"].as_u64().unwrap() > 0);
 }
 
-/// The window as the real app starts it: on the database's lock, no application yet.
 /// Where a webview refuses Tauri's IPC protocol, Tauri falls back to `postMessage`, which carries
 /// a file as a JSON array of numbers: the import works there too, and anything else is refused.
 #[test]
@@ -369,6 +368,7 @@ fn a_file_sent_through_the_post_message_fallback_imports_the_same() {
     assert_eq!(found["total"], 1);
 }
 
+/// The window as the real app starts it: on the database's lock, no application yet.
 fn locked_window(paths: DataPaths) -> tauri::WebviewWindow<tauri::test::MockRuntime> {
     window_with(sotay_app_lib::gate::Gate::new(paths))
 }

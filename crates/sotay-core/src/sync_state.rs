@@ -578,18 +578,27 @@ impl Store {
     /// both sides know as sent). In one transaction: the server's records this laptop lacks are
     /// merged and kept as sent; this laptop's records after `agreed` that the server does not
     /// have are renumbered after `server_acked`, to be pushed. Nothing is lost on either side.
+    /// `set_aside` holds each record's sequence and ID.
     pub fn recover_from_old_copy(
         &mut self,
         agreed: u64,
         server_acked: u64,
         held: &[OutboxRecord],
-        set_aside: &[RecordId],
+        set_aside: &[(u64, RecordId)],
     ) -> CoreResult<Recovery> {
         let on_server: HashSet<String> = held
             .iter()
             .map(|r| r.record_id.to_string())
-            .chain(set_aside.iter().map(ToString::to_string))
+            .chain(set_aside.iter().map(|(_, id)| id.to_string()))
             .collect();
+        // What the server says it holds, as far as it showed it: a server that claims more (a
+        // fault) must not move where this laptop numbers its records.
+        let server_acked = held
+            .iter()
+            .map(|r| r.seq)
+            .chain(set_aside.iter().map(|(seq, _)| *seq))
+            .fold(agreed, u64::max)
+            .min(server_acked);
         let tx = self.conn.transaction()?;
         let local: Vec<(i64, String)> = tx
             .prepare("SELECT seq, record_id FROM outbox WHERE seq > ?1 ORDER BY seq")?
@@ -600,16 +609,7 @@ impl Store {
             .filter(|(_, id)| !on_server.contains(id.as_str()))
             .map(|(seq, _)| *seq)
             .collect();
-        // Out of the way first (sequences are unique), then after the server's.
-        for seq in &stale {
-            tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [seq])?;
-        }
-        for (i, seq) in stale.iter().enumerate() {
-            tx.execute(
-                "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
-                params![-seq, server_acked as i64 + 1 + i as i64],
-            )?;
-        }
+        renumber_after(&tx, &stale, server_acked)?;
         let mine: HashSet<&str> = local.iter().map(|(_, id)| id.as_str()).collect();
         let mut recovered = 0;
         for record in held {
@@ -647,6 +647,28 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(recovery)
+    }
+
+    /// The server holds less of this laptop than it acknowledged (restored from an older backup):
+    /// every record after `server_acked` is to send again, numbered on from it without a gap. A
+    /// sequence the laptop skipped for a record the server had set aside would now be a gap the
+    /// server refuses. In one transaction; returns how many records are to send again.
+    pub fn resend_after(&mut self, server_acked: u64) -> CoreResult<u64> {
+        let tx = self.conn.transaction()?;
+        let after: Vec<i64> = tx
+            .prepare("SELECT seq FROM outbox WHERE seq > ?1 ORDER BY seq")?
+            .query_map([server_acked as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let gap_free = after
+            .iter()
+            .zip(server_acked as i64 + 1..)
+            .all(|(seq, expected)| *seq == expected);
+        if !gap_free {
+            renumber_after(&tx, &after, server_acked)?;
+        }
+        outbox::set_acked(&tx, server_acked)?;
+        tx.commit()?;
+        Ok(after.len() as u64)
     }
 
     /// Forgets the last notice once a later sync had nothing to tell.
@@ -854,4 +876,73 @@ fn adopt_team(tx: &rusqlite::Transaction<'_>, local: &TeamV1, server: &TeamV1) -
         )?;
     }
     Ok(())
+}
+
+/// Gives the records at `seqs` (ascending) the sequences right after `after`, in order.
+fn renumber_after(tx: &rusqlite::Transaction<'_>, seqs: &[i64], after: u64) -> CoreResult<()> {
+    // Out of the way first (sequences are unique), then in place.
+    for seq in seqs {
+        tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [seq])?;
+    }
+    for (i, seq) in seqs.iter().enumerate() {
+        tx.execute(
+            "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
+            params![-seq, after as i64 + 1 + i as i64],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{CitizenInput, Passphrase};
+
+    fn citizen(name: &str) -> CitizenInput {
+        CitizenInput {
+            full_name: name.into(),
+            gender: "nữ".into(),
+            birth: "1960".into(),
+            village: "Thôn Đông".into(),
+            consent: true,
+            ..Default::default()
+        }
+    }
+
+    /// A server that says it holds far more of this laptop than it shows (a fault) does not move
+    /// where the laptop numbers its records; one that shows a record it set aside does.
+    #[test]
+    fn recovery_numbers_after_what_the_server_showed_not_what_it_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::store::store_with_team(
+            &dir.path().join("sotay.sqlite"),
+            &Passphrase::new("hoa sen trắng"),
+        );
+        store.add_citizen(citizen("Đặng Thị Lan")).unwrap();
+        let last = store.outbox_status().unwrap().last_seq;
+        store.mark_acked(last).unwrap();
+
+        store
+            .recover_from_old_copy(last, u64::MAX, &[], &[])
+            .unwrap();
+        assert_eq!(store.last_acked_seq().unwrap(), last);
+        let next = store.add_citizen(citizen("Lò Văn Tám")).unwrap();
+        assert_eq!(
+            store.outbox_status().unwrap().last_seq,
+            last + 1,
+            "{next:?}"
+        );
+
+        let set_aside = (last + 3, sotay_protocol::RecordId::new());
+        store
+            .recover_from_old_copy(last, last + 3, &[], &[set_aside])
+            .unwrap();
+        assert_eq!(store.last_acked_seq().unwrap(), last + 3);
+        assert_eq!(
+            store.outbox_status().unwrap().pending,
+            1,
+            "renumbered, to send"
+        );
+        store.add_citizen(citizen("Hà Văn Mới")).unwrap();
+        assert_eq!(store.outbox_status().unwrap().last_seq, last + 5);
+    }
 }

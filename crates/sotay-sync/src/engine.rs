@@ -224,7 +224,7 @@ async fn push_then_pull(
             };
             retry.succeeded();
             held.extend(page.records);
-            set_aside.extend(page.set_aside.into_iter().map(|q| q.record_id));
+            set_aside.extend(page.set_aside.into_iter().map(|q| (q.seq, q.record_id)));
             after = page.next_after;
             if !page.more {
                 break;
@@ -235,6 +235,11 @@ async fn push_then_pull(
         summary.notice = told.notice;
         summary.notice_en = told.notice_en;
     } else {
+        if status.acked_seq < agreed {
+            // The server holds less of this laptop than it acknowledged (put back from a
+            // backup): what it lacks goes again.
+            store.with(|s| s.resend_after(status.acked_seq))?;
+        }
         store.with(|s| s.clear_notice())?;
     }
     let total = store.with(|s| {

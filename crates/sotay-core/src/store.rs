@@ -359,6 +359,19 @@ pub(crate) fn today_vn() -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(&vietnam).date_naive()
 }
 
+/// A consenting villager of that name, for unit tests.
+#[cfg(test)]
+pub(crate) fn villager(name: &str) -> crate::CitizenInput {
+    crate::CitizenInput {
+        full_name: name.into(),
+        gender: "nữ".into(),
+        birth: "1960".into(),
+        village: "Thôn Đông".into(),
+        consent: true,
+        ..Default::default()
+    }
+}
+
 /// A store file at `path` with a team set up, for unit tests.
 #[cfg(test)]
 pub(crate) fn store_with_team(path: &Path, passphrase: &Passphrase) -> Store {

@@ -895,18 +895,8 @@ fn renumber_after(tx: &rusqlite::Transaction<'_>, seqs: &[i64], after: u64) -> C
 
 #[cfg(test)]
 mod tests {
-    use crate::{CitizenInput, Passphrase};
-
-    fn citizen(name: &str) -> CitizenInput {
-        CitizenInput {
-            full_name: name.into(),
-            gender: "nữ".into(),
-            birth: "1960".into(),
-            village: "Thôn Đông".into(),
-            consent: true,
-            ..Default::default()
-        }
-    }
+    use crate::store::villager;
+    use crate::Passphrase;
 
     /// A server that says it holds far more of this laptop than it shows (a fault) does not move
     /// where the laptop numbers its records; one that shows a record it set aside does.
@@ -917,7 +907,7 @@ mod tests {
             &dir.path().join("sotay.sqlite"),
             &Passphrase::new("hoa sen trắng"),
         );
-        store.add_citizen(citizen("Đặng Thị Lan")).unwrap();
+        store.add_citizen(villager("Đặng Thị Lan")).unwrap();
         let last = store.outbox_status().unwrap().last_seq;
         store.mark_acked(last).unwrap();
 
@@ -925,7 +915,7 @@ mod tests {
             .recover_from_old_copy(last, u64::MAX, &[], &[])
             .unwrap();
         assert_eq!(store.last_acked_seq().unwrap(), last);
-        let next = store.add_citizen(citizen("Lò Văn Tám")).unwrap();
+        let next = store.add_citizen(villager("Lò Văn Tám")).unwrap();
         assert_eq!(
             store.outbox_status().unwrap().last_seq,
             last + 1,
@@ -942,7 +932,7 @@ mod tests {
             1,
             "renumbered, to send"
         );
-        store.add_citizen(citizen("Hà Văn Mới")).unwrap();
+        store.add_citizen(villager("Hà Văn Mới")).unwrap();
         assert_eq!(store.outbox_status().unwrap().last_seq, last + 5);
     }
 }

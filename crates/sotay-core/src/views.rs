@@ -234,7 +234,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AttendeeInput, CitizenInput, SessionInput, Store};
+    use crate::{AttendeeInput, SessionInput, Store};
 
     #[test]
     fn kept_views_follow_every_change_local_or_by_another_connection() {
@@ -244,14 +244,7 @@ mod tests {
             crate::store::store_with_team(&path, &crate::Passphrase::new("hoa sen trắng"));
         let add = |store: &mut Store, name: &str| {
             store
-                .add_citizen(CitizenInput {
-                    full_name: name.into(),
-                    gender: "nữ".into(),
-                    birth: "1960".into(),
-                    village: "Thôn Đông".into(),
-                    consent: true,
-                    ..Default::default()
-                })
+                .add_citizen(crate::store::villager(name))
                 .unwrap()
                 .citizen
                 .id

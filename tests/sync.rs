@@ -1170,6 +1170,34 @@ fn a_laptop_put_back_from_an_old_copy_loses_nothing() {
     });
 }
 
+/// Put back twice: first from an old copy, then, after that recovery renumbered what was made
+/// since, from a copy taken before the recovery. The second copy holds that record under its old
+/// sequence; it takes the server's, and the second recovery loses nothing either.
+#[test]
+fn a_laptop_put_back_twice_from_copies_of_different_ages_loses_nothing() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let (mut a, first_copy) = laptop_with_a_copy(&server);
+        a.add_citizens("Sau", 2);
+        a.sync().unwrap();
+        put_back(&mut a, &first_copy);
+        a.add_citizens("Mới", 1);
+        let second_copy = a.path.with_file_name("ban-sao-2.sqlite");
+        a.store().backup_to(&second_copy).unwrap();
+        a.sync().unwrap();
+
+        put_back(&mut a, &second_copy);
+        let notice = a.sync().expect("the second recovery").notice;
+        assert!(notice.is_some_and(|n| n.contains("bản sao cũ")));
+        assert_eq!(a.pending(), 0);
+        assert_eq!(a.count("citizen"), 6);
+        assert_eq!(server.stats(TEAM).citizens, 6);
+        a.add_citizens("Sau nữa", 1);
+        a.sync().unwrap();
+        assert_eq!(server.stats(TEAM).citizens, 7);
+    });
+}
+
 /// A laptop put back from an old copy, where the server's last record of it is one it set aside
 /// (and so cannot give back): the first sync after tells the volunteer.
 fn put_back_behind_a_record_set_aside(server: &TestServer) -> Laptop {

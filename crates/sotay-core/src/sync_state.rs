@@ -19,7 +19,7 @@ use sotay_protocol::{
     DeviceId, Operation, OutboxRecord, Payload, TeamV1, VolunteerId, VolunteerV1, PROTOCOL_VERSION,
 };
 use sotay_protocol::{Entity, Hlc, RecordId, MAX_CLOCK_AHEAD_MS};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use ts_rs::TS;
 
@@ -586,10 +586,11 @@ impl Store {
         held: &[OutboxRecord],
         set_aside: &[(u64, RecordId)],
     ) -> CoreResult<Recovery> {
-        let on_server: HashSet<String> = held
+        // Where the server holds each record, by ID.
+        let on_server: HashMap<String, u64> = held
             .iter()
-            .map(|r| r.record_id.to_string())
-            .chain(set_aside.iter().map(|(_, id)| id.to_string()))
+            .map(|r| (r.record_id.to_string(), r.seq))
+            .chain(set_aside.iter().map(|(seq, id)| (id.to_string(), *seq)))
             .collect();
         // What the server says it holds, as far as it showed it: a server that claims more (a
         // fault) must not move where this laptop numbers its records.
@@ -606,10 +607,28 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let stale: Vec<i64> = local
             .iter()
-            .filter(|(_, id)| !on_server.contains(id.as_str()))
+            .filter(|(_, id)| !on_server.contains_key(id.as_str()))
             .map(|(seq, _)| *seq)
             .collect();
+        // A record the server holds under another sequence (numbered again by an earlier
+        // recovery, then put back from a copy older than that) takes the server's sequence.
+        let misplaced: Vec<(i64, i64)> = local
+            .iter()
+            .filter_map(|(seq, id)| {
+                let theirs = *on_server.get(id.as_str())? as i64;
+                (theirs != *seq).then_some((*seq, theirs))
+            })
+            .collect();
+        for (seq, _) in &misplaced {
+            tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [seq])?;
+        }
         renumber_after(&tx, &stale, server_acked)?;
+        for (seq, theirs) in &misplaced {
+            tx.execute(
+                "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
+                params![-seq, theirs],
+            )?;
+        }
         let mine: HashSet<&str> = local.iter().map(|(_, id)| id.as_str()).collect();
         let mut recovered = 0;
         for record in held {

@@ -91,6 +91,11 @@ fn with_file(
     )
 }
 
+/// A file as Tauri's `postMessage` fallback carries it: a JSON array of numbers.
+fn as_numbers(bytes: &[u8]) -> tauri::ipc::InvokeBody {
+    tauri::ipc::InvokeBody::Json(bytes.iter().map(|b| json!(b)).collect())
+}
+
 /// A command that takes a file, its body as given.
 fn with_body(
     webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
@@ -342,8 +347,6 @@ fn a_file_sent_through_the_post_message_fallback_imports_the_same() {
         "commit": true,
         "consent": {"collected_by": "Cán bộ văn hóa xã", "date": "10/11/2025"},
     });
-    let as_numbers =
-        |bytes: &[u8]| tauri::ipc::InvokeBody::Json(bytes.iter().map(|b| json!(b)).collect());
     let header = sotay_app_lib::commands::IMPORT_ARGUMENTS_HEADER;
     for not_bytes in [json!([76, 256]), json!([76, -1]), json!([76, "a"])] {
         let refused = with_body(
@@ -488,7 +491,15 @@ fn a_database_that_does_not_open_is_explained_kept_and_can_be_restored() {
         assert_eq!(malformed.unwrap_err()["kind"], "bad_request");
     }
     assert_eq!(std::fs::read(&database).unwrap(), garbage);
-    let aside = restore(&webview, &backup, PASSPHRASE).unwrap();
+    // Sent as a webview that refuses the IPC protocol sends it, through Tauri's fallback.
+    let aside = with_body(
+        &webview,
+        "restore_backup",
+        sotay_app_lib::gate::RESTORE_ARGUMENTS_HEADER,
+        as_numbers(&backup),
+        json!({ "passphrase": PASSPHRASE }),
+    )
+    .unwrap();
     let aside = std::path::PathBuf::from(aside.as_str().unwrap());
     assert_eq!(
         std::fs::read(&aside).unwrap(),

@@ -119,10 +119,7 @@ impl Store {
     }
 
     pub(crate) fn meta(&self, key: &str) -> CoreResult<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        meta_in(&self.conn, key)
     }
 
     pub(crate) fn set_meta(&self, key: &str, value: Option<&str>) -> CoreResult<()> {
@@ -295,6 +292,13 @@ impl Store {
             serde_json::value::RawValue::from_string,
         )
     }
+}
+
+/// One `meta` entry, on a connection or inside a transaction.
+pub(crate) fn meta_in(conn: &Connection, key: &str) -> CoreResult<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
 }
 
 /// Writes (or with None, removes) one `meta` entry on a connection or inside a transaction.

@@ -454,14 +454,8 @@ impl Store {
         // (what it restamped, and what came after, is stamped below the records before it,
         // up to an hour ahead of the server then), so if the server's clock has since gone
         // back before that restamp, every pending row is read.
-        let restamped_at: Option<u64> = tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [META_RESTAMPED_AT],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()?
-            .and_then(|v| v.parse().ok());
+        let restamped_at: Option<u64> =
+            crate::store::meta_in(&tx, META_RESTAMPED_AT)?.and_then(|v| v.parse().ok());
         let read_all = restamped_at.is_some_and(|at| server_now_ms < at);
         let mut future: Vec<(i64, String, String, String)> = Vec::new();
         {
@@ -610,25 +604,19 @@ impl Store {
             .filter(|(_, id)| !on_server.contains_key(id.as_str()))
             .map(|(seq, _)| *seq)
             .collect();
-        // A record the server holds under another sequence (numbered again by an earlier
-        // recovery, then put back from a copy older than that) takes the server's sequence.
-        let misplaced: Vec<(i64, i64)> = local
+        // Records the server does not have go after its last. A record it holds under another
+        // sequence (numbered again by an earlier recovery, then put back from a copy older than
+        // that) takes the server's sequence.
+        let moves: Vec<(i64, i64)> = stale
             .iter()
-            .filter_map(|(seq, id)| {
+            .zip(server_acked as i64 + 1..)
+            .map(|(seq, to)| (*seq, to))
+            .chain(local.iter().filter_map(|(seq, id)| {
                 let theirs = *on_server.get(id.as_str())? as i64;
                 (theirs != *seq).then_some((*seq, theirs))
-            })
+            }))
             .collect();
-        for (seq, _) in &misplaced {
-            tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [seq])?;
-        }
-        renumber_after(&tx, &stale, server_acked)?;
-        for (seq, theirs) in &misplaced {
-            tx.execute(
-                "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
-                params![-seq, theirs],
-            )?;
-        }
+        move_records(&tx, &moves)?;
         let mine: HashSet<&str> = local.iter().map(|(_, id)| id.as_str()).collect();
         let mut recovered = 0;
         for record in held {
@@ -671,23 +659,22 @@ impl Store {
     /// The server holds less of this laptop than it acknowledged (restored from an older backup):
     /// every record after `server_acked` is to send again, numbered on from it without a gap. A
     /// sequence the laptop skipped for a record the server had set aside would now be a gap the
-    /// server refuses. In one transaction; returns how many records are to send again.
-    pub fn resend_after(&mut self, server_acked: u64) -> CoreResult<u64> {
+    /// server refuses. In one transaction.
+    pub fn resend_after(&mut self, server_acked: u64) -> CoreResult<()> {
         let tx = self.conn.transaction()?;
-        let after: Vec<i64> = tx
+        let moves: Vec<(i64, i64)> = tx
             .prepare("SELECT seq FROM outbox WHERE seq > ?1 ORDER BY seq")?
             .query_map([server_acked as i64], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let gap_free = after
-            .iter()
             .zip(server_acked as i64 + 1..)
-            .all(|(seq, expected)| *seq == expected);
-        if !gap_free {
-            renumber_after(&tx, &after, server_acked)?;
-        }
+            .filter_map(|(seq, to)| match seq {
+                Ok(seq) if seq == to => None,
+                seq => Some(seq.map(|seq| (seq, to))),
+            })
+            .collect::<Result<_, _>>()?;
+        move_records(&tx, &moves)?;
         outbox::set_acked(&tx, server_acked)?;
         tx.commit()?;
-        Ok(after.len() as u64)
+        Ok(())
     }
 
     /// Forgets the last notice once a later sync had nothing to tell.
@@ -897,16 +884,17 @@ fn adopt_team(tx: &rusqlite::Transaction<'_>, local: &TeamV1, server: &TeamV1) -
     Ok(())
 }
 
-/// Gives the records at `seqs` (ascending) the sequences right after `after`, in order.
-fn renumber_after(tx: &rusqlite::Transaction<'_>, seqs: &[i64], after: u64) -> CoreResult<()> {
-    // Out of the way first (sequences are unique), then in place.
-    for seq in seqs {
-        tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [seq])?;
+/// Moves each outbox record `(from, to)` to its new sequence.
+fn move_records(tx: &rusqlite::Transaction<'_>, moves: &[(i64, i64)]) -> CoreResult<()> {
+    // Out of the way first (sequences are unique, and one record may move to where another
+    // was), then in place.
+    for (from, _) in moves {
+        tx.execute("UPDATE outbox SET seq = -seq WHERE seq = ?1", [from])?;
     }
-    for (i, seq) in seqs.iter().enumerate() {
+    for (from, to) in moves {
         tx.execute(
             "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
-            params![-seq, after as i64 + 1 + i as i64],
+            params![-from, to],
         )?;
     }
     Ok(())

@@ -588,10 +588,9 @@ impl Store {
             .collect();
         // What the server says it holds, as far as it showed it: a server that claims more (a
         // fault) must not move where this laptop numbers its records.
-        let server_acked = held
-            .iter()
-            .map(|r| r.seq)
-            .chain(set_aside.iter().map(|(seq, _)| *seq))
+        let server_acked = on_server
+            .values()
+            .copied()
             .fold(agreed, u64::max)
             .min(server_acked);
         let tx = self.conn.transaction()?;
@@ -662,15 +661,15 @@ impl Store {
     /// server refuses. In one transaction.
     pub fn resend_after(&mut self, server_acked: u64) -> CoreResult<()> {
         let tx = self.conn.transaction()?;
-        let moves: Vec<(i64, i64)> = tx
+        let after: Vec<i64> = tx
             .prepare("SELECT seq FROM outbox WHERE seq > ?1 ORDER BY seq")?
             .query_map([server_acked as i64], |r| r.get(0))?
-            .zip(server_acked as i64 + 1..)
-            .filter_map(|(seq, to)| match seq {
-                Ok(seq) if seq == to => None,
-                seq => Some(seq.map(|seq| (seq, to))),
-            })
             .collect::<Result<_, _>>()?;
+        let moves: Vec<(i64, i64)> = after
+            .into_iter()
+            .zip(server_acked as i64 + 1..)
+            .filter(|(seq, to)| seq != to)
+            .collect();
         move_records(&tx, &moves)?;
         outbox::set_acked(&tx, server_acked)?;
         tx.commit()?;

@@ -172,8 +172,8 @@ fn connection_cut_after_the_server_committed_is_resent_without_duplicates() {
         let server = TestServer::start(backend);
         let proxy = FaultProxy::start(server.addr);
         let mut laptop = laptop_behind(&proxy, &server, 120);
-        // Request 1 is the status check; requests 2 and 3 are pushes whose answers are lost.
-        proxy.inject([Fault::Pass, Fault::DropResponse, Fault::DropResponse]);
+        // The first two pushes: the server commits them, their answers are lost.
+        proxy.inject_pushes([Fault::DropResponse, Fault::DropResponse]);
         let summary = laptop.sync().unwrap();
         assert!(
             summary.duplicates > 0,
@@ -229,8 +229,8 @@ fn people_recorded_while_the_last_batch_travels_go_in_the_same_sync() {
         let server = TestServer::start(backend);
         let proxy = FaultProxy::start(server.addr);
         let mut laptop = laptop_behind(&proxy, &server, 3);
-        // The status check passes; the one push (everything fits) is held 1.5 s on the way.
-        proxy.inject([Fault::Pass, Fault::Delay(Duration::from_millis(1_500))]);
+        // The one push (everything fits) is held 1.5 s on the way.
+        proxy.inject_pushes([Fault::Delay(Duration::from_millis(1_500))]);
         let sync = sync_in_background(&laptop, fast_config());
         std::thread::sleep(Duration::from_millis(500));
         laptop.add_citizens("Mới", 1);
@@ -303,6 +303,31 @@ fn batches_travel_side_by_side_and_are_stored_in_order() {
             server.stats(TEAM).records,
             laptop.store().outbox_status().unwrap().last_seq
         );
+    });
+}
+
+#[test]
+fn the_pull_goes_while_the_batches_travel() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut teammate = Laptop::enrolled(&server, TEAM, "Lan");
+        teammate.add_citizens("Bạn", 2);
+        teammate.sync().unwrap();
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = laptop_behind(&proxy, &server, 300);
+        let summary = laptop.sync().unwrap();
+        assert!(
+            proxy.pulled_before_the_last_answer(),
+            "the pull waited for the last push"
+        );
+        assert_eq!(
+            summary.pulled,
+            teammate.store().outbox_status().unwrap().last_seq,
+            "{summary:?}"
+        );
+        assert_eq!(laptop.count("citizen"), 302);
+        assert_eq!(laptop.pending(), 0);
+        assert_server_has(&server, 302, 1, 40);
     });
 }
 

@@ -463,8 +463,15 @@ pub enum Fault {
 /// What the proxy saw, in order: requests numbered by arrival (from 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    Arrived { request: u64, push: bool },
-    Answered { request: u64, status: u16 },
+    Arrived {
+        request: u64,
+        push: bool,
+        pull: bool,
+    },
+    Answered {
+        request: u64,
+        status: u16,
+    },
 }
 
 /// Pushes (by a text their JSON holds) the proxy keeps back before forwarding, once each.
@@ -515,6 +522,7 @@ impl FaultProxy {
                 Seen::Arrived {
                     request,
                     push: true,
+                    ..
                 } => {
                     if !unanswered.is_empty() {
                         return true;
@@ -528,6 +536,30 @@ impl FaultProxy {
             }
         }
         false
+    }
+
+    /// Whether a pull arrived before the last push was answered: the laptop pulled while its
+    /// batches travelled, instead of after them.
+    pub fn pulled_before_the_last_answer(&self) -> bool {
+        let events = self.shared.events.lock().unwrap();
+        let pushes: std::collections::HashSet<u64> = events
+            .iter()
+            .filter_map(|e| match *e {
+                Seen::Arrived {
+                    request,
+                    push: true,
+                    ..
+                } => Some(request),
+                _ => None,
+            })
+            .collect();
+        let first_pull = events
+            .iter()
+            .position(|e| matches!(e, Seen::Arrived { pull: true, .. }));
+        let last_push_answer = events
+            .iter()
+            .rposition(|e| matches!(e, Seen::Answered { request, .. } if pushes.contains(request)));
+        matches!((first_pull, last_push_answer), (Some(pull), Some(answer)) if pull < answer)
     }
 
     /// The statuses of every answer passed on, in order.
@@ -557,8 +589,14 @@ impl FaultProxy {
         self.shared.faults.lock().unwrap().extend(faults);
     }
 
+    /// Faults for the next pushes, one each, whatever other requests (the status check, pulls)
+    /// come between them.
+    pub fn inject_pushes(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.push_faults.lock().unwrap().extend(faults);
+    }
+
     pub fn remaining(&self) -> usize {
-        self.shared.faults.lock().unwrap().len()
+        self.shared.faults.lock().unwrap().len() + self.shared.push_faults.lock().unwrap().len()
     }
 
     /// The JSON of every push that went through, decompressed.
@@ -612,6 +650,8 @@ fn forward(request: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {
 #[derive(Clone, Default)]
 struct Shared {
     faults: Arc<Mutex<Vec<Fault>>>,
+    /// Faults for pushes only, applied before `faults`.
+    push_faults: Arc<Mutex<Vec<Fault>>>,
     /// Requests so far.
     seen: Arc<Mutex<u64>>,
     /// Every request as it came, headers and body, in order of arrival.
@@ -644,6 +684,7 @@ fn handle(mut client: TcpStream, upstream: SocketAddr, shared: Shared) {
         events.push(Seen::Arrived {
             request: *seen,
             push: json.is_some(),
+            pull: request.starts_with(b"GET /v1/pull"),
         });
         *seen
     };
@@ -660,10 +701,14 @@ fn handle(mut client: TcpStream, upstream: SocketAddr, shared: Shared) {
             std::thread::sleep(delay);
         }
     }
-    let fault = {
-        let mut f = shared.faults.lock().unwrap();
+    let next_of = |queue: &Mutex<Vec<Fault>>| {
+        let mut f = queue.lock().unwrap();
         (!f.is_empty()).then(|| f.remove(0))
     };
+    let fault = json
+        .as_ref()
+        .and_then(|_| next_of(&shared.push_faults))
+        .or_else(|| next_of(&shared.faults));
     let response = match fault {
         None | Some(Fault::Pass) => forward(&request, upstream),
         Some(Fault::Status(code)) => {

@@ -246,17 +246,42 @@ async fn push_then_pull(
         s.mark_acked(status.acked_seq)?;
         Ok(s.outbox_status()?.pending)
     })?;
-    push_pending(
-        store,
-        client,
+    // What teammates recorded comes down while this laptop's batches go up: the pull needs
+    // nothing the pushes change (the server leaves this device's own records out of it, and
+    // positions promise that a record committed later is not skipped), and waiting for the
+    // last answer before asking cost a round trip at the end of every sync.
+    let mut pulled = SyncSummary::default();
+    let (pushing, pulling) = tokio::join!(
+        push_pending(
+            store,
+            client,
+            config,
+            progress,
+            summary,
+            &mut retry,
+            status.acked_seq,
+            total,
+        ),
+        pull_all(store, client, config, &mut pulled),
+    );
+    summary.pulled += pulled.pulled;
+    summary.quarantined += pulled.quarantined;
+    summary.retries += pulled.retries;
+    pushing.and(pulling)
+}
+
+/// Pulls and applies every page of the team's records from where this laptop stopped, retrying
+/// on its own count of failures.
+async fn pull_all(
+    store: &SharedStore,
+    client: &ApiClient,
+    config: &SyncConfig,
+    summary: &mut SyncSummary,
+) -> SyncResult<()> {
+    let mut retry = Retry {
         config,
-        progress,
-        summary,
-        &mut retry,
-        status.acked_seq,
-        total,
-    )
-    .await?;
+        failures: 0,
+    };
     loop {
         let position = store.with(|s| s.pull_position())?;
         let page = match client

@@ -129,10 +129,12 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    // Decided before parsing: clap's own allocations would already land in huge pages. A word
+    // `serve` anywhere (a name, say) only keeps them, as for the server.
+    if !std::env::args_os().skip(1).any(|arg| arg == "serve") {
         crate::short_lived();
     }
+    let cli = Cli::parse();
     let ctx = Ctx {
         db: cli.db,
         json: cli.json,

@@ -73,40 +73,10 @@ pub fn check_record_serialised(
     record: &OutboxRecord,
     payload_json: &str,
 ) -> Result<Payload, RecordProblem> {
-    // No text in Sổ Tay holds a NUL; PostgreSQL can store none (in text or jsonb), so a record
-    // with one would fail the server's transaction on every retry.
-    if record.entity_id.contains('\0')
-        || record.fields.iter().any(|f| f.contains('\0'))
-        || escapes_nul(payload_json)
-    {
-        return Err(problem(
-            "nội dung chứa ký tự NUL (\\0), không lưu được",
-            "the record contains a NUL character (\\0), which cannot be stored",
-        ));
-    }
-    let size = payload_json.len();
-    if size > MAX_PAYLOAD_BYTES {
-        return Err(problem(
-            format!("nội dung {size} byte, quá giới hạn {MAX_PAYLOAD_BYTES}"),
-            format!("the payload has {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}"),
-        ));
-    }
+    check_text(record, payload_json)?;
     let payload = Payload::decode_ref(record.entity, record.payload_version, &record.payload)
         .map_err(|e| problem(format!("nội dung không đọc được: {e}"), e.to_string()))?;
-    if payload.entity_id() != record.entity_id {
-        return Err(problem(
-            format!(
-                "mã “{}” không khớp nội dung (“{}”)",
-                record.entity_id,
-                payload.entity_id()
-            ),
-            format!(
-                "the ID “{}” is not its payload's (“{}”)",
-                record.entity_id,
-                payload.entity_id()
-            ),
-        ));
-    }
+    check_id(record, &payload)?;
     if record.op == Operation::Delete {
         // A delete sets only the fields it names, and the one it may name is a merged person's
         // pointer to the record kept, another person of the same payload.
@@ -129,6 +99,70 @@ pub fn check_record_serialised(
         check_forget(record)?;
         return Ok(payload);
     }
+    check_fields(payload)
+}
+
+/// [`check_record`] for a full upsert (no fields named) whose payload is only text, as a pushed
+/// batch carries it: decoded straight from the text. A forget or a delete never comes this way:
+/// such a record names its fields or is not an upsert.
+pub fn check_full_upsert_text<P>(
+    record: &OutboxRecord<P>,
+    payload_json: &str,
+) -> Result<Payload, RecordProblem> {
+    assert!(
+        record.op == Operation::Upsert && record.fields.is_empty(),
+        "a full upsert"
+    );
+    check_text(record, payload_json)?;
+    let payload = Payload::decode_text(record.entity, record.payload_version, payload_json)
+        .map_err(|e| problem(format!("nội dung không đọc được: {e}"), e.to_string()))?;
+    check_id(record, &payload)?;
+    check_fields(payload)
+}
+
+/// No NUL anywhere (PostgreSQL stores none, in text or jsonb: a record with one would fail the
+/// server's transaction on every retry), and no payload over the limit.
+fn check_text<P>(record: &OutboxRecord<P>, payload_json: &str) -> Result<(), RecordProblem> {
+    if record.entity_id.contains('\0')
+        || record.fields.iter().any(|f| f.contains('\0'))
+        || escapes_nul(payload_json)
+    {
+        return Err(problem(
+            "nội dung chứa ký tự NUL (\\0), không lưu được",
+            "the record contains a NUL character (\\0), which cannot be stored",
+        ));
+    }
+    let size = payload_json.len();
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(problem(
+            format!("nội dung {size} byte, quá giới hạn {MAX_PAYLOAD_BYTES}"),
+            format!("the payload has {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The record names the entity its payload is.
+fn check_id<P>(record: &OutboxRecord<P>, payload: &Payload) -> Result<(), RecordProblem> {
+    if payload.entity_id() != record.entity_id {
+        return Err(problem(
+            format!(
+                "mã “{}” không khớp nội dung (“{}”)",
+                record.entity_id,
+                payload.entity_id()
+            ),
+            format!(
+                "the ID “{}” is not its payload's (“{}”)",
+                record.entity_id,
+                payload.entity_id()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The same field rules as the forms.
+fn check_fields(payload: Payload) -> Result<Payload, RecordProblem> {
     match &payload {
         Payload::Citizen(c) => {
             // The citizen as the form would have taken it: the form's rules, once.

@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sotay_core::sample::SampleTeam;
-use sotay_protocol::{Entity, OutboxRecord, TeamV1};
+use sotay_protocol::{Entity, OutboxRecord, OutgoingRecord, TeamV1};
 use sotay_server::apply::DeviceRow;
 use sotay_server::{Database, Storage};
 use sqlx_core::connection::Connection;
@@ -31,7 +31,7 @@ fn sample_records() -> Vec<OutboxRecord> {
 async fn enrolled(
     db: Database,
     records: &[OutboxRecord],
-) -> (Database, DeviceRow, Vec<Vec<OutboxRecord>>) {
+) -> (Database, DeviceRow, Vec<Vec<OutgoingRecord>>) {
     let team: TeamV1 = records
         .iter()
         .find(|r| r.entity == Entity::Team)
@@ -47,7 +47,17 @@ async fn enrolled(
         .enroll(code_hash, records[0].device_id, "bench".into())
         .await
         .unwrap();
-    let batches = records.chunks(BATCH).map(<[_]>::to_vec).collect();
+    // As the laptop sends them: each payload the JSON text its outbox holds.
+    let batches = records
+        .chunks(BATCH)
+        .map(|batch| {
+            batch
+                .iter()
+                .cloned()
+                .map(OutboxRecord::into_outgoing)
+                .collect()
+        })
+        .collect();
     (db, device, batches)
 }
 
@@ -55,7 +65,7 @@ fn push_all(
     runtime: &tokio::runtime::Runtime,
     db: &Database,
     device: DeviceRow,
-    batches: Vec<Vec<OutboxRecord>>,
+    batches: Vec<Vec<OutgoingRecord>>,
 ) -> Database {
     runtime.block_on(async {
         let mut applied = 0;

@@ -145,7 +145,12 @@ pub async fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResp
     let content = sotay_protocol::bundle::open(bytes, |_| key)
         .map_err(|e| ServerError::Forbidden(format!("gói dữ liệu không hợp lệ: {e}")))?;
     let device = known.ok_or(ServerError::Unauthorized)?.device;
-    db.push(device, content.records).await
+    let records = content
+        .records
+        .into_iter()
+        .map(sotay_protocol::OutboxRecord::into_outgoing)
+        .collect();
+    db.push(device, records).await
 }
 
 /// A record set aside by the server, for an administrator.

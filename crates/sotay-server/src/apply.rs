@@ -5,12 +5,16 @@
 //! Each engine loads and writes in the way it does best; the rules live once, here.
 
 use crate::error::{ServerError, ServerResult};
-use sotay_core::rules::{check_record_serialised, check_references, AttendanceRefs, RecordProblem};
+use sotay_core::rules::{
+    check_full_upsert_text, check_record_serialised, check_references, AttendanceRefs,
+    RecordProblem,
+};
 use sotay_protocol::erasure;
 use sotay_protocol::merge::{self, EntityState, LostValue};
 use sotay_protocol::sync::{PushResponse, QuarantinedRecord};
 use sotay_protocol::{
-    DeviceId, Entity, Hlc, Operation, OutboxRecord, Payload, RecordId, TeamId, MAX_CLOCK_AHEAD_MS,
+    DeviceId, Entity, Hlc, Operation, OutboxRecord, Outcome, OutgoingRecord, Payload, RecordId,
+    TeamId, MAX_CLOCK_AHEAD_MS,
 };
 use std::collections::HashMap;
 
@@ -58,7 +62,7 @@ pub(crate) struct BatchContext {
 
 /// The sequences of the batch the server already holds: their record IDs tell a resent record
 /// from a laptop restored from an old copy.
-pub(crate) fn seqs_to_check(records: &[OutboxRecord], acked: u64) -> Vec<u64> {
+pub(crate) fn seqs_to_check(records: &[OutgoingRecord], acked: u64) -> Vec<u64> {
     records
         .iter()
         .map(|r| r.seq)
@@ -68,7 +72,7 @@ pub(crate) fn seqs_to_check(records: &[OutboxRecord], acked: u64) -> Vec<u64> {
 
 /// The entities a batch changes: their whole state is merged. An ID with a NUL is never stored
 /// (such a record is set aside) and could not even be looked up in PostgreSQL.
-pub(crate) fn touched_keys(records: &[OutboxRecord]) -> Vec<EntityKey> {
+pub(crate) fn touched_keys(records: &[OutgoingRecord]) -> Vec<EntityKey> {
     let mut keys: Vec<EntityKey> = records
         .iter()
         .filter(|r| !r.entity_id.contains('\0'))
@@ -81,16 +85,25 @@ pub(crate) fn touched_keys(records: &[OutboxRecord]) -> Vec<EntityKey> {
 
 /// The sessions and citizens the batch's attendances refer to, apart from those it changes
 /// (`touched`, sorted): only whether they are the team's and alive is needed.
-pub(crate) fn referenced_keys(records: &[OutboxRecord], touched: &[EntityKey]) -> Vec<EntityKey> {
+pub(crate) fn referenced_keys(records: &[OutgoingRecord], touched: &[EntityKey]) -> Vec<EntityKey> {
+    /// The two fields of an attendance's payload that name what it refers to.
+    #[derive(serde::Deserialize)]
+    struct Refers {
+        session_id: Option<serde_json::Value>,
+        citizen_id: Option<serde_json::Value>,
+    }
     let mut keys = Vec::new();
     for r in records.iter().filter(|r| r.entity == Entity::Attendance) {
-        for (field, entity) in [
-            ("session_id", Entity::Session),
-            ("citizen_id", Entity::Citizen),
+        // A payload that does not read is set aside by its own rules: it refers to nothing.
+        let Ok(refers) = serde_json::from_str::<Refers>(r.payload.get()) else {
+            continue;
+        };
+        for (named, entity) in [
+            (refers.session_id, Entity::Session),
+            (refers.citizen_id, Entity::Citizen),
         ] {
-            if let Some(id) = r
-                .payload
-                .get(field)
+            if let Some(id) = named
+                .as_ref()
                 .and_then(|v| v.as_str())
                 .filter(|id| !id.contains('\0'))
             {
@@ -135,10 +148,10 @@ pub(crate) struct Conflict {
     pub lost: LostValue,
 }
 
-/// A record to store. Its payload has moved into the merged state; `payload_json` is its text.
+/// A record to store: its payload is `payload_json`, the text it came as (and was checked as).
 #[derive(Debug)]
 pub(crate) struct StoredRecord {
-    pub record: OutboxRecord,
+    pub record: OutboxRecord<()>,
     pub payload_json: String,
     pub position: i64,
 }
@@ -186,7 +199,7 @@ pub(crate) struct BatchPlan {
     /// Records to store, each with its team position.
     pub records: Vec<StoredRecord>,
     /// Records set aside, with why.
-    pub quarantined: Vec<(OutboxRecord, RecordProblem)>,
+    pub quarantined: Vec<(OutgoingRecord, RecordProblem)>,
     /// The final state of every entity the batch changed, ready to write.
     pub entities: Vec<EntityRow>,
     pub conflicts: Vec<Conflict>,
@@ -198,10 +211,62 @@ pub(crate) struct BatchPlan {
     pub response: PushResponse,
 }
 
+/// An entity as the batch holds it while deciding.
+struct Held {
+    team_id: TeamId,
+    state: HeldState,
+}
+
+enum HeldState {
+    /// Loaded or merged: its fields and their clocks.
+    Merged(EntityState),
+    /// Made in this batch by one full upsert, and touched by nothing else yet: its state is that
+    /// payload at that clock ([`lone_state`]), kept as the text until something else touches it
+    /// (most of a first sync never is).
+    Lone {
+        payload_json: String,
+        hlc: Hlc,
+        /// [`outcome_counts`] of that state.
+        outcomes: (i64, i64),
+    },
+}
+
+impl Held {
+    /// Deleted, and not merged into another person.
+    fn gone(&self) -> bool {
+        match &self.state {
+            HeldState::Merged(state) => gone(state),
+            HeldState::Lone { .. } => false,
+        }
+    }
+
+    fn forgotten(&self) -> bool {
+        match &self.state {
+            HeldState::Merged(state) => erasure::is_forgotten(state),
+            // Its payload has no field of the merge's own (`_forgotten` is one).
+            HeldState::Lone { .. } => false,
+        }
+    }
+
+    /// The merged state, read from the lone upsert's text first if need be.
+    fn merged(&mut self) -> ServerResult<&mut EntityState> {
+        if let HeldState::Lone {
+            payload_json, hlc, ..
+        } = &self.state
+        {
+            self.state = HeldState::Merged(lone_state(payload_json, *hlc)?);
+        }
+        match &mut self.state {
+            HeldState::Merged(state) => Ok(state),
+            HeldState::Lone { .. } => unreachable!("just merged"),
+        }
+    }
+}
+
 /// Attendance references, answered from the entities as they stand at this point of the batch.
 struct TeamRefs<'a> {
     team: TeamId,
-    entities: &'a HashMap<EntityKey, StoredEntity>,
+    entities: &'a HashMap<EntityKey, Held>,
     refs: &'a HashMap<EntityKey, (TeamId, bool)>,
 }
 
@@ -209,7 +274,7 @@ impl TeamRefs<'_> {
     fn live(&self, entity: Entity, id: &str) -> bool {
         let key = (entity, id.to_owned());
         match self.entities.get(&key) {
-            Some(e) => e.team_id == self.team && !gone(&e.state),
+            Some(e) => e.team_id == self.team && !e.gone(),
             None => self
                 .refs
                 .get(&key)
@@ -250,13 +315,20 @@ fn claimed_team(payload: &Payload, refs: &TeamRefs) -> Option<TeamId> {
     }
 }
 
-fn forbidden(record: &OutboxRecord) -> ServerError {
+fn forbidden<P>(record: &OutboxRecord<P>) -> ServerError {
     ServerError::Forbidden(format!(
         "bản ghi số {} ({} {}) không thuộc đội của thiết bị này",
         record.seq,
         record.entity.as_str(),
         record.entity_id
     ))
+}
+
+/// A record's metadata, and its payload's text (moved, not copied).
+fn split_payload(record: OutgoingRecord) -> (OutboxRecord<()>, String) {
+    let mut text = String::new();
+    let record = record.map_payload(|payload| text = Box::<str>::from(payload).into_string());
+    (record, text)
 }
 
 /// Rows to write are handed to the engine this many at a time while the rest are decided.
@@ -269,16 +341,74 @@ pub(crate) enum Decided {
     Entities(Vec<EntityRow>),
 }
 
-/// A record's own rules (its payload, or why it is set aside) and its stored text.
-pub(crate) type Checked = (Result<Payload, RecordProblem>, String);
+/// A record's own rules, checked: its payload, or why it is set aside; and the payload as a tree
+/// of values for the merge, unless the record is one [`kept_as_text`].
+pub(crate) struct Checked {
+    own_rules: Result<Payload, RecordProblem>,
+    values: Option<serde_json::Value>,
+}
 
-/// Each record's own rules and its stored text, for the whole batch on every core. Nothing here
-/// depends on the database, so an engine runs it while it loads what the batch touches.
-pub(crate) fn check_batch(records: &[OutboxRecord]) -> Vec<Checked> {
+/// Whether a record is a full upsert whose payload can have no field of the merge's own (`_…`:
+/// a key starting with `_` is written `"_` or escaped with `\u`): checked straight from its
+/// text, and a new entity it makes keeps that text as its state ([`HeldState::Lone`]).
+fn kept_as_text(record: &OutgoingRecord) -> bool {
+    let text = record.payload.get();
+    record.op == Operation::Upsert
+        && record.fields.is_empty()
+        && text.starts_with('{')
+        && !text.contains("\"_")
+        && !text.contains("\\u")
+}
+
+/// Each record's own rules, for the whole batch on every core. Nothing here depends on the
+/// database, so an engine runs it while it loads what the batch touches.
+pub(crate) fn check_batch(records: &[OutgoingRecord]) -> Vec<Checked> {
     on_every_core(records, |record| {
-        let payload_json = record.payload.to_string();
-        (check_record_serialised(record, &payload_json), payload_json)
+        let text = record.payload.get();
+        if kept_as_text(record) {
+            return Checked {
+                own_rules: check_full_upsert_text(record, text),
+                values: None,
+            };
+        }
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(values) => {
+                let record = record.clone().map_payload(|_| values);
+                Checked {
+                    own_rules: check_record_serialised(&record, text),
+                    values: Some(record.payload),
+                }
+            }
+            Err(e) => Checked {
+                own_rules: Err(RecordProblem {
+                    reason: format!("nội dung không đọc được: {e}"),
+                    reason_en: format!("the payload does not read: {e}"),
+                }),
+                values: None,
+            },
+        }
     })
+}
+
+/// Whether a record may forget someone: its payload names `_forgotten`, or hides a name in an
+/// escape. (A forget in the batch makes it go to the engine whole, once scrubbed.)
+fn may_forget(record: &OutgoingRecord) -> bool {
+    let text = record.payload.get();
+    text.contains(erasure::FORGOTTEN_FIELD) || text.contains("\\u")
+}
+
+/// [`outcome_counts`] of the state a full upsert of `payload` makes.
+fn outcomes_of(payload: &Payload) -> (i64, i64) {
+    match payload {
+        Payload::Attendance(a) => (
+            a.outcomes.len() as i64,
+            a.outcomes
+                .iter()
+                .filter(|o| o.outcome == Outcome::Achieved)
+                .count() as i64,
+        ),
+        _ => (0, 0),
+    }
 }
 
 /// Decides a batch of one device's records, given each record's [`check_batch`]. Records the
@@ -295,7 +425,7 @@ pub(crate) fn check_batch(records: &[OutboxRecord]) -> Vec<Checked> {
 pub(crate) fn plan_batch(
     context: BatchContext,
     device: &DeviceRow,
-    records: Vec<OutboxRecord>,
+    records: Vec<OutgoingRecord>,
     checks: Vec<Checked>,
     now_ms: u64,
     write: &mut dyn FnMut(Decided),
@@ -308,11 +438,20 @@ pub(crate) fn plan_batch(
         stored,
         refs,
     } = context;
-    let mut entities = stored;
-    let forgotten_before: std::collections::HashSet<EntityKey> = entities
+    let forgotten_before: std::collections::HashSet<EntityKey> = stored
         .iter()
         .filter(|(_, e)| erasure::is_forgotten(&e.state))
         .map(|(key, _)| key.clone())
+        .collect();
+    let mut entities: HashMap<EntityKey, Held> = stored
+        .into_iter()
+        .map(|(key, e)| {
+            let held = Held {
+                team_id: e.team_id,
+                state: HeldState::Merged(e.state),
+            };
+            (key, held)
+        })
         .collect();
     let mut changed: Vec<EntityKey> = Vec::new();
     // Per entity changed in this batch: the one record that made it, while that record is a
@@ -327,13 +466,10 @@ pub(crate) fn plan_batch(
     // Each record's own rules were checked for the whole batch at once; what depends on the
     // records before it (references, ownership, the merge) is decided here, in order.
     let mut any_forgotten = !forgotten_before.is_empty();
-    let streamed = !any_forgotten
-        && !records
-            .iter()
-            .any(|r| r.payload.get(erasure::FORGOTTEN_FIELD).is_some());
+    let streamed = !any_forgotten && !records.iter().any(may_forget);
     let mut handed_over = 0;
     let existed: std::collections::HashSet<EntityKey> = entities.keys().cloned().collect();
-    for (mut record, (own_rules, payload_json)) in records.into_iter().zip(checks) {
+    for (mut record, Checked { own_rules, values }) in records.into_iter().zip(checks) {
         if record.device_id != device.id {
             return Err(ServerError::Forbidden(format!(
                 "bản ghi của thiết bị {} không được gửi bằng thiết bị {}",
@@ -381,10 +517,7 @@ pub(crate) fn plan_batch(
             Err(mut problem) => {
                 // A reason may quote a value; a forgotten person's is not kept even there.
                 let key = (record.entity, record.entity_id.clone());
-                if entities
-                    .get(&key)
-                    .is_some_and(|e| erasure::is_forgotten(&e.state))
-                {
+                if entities.get(&key).is_some_and(Held::forgotten) {
                     problem.reason = erasure::ERASED_REASON.into();
                     problem.reason_en = erasure::ERASED_REASON_EN.into();
                 }
@@ -409,53 +542,70 @@ pub(crate) fn plan_batch(
         }
         let plain_upsert = record.op == Operation::Upsert
             && record.fields.is_empty()
-            && record
-                .payload
-                .as_object()
-                .is_some_and(|p| !p.keys().any(|k| k.starts_with('_')));
+            // (Kept as text only when no field can be the merge's own.)
+            && values.as_ref().is_none_or(|v| {
+                v.as_object()
+                    .is_some_and(|p| !p.keys().any(|k| k.starts_with('_')))
+            });
         lone.entry(key.clone())
             .and_modify(|made| *made = None)
             .or_insert_with(|| {
                 (plain_upsert && !existed.contains(&key)).then_some((record.record_id, record.hlc))
             });
         changed.push(key.clone());
-        let entity = entities.entry(key).or_insert_with(|| StoredEntity {
-            team_id: device.team_id,
-            state: EntityState::default(),
-        });
-        let payload = match std::mem::take(&mut record.payload) {
-            // Nothing to merge with: the state is the payload (most of a first sync).
-            serde_json::Value::Object(fields)
-                if plain_upsert
-                    && entity.state.fields.is_empty()
-                    && entity.state.clocks.is_empty() =>
-            {
-                match merge::created(fields, record.hlc) {
-                    Ok(state) => {
-                        entity.state = state;
-                        None
-                    }
-                    Err(fields) => Some(serde_json::Value::Object(fields)),
-                }
+        let (record, payload_json) = split_payload(record);
+        match entities.entry(key) {
+            // Nothing to merge with, nothing to decode: the state is the payload's text.
+            std::collections::hash_map::Entry::Vacant(slot) if values.is_none() => {
+                slot.insert(Held {
+                    team_id: device.team_id,
+                    state: HeldState::Lone {
+                        payload_json: payload_json.clone(),
+                        hlc: record.hlc,
+                        outcomes: outcomes_of(&payload),
+                    },
+                });
             }
-            other => Some(other),
-        };
-        for lost in payload.into_iter().flat_map(|payload| {
-            merge::apply_owned(
-                &mut entity.state,
-                record.op,
-                &record.fields,
-                record.hlc,
-                payload,
-            )
-        }) {
-            plan.conflicts.push(Conflict {
-                entity: record.entity,
-                entity_id: record.entity_id.clone(),
-                lost,
-            });
+            slot => {
+                let entity = slot.or_insert_with(|| Held {
+                    team_id: device.team_id,
+                    state: HeldState::Merged(EntityState::default()),
+                });
+                let values = match values {
+                    Some(values) => values,
+                    // Read whole when it was checked (`Payload::decode_text`).
+                    None => serde_json::from_str(&payload_json).map_err(|_| {
+                        ServerError::Internal("nội dung đã kiểm tra không đọc lại được".into())
+                    })?,
+                };
+                let state = entity.merged()?;
+                let payload = match values {
+                    // Nothing to merge with: the state is the payload.
+                    serde_json::Value::Object(fields)
+                        if plain_upsert && state.fields.is_empty() && state.clocks.is_empty() =>
+                    {
+                        match merge::created(fields, record.hlc) {
+                            Ok(created) => {
+                                *state = created;
+                                None
+                            }
+                            Err(fields) => Some(serde_json::Value::Object(fields)),
+                        }
+                    }
+                    other => Some(other),
+                };
+                for lost in payload.into_iter().flat_map(|payload| {
+                    merge::apply_owned(state, record.op, &record.fields, record.hlc, payload)
+                }) {
+                    plan.conflicts.push(Conflict {
+                        entity: record.entity,
+                        entity_id: record.entity_id.clone(),
+                        lost,
+                    });
+                }
+                any_forgotten |= erasure::is_forgotten(state);
+            }
         }
-        any_forgotten |= erasure::is_forgotten(&entity.state);
         position += 1;
         plan.records.push(StoredRecord {
             record,
@@ -472,10 +622,7 @@ pub(crate) fn plan_batch(
     // A forgotten person's personal data is stored nowhere: not in this batch's records (an edit
     // made before the laptop heard of the forget), nor in its conflicts.
     for key in changed.iter().filter(|_| any_forgotten) {
-        if !entities
-            .get(key)
-            .is_some_and(|e| erasure::is_forgotten(&e.state))
-        {
+        if !entities.get(key).is_some_and(Held::forgotten) {
             continue;
         }
         for stored in plan
@@ -502,30 +649,40 @@ pub(crate) fn plan_batch(
         write(Decided::Records(std::mem::take(&mut plan.records)));
     }
     for part in changed.chunks(WRITE_CHUNK) {
-        let finals: Vec<(&EntityKey, StoredEntity, Option<RecordId>)> = part
-            .iter()
-            .filter_map(|key| {
-                let entity = entities.remove(key)?;
-                let source = match lone.get(key) {
-                    Some(Some((record, hlc))) if left_by_lone_upsert(&entity.state, *hlc) => {
-                        Some(*record)
-                    }
-                    _ => None,
-                };
-                Some((key, entity, source))
-            })
-            .collect();
-        let state_json = on_every_core(&finals, |(_, e, source)| {
-            source.is_none().then(|| state_to_json(&e.state))
+        let mut finals: Vec<(&EntityKey, Held, Option<RecordId>)> = Vec::with_capacity(part.len());
+        for key in part {
+            let Some(mut entity) = entities.remove(key) else {
+                continue;
+            };
+            let source = match (lone.get(key), &entity.state) {
+                (Some(Some((record, _))), HeldState::Lone { .. }) => Some(*record),
+                (Some(Some((record, hlc))), HeldState::Merged(state))
+                    if left_by_lone_upsert(state, *hlc) =>
+                {
+                    Some(*record)
+                }
+                _ => None,
+            };
+            if source.is_none() {
+                entity.merged()?;
+            }
+            finals.push((key, entity, source));
+        }
+        let state_json = on_every_core(&finals, |(_, e, source)| match &e.state {
+            HeldState::Merged(state) if source.is_none() => Some(state_to_json(state)),
+            _ => None,
         });
         let rows: Vec<EntityRow> = finals
             .into_iter()
             .zip(state_json)
             .map(|((key, e, source_record), state_json)| {
-                let (n_outcomes, n_achieved) = outcome_counts(key.0, &e.state);
+                let (deleted, (n_outcomes, n_achieved)) = match &e.state {
+                    HeldState::Merged(state) => (state.is_deleted(), outcome_counts(key.0, state)),
+                    HeldState::Lone { outcomes, .. } => (false, *outcomes),
+                };
                 EntityRow {
                     existed: existed.contains(key),
-                    deleted: e.state.is_deleted(),
+                    deleted,
                     key: key.clone(),
                     team_id: e.team_id,
                     state_json,
@@ -611,10 +768,16 @@ fn left_by_lone_upsert(state: &EntityState, hlc: Hlc) -> bool {
 /// not deleted, every field at the record's clock. Such a state is not stored a second time (a
 /// first sync is almost only these): the entity names the record, and readers rebuild it here.
 pub(crate) fn state_of_lone_upsert(payload_json: &str, hlc: &str) -> ServerResult<EntityState> {
-    let corrupt = || ServerError::Internal("trạng thái hỏng trong CSDL".into());
-    let mut fields: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(payload_json).map_err(|_| corrupt())?;
-    let hlc: Hlc = hlc.parse().map_err(|_| corrupt())?;
+    let hlc: Hlc = hlc
+        .parse()
+        .map_err(|_| ServerError::Internal("trạng thái hỏng trong CSDL".into()))?;
+    lone_state(payload_json, hlc)
+}
+
+/// [`state_of_lone_upsert`] at a clock already read.
+fn lone_state(payload_json: &str, hlc: Hlc) -> ServerResult<EntityState> {
+    let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(payload_json)
+        .map_err(|_| ServerError::Internal("trạng thái hỏng trong CSDL".into()))?;
     fields.insert(
         merge::DELETED_FIELD.to_owned(),
         serde_json::Value::Bool(false),
@@ -718,6 +881,15 @@ mod tests {
     use super::*;
     use sotay_core::sample::SampleTeam;
 
+    /// `records` as a laptop pushes them.
+    fn outgoing(records: &[OutboxRecord]) -> Vec<OutgoingRecord> {
+        records
+            .iter()
+            .cloned()
+            .map(OutboxRecord::into_outgoing)
+            .collect()
+    }
+
     /// [`plan_batch`] of `records`, checked, with rows handed over to `write`.
     fn plan_with(
         context: BatchContext,
@@ -725,15 +897,9 @@ mod tests {
         records: &[OutboxRecord],
         write: &mut dyn FnMut(Decided),
     ) -> ServerResult<BatchPlan> {
-        let checks = check_batch(records);
-        plan_batch(
-            context,
-            device,
-            records.to_vec(),
-            checks,
-            now_millis(),
-            write,
-        )
+        let records = outgoing(records);
+        let checks = check_batch(&records);
+        plan_batch(context, device, records, checks, now_millis(), write)
     }
 
     fn decide(
@@ -812,7 +978,7 @@ mod tests {
         let expected: Vec<(u64, i64)> = (1..=records.len()).map(|n| (n as u64, n as i64)).collect();
         assert_eq!(order, expected);
         let mut keys: Vec<EntityKey> = entities.into_iter().map(|e| e.key).collect();
-        let mut touched = touched_keys(&records);
+        let mut touched = touched_keys(&outgoing(&records));
         keys.sort_unstable();
         touched.sort_unstable();
         assert_eq!(keys, touched);
@@ -870,6 +1036,56 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_whose_text_would_not_read_back_is_set_aside_not_stored() {
+        let (device, records) = laptop_of(3, false);
+        let mut batch = outgoing(&records);
+        // Someone no attendance names, so that nothing else is set aside with them.
+        let citizen = batch
+            .iter()
+            .position(|r| {
+                r.entity == Entity::Citizen
+                    && !batch.iter().any(|a| {
+                        a.entity == Entity::Attendance && a.entity_id.contains(&r.entity_id)
+                    })
+            })
+            .unwrap();
+        // A field no struct reads, holding a number no reader could take back: stored as sent,
+        // it would fail every later read of this person (a merge, a report, a teammate's pull).
+        let text = batch[citizen]
+            .payload
+            .get()
+            .replacen('{', r#"{"later":1e400,"#, 1);
+        batch[citizen].payload = serde_json::value::RawValue::from_string(text).unwrap();
+        let checks = check_batch(&batch);
+        let mut written = Vec::new();
+        let plan = plan_batch(
+            BatchContext::default(),
+            &device,
+            batch,
+            checks,
+            now_millis(),
+            &mut |part| {
+                if let Decided::Records(part) = part {
+                    written.extend(part)
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.quarantined.len(), 1);
+        assert_eq!(plan.quarantined[0].0.seq, records[citizen].seq);
+        assert!(
+            plan.quarantined[0].1.reason.contains("không đọc được"),
+            "{:?}",
+            plan.quarantined[0].1
+        );
+        written.extend(plan.records);
+        assert_eq!(written.len(), records.len() - 1);
+        assert!(written
+            .iter()
+            .all(|r| serde_json::from_str::<serde_json::Value>(&r.payload_json).is_ok()));
+    }
+
+    #[test]
     fn an_entity_made_by_one_full_upsert_names_its_record_and_reads_back_as_merged() {
         let (device, mut records) = laptop_of(3, false);
         // The same laptop then corrects one citizen: that entity now has two records.
@@ -899,6 +1115,13 @@ mod tests {
             for record in &made {
                 merge::apply(&mut merged, record);
             }
+            assert_eq!(
+                (row.n_outcomes, row.n_achieved),
+                outcome_counts(row.key.0, &merged),
+                "{:?}",
+                row.key
+            );
+            assert_eq!(row.deleted, merged.is_deleted());
             match (&row.state_json, row.source_record) {
                 (None, Some(source)) => {
                     from_records += 1;
@@ -1058,7 +1281,7 @@ mod tests {
         assert!(plan
             .quarantined
             .iter()
-            .any(|(r, _)| r.payload["citizen_id"] == citizen.as_str()));
+            .any(|(r, _)| r.payload.get().contains(citizen.as_str())));
     }
 
     #[test]
@@ -1074,7 +1297,7 @@ mod tests {
             .unwrap()
             .to_owned();
         attendance.payload["session_id"] = session.to_uppercase().into();
-        let keys = referenced_keys(&[attendance], &[]);
+        let keys = referenced_keys(&outgoing(&[attendance]), &[]);
         assert!(keys.contains(&(Entity::Session, session)), "{keys:?}");
     }
 

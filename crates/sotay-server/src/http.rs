@@ -336,7 +336,9 @@ async fn push(
             place.take_again(&state.in_flight).await?;
         }
     }
-    let request: PushRequest = decode_body(&headers, &body, &state.limits)?;
+    // Payloads stay text: most are checked and stored as such (`apply::check_batch`).
+    let request: PushRequest<Box<serde_json::value::RawValue>> =
+        decode_body(&headers, &body, &state.limits)?;
     drop(body);
     if request.records.len() > state.limits.max_records_per_batch {
         return Err(ServerError::TooLarge(format!(

@@ -15,7 +15,7 @@ use crate::apply::{DeviceRow, PullFrom, RecordPage};
 use crate::error::ServerResult;
 use sotay_core::report::CommuneTarget;
 use sotay_protocol::sync::{OwnRecords, PushResponse};
-use sotay_protocol::{DeviceId, OutboxRecord, TeamId, TeamV1, VolunteerV1};
+use sotay_protocol::{DeviceId, TeamId, TeamV1, VolunteerV1};
 use std::future::Future;
 use std::path::Path;
 
@@ -59,7 +59,7 @@ pub trait Storage: Clone + Send + Sync + 'static {
     fn push(
         &self,
         device: DeviceRow,
-        records: Vec<OutboxRecord>,
+        records: Vec<sotay_protocol::OutgoingRecord>,
     ) -> impl Future<Output = ServerResult<PushResponse>> + Send;
 
     /// Records of the device's team written by its other devices, after `from`.
@@ -165,7 +165,7 @@ impl Storage for Database {
     async fn push(
         &self,
         device: DeviceRow,
-        records: Vec<OutboxRecord>,
+        records: Vec<sotay_protocol::OutgoingRecord>,
     ) -> ServerResult<PushResponse> {
         dispatch!(self.push(device, records))
     }

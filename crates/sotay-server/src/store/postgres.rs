@@ -307,7 +307,7 @@ fn entity_of(row: &PgRow) -> ServerResult<Entity> {
 async fn push(
     tx: &mut Tx,
     device: DeviceRow,
-    records: Vec<OutboxRecord>,
+    records: Vec<sotay_protocol::OutgoingRecord>,
 ) -> ServerResult<PushResponse> {
     let team = device.team_id.0;
     // The team's row lock: this team's pushes queue here, so positions commit in order.
@@ -671,7 +671,7 @@ impl Storage for PostgresStorage {
     async fn push(
         &self,
         device: DeviceRow,
-        records: Vec<OutboxRecord>,
+        records: Vec<sotay_protocol::OutgoingRecord>,
     ) -> ServerResult<PushResponse> {
         let mut tx = self.begin().await?;
         let response = push(&mut tx, device, records).await?;

@@ -186,7 +186,7 @@ fn record_from_row(r: &rusqlite::Row) -> ServerResult<OutboxRecord> {
 fn push(
     tx: &Transaction,
     device: DeviceRow,
-    records: Vec<OutboxRecord>,
+    records: Vec<sotay_protocol::OutgoingRecord>,
 ) -> ServerResult<(PushResponse, bool)> {
     let team = device.team_id.to_string();
     let device_id = device.id.to_string();
@@ -644,7 +644,7 @@ impl Storage for SqliteStorage {
     async fn push(
         &self,
         device: DeviceRow,
-        records: Vec<OutboxRecord>,
+        records: Vec<sotay_protocol::OutgoingRecord>,
     ) -> ServerResult<PushResponse> {
         let (response, forgot) = self.run(move |tx| push(tx, device, records)).await?;
         if forgot {

@@ -16,7 +16,8 @@
 //! costs a TCP stream; the connection's later segments wait behind it, the other connections do
 //! not).
 //!
-//! `SOTAY_BENCH_LOOPBACK_ONLY=N` runs only the loopback sync, N times; `SOTAY_BENCH_PROFILE_TO=file`
+//! `SOTAY_BENCH_LOOPBACK_ONLY=N` runs only the loopback sync, N times (with
+//! `SOTAY_BENCH_IN_FLIGHT=W`, W batches at once); `SOTAY_BENCH_PROFILE_TO=file`
 //! records each timed sync with `perf` (`benches/sync_profile.py` sorts it into the sync's steps).
 
 use sotay_core::sample::{SampleTeam, PASSPHRASE};
@@ -38,6 +39,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Runs only the loopback sync with the default window, this many times: no PouchDB, no village
 /// link (to compare two builds of one change).
 const LOOPBACK_ONLY: &str = "SOTAY_BENCH_LOOPBACK_ONLY";
+/// The window of the loopback-only runs (`sotay sync --in-flight`), if not the default.
+const IN_FLIGHT: &str = "SOTAY_BENCH_IN_FLIGHT";
 /// Records each timed `sotay sync` with `perf record` into this file (see docs/benchmarks.md).
 const PROFILE_TO: &str = "SOTAY_BENCH_PROFILE_TO";
 
@@ -401,8 +404,12 @@ fn main() {
     // One batch at a time, as before 2026-11-29's second change, beside the default.
     let default = SyncConfig::default().in_flight;
     if let Some(runs) = loopback_only() {
+        let in_flight = std::env::var(IN_FLIGHT)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default);
         for _ in 0..runs {
-            run("loopback", false, default);
+            run("loopback", false, in_flight);
         }
         return;
     }

@@ -774,16 +774,12 @@ pub(crate) fn state_of_lone_upsert(payload_json: &str, hlc: &str) -> ServerResul
     lone_state(payload_json, hlc)
 }
 
-/// [`state_of_lone_upsert`] at a clock already read.
+/// [`state_of_lone_upsert`] at a clock already read: what [`merge::created`] makes of the payload
+/// (a lone upsert's payload has no field of the merge's own).
 fn lone_state(payload_json: &str, hlc: Hlc) -> ServerResult<EntityState> {
-    let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(payload_json)
-        .map_err(|_| ServerError::Internal("trạng thái hỏng trong CSDL".into()))?;
-    fields.insert(
-        merge::DELETED_FIELD.to_owned(),
-        serde_json::Value::Bool(false),
-    );
-    let clocks = fields.keys().map(|field| (field.clone(), hlc)).collect();
-    Ok(EntityState { fields, clocks })
+    let corrupt = || ServerError::Internal("trạng thái hỏng trong CSDL".into());
+    let fields = serde_json::from_str(payload_json).map_err(|_| corrupt())?;
+    merge::created(fields, hlc).map_err(|_| corrupt())
 }
 
 /// A stored entity's state: its own (`state`), else the one its lone record (payload, clock)

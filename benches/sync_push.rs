@@ -275,6 +275,19 @@ fn sotay_sync(database: &Path, in_flight: usize) -> (std::process::Output, f64) 
     (output, started.elapsed().as_secs_f64())
 }
 
+/// CPU seconds (user and system) used so far by this process, where the server runs, and by its
+/// waited-for children, the `sotay sync` runs: measured around a sync, they are each side's
+/// share, far steadier on this machine than the wall time (which spreads by a third between
+/// runs of one build). From `/proc/self/stat`, in ticks of 1/100 s (Linux's `USER_HZ`).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces: the
+    // first of them is field 3 (the state), so utime..cstime (14..17) are 11..14 here.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks = |i: usize| fields[i].parse::<u64>().unwrap() as f64 / 100.0;
+    (ticks(11) + ticks(12), ticks(13) + ticks(14))
+}
+
 /// One whole sync of a fresh laptop to a fresh server, `in_flight` batches at once; on loopback
 /// with the default, PouchDB replicates the same records after it.
 fn run(label: &str, village: bool, in_flight: usize) {
@@ -336,7 +349,14 @@ fn run(label: &str, village: bool, in_flight: usize) {
     carried.take();
 
     // A volunteer's whole sync: the CLI starts, unlocks the store, pushes and pulls, exits.
+    let (server_before, laptop_before) = cpu_seconds();
     let (sync, took) = sotay_sync(&dir.path().join("laptop.sqlite"), in_flight);
+    let (server_after, laptop_after) = cpu_seconds();
+    let cpu = format!(
+        "CPU: laptop {:.2} s, server {:.2} s",
+        laptop_after - laptop_before,
+        server_after - server_before
+    );
     assert!(
         sync.status.success(),
         "sotay sync failed: {}",
@@ -359,7 +379,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         // PouchDB's four requests in turn per 100 documents would take over ten minutes of
         // round trips here: the village target is against the line itself.
         println!(
-            "| {label} | {records} | **{took:.2} s** in {requests} requests | {:.2} / {:.2} MB, {held} segments held back 0.5 s; **{:.2} ×** the line time ({:.1} s) |",
+            "| {label} | {records} | **{took:.2} s** in {requests} requests ({cpu}) | {:.2} / {:.2} MB, {held} segments held back 0.5 s; **{:.2} ×** the line time ({:.1} s) |",
             wire.0 as f64 / 1e6,
             wire.1 as f64 / 1e6,
             took / line_time(wire),
@@ -368,7 +388,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         return;
     }
     if in_flight != SyncConfig::default().in_flight || loopback_only().is_some() {
-        println!("| {label} | {records} | **{took:.2} s** in {requests} requests | | |");
+        println!("| {label} | {records} | **{took:.2} s** in {requests} requests ({cpu}) | | |");
         return;
     }
     // The fixed costs alone: the same command again, with nothing left to send.
@@ -383,7 +403,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         let pouch = pouchdb(&documents, adapter, &leveldb);
         assert_eq!(pouch.docs, records);
         println!(
-            "| {label} | {records} | **{took:.2} s** in {requests} requests | PouchDB ({adapter}) {:.2} s, {:.2} / {:.2} MB in {} requests | **{:.1} ×** faster |",
+            "| {label} | {records} | **{took:.2} s** in {requests} requests ({cpu}) | PouchDB ({adapter}) {:.2} s, {:.2} / {:.2} MB in {} requests | **{:.1} ×** faster |",
             pouch.ms / 1000.0,
             pouch.bytes_sent as f64 / 1e6,
             pouch.bytes_received as f64 / 1e6,

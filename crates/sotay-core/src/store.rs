@@ -275,6 +275,11 @@ impl Store {
         outbox::status(&self.conn, self.device)
     }
 
+    /// How many outbox records the server does not hold yet (the status's `pending`, cheaper).
+    pub fn pending_count(&self) -> CoreResult<u64> {
+        outbox::pending_count(&self.conn)
+    }
+
     /// Pending outbox records after `after_seq`, oldest first, at most `limit`.
     pub fn pending_records(&self, after_seq: u64, limit: usize) -> CoreResult<Vec<OutboxRecord>> {
         outbox::pending(&self.conn, after_seq, limit, |text| {

@@ -423,7 +423,7 @@ impl Store {
             server: self.meta(META_SERVER)?,
             certificate: self.meta(META_CERTIFICATE)?,
             enrolled: self.meta(META_TOKEN)?.is_some(),
-            pending: self.outbox_status()?.pending,
+            pending: self.pending_count()?,
             last_success: self.meta(META_LAST_SUCCESS)?,
             last_attempt: self.meta(META_LAST_ATTEMPT)?,
             last_error: self.meta(META_LAST_ERROR)?,

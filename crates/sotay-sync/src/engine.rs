@@ -174,7 +174,7 @@ pub async fn sync(
     let message = result.as_ref().err().map(ToString::to_string);
     summary.pending = store.with(|s| {
         s.note_sync_result(message.as_deref())?;
-        Ok(s.outbox_status()?.pending)
+        s.pending_count()
     })?;
     result.map(|()| summary)
 }
@@ -244,7 +244,7 @@ async fn push_then_pull(
     }
     let total = store.with(|s| {
         s.mark_acked(status.acked_seq)?;
-        Ok(s.outbox_status()?.pending)
+        s.pending_count()
     })?;
     // What teammates recorded comes down while this laptop's batches go up: the pull needs
     // nothing the pushes change (the server leaves this device's own records out of it, and

@@ -59,8 +59,8 @@ impl SqliteStorage {
         conn.pragma_update(None, "cache_size", -65_536)
             .map_err(db)?;
         // Checkpoints (copying the WAL into the database, and its fsync) run on a thread of their
-        // own, beside the next push instead of inside one; the writer's own automatic
-        // checkpoint stays as a bound on the WAL should that thread fall far behind.
+        // own once the writer is quiet ([`checkpointer`]), not inside a push; the writer's own
+        // automatic checkpoint stays as a bound on the WAL should that thread fall far behind.
         conn.pragma_update(None, "wal_autocheckpoint", 65_536)
             .map_err(db)?;
         // Bytes a change frees within a page are zeroed (FAST: at no extra I/O), so a forgotten
@@ -500,9 +500,19 @@ fn by_kind(keys: &[EntityKey]) -> Vec<(Entity, String)> {
         .collect()
 }
 
+/// How long the writer stays quiet before the checkpointer copies the WAL into the database.
+const CHECKPOINT_WHEN_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+/// The longest a checkpoint waits for quiet after the first commit it would cover.
+const CHECKPOINT_AT_MOST_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A thread with its own connection that checkpoints the WAL (PASSIVE: it never waits for or
-/// blocks the writer) whenever a push has committed, and ends when the storage is dropped.
+/// blocks the writer) once pushes have committed and the writer has been quiet for
+/// [`CHECKPOINT_WHEN_QUIET`], or [`CHECKPOINT_AT_MOST_AFTER`] the first of them on a server
+/// that is never quiet; it ends when the storage is dropped. A laptop's first sync is a batch
+/// every ~80 ms: a checkpoint after each copied pages and synced the file beside the next
+/// batch, on the cores that batch needed; now it comes once, after the laptop has its answer.
 fn checkpointer(path: &Path) -> ServerResult<std::sync::mpsc::SyncSender<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
     let conn = rusqlite::Connection::open(path).map_err(db)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(db)?;
@@ -510,8 +520,23 @@ fn checkpointer(path: &Path) -> ServerResult<std::sync::mpsc::SyncSender<()>> {
     std::thread::Builder::new()
         .name("sotay-checkpoint".into())
         .spawn(move || {
-            while woken.recv().is_ok() {
+            let checkpoint = || {
                 let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            };
+            while woken.recv().is_ok() {
+                let first = std::time::Instant::now();
+                loop {
+                    let left = CHECKPOINT_AT_MOST_AFTER.saturating_sub(first.elapsed());
+                    match woken.recv_timeout(CHECKPOINT_WHEN_QUIET.min(left)) {
+                        Ok(()) if !left.is_zero() => continue,
+                        Err(RecvTimeoutError::Disconnected) => {
+                            checkpoint();
+                            return;
+                        }
+                        _ => break,
+                    }
+                }
+                checkpoint();
             }
         })
         .map_err(|e| ServerError::Internal(e.to_string()))?;

@@ -7,13 +7,39 @@ use icu_collator::{Collator, CollatorBorrowed};
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// NFC with runs of white space collapsed to one space and the ends trimmed. Lists copied from
 /// Word or web pages often arrive in NFD or with doubled spaces; both must store the same.
 pub fn normalize(text: &str) -> String {
-    let nfc: String = text.nfc().collect();
+    // Nearly every value (every one a server checks from a laptop) is already both: checked and
+    // copied, not decomposed, recomposed and joined again.
+    let nfc: std::borrow::Cow<str> =
+        if unicode_normalization::is_nfc_quick(text.chars()) == IsNormalized::Yes {
+            text.into()
+        } else {
+            text.nfc().collect::<String>().into()
+        };
+    if single_spaced(&nfc) {
+        return nfc.into_owned();
+    }
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `text` is as `split_whitespace` and a join with one space would leave it.
+fn single_spaced(text: &str) -> bool {
+    let mut after_space = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if c != ' ' || after_space {
+                return false;
+            }
+            after_space = true;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space || text.is_empty()
 }
 
 /// The search key: diacritics removed, đ→d, lower case, anything but letters and digits turned
@@ -450,6 +476,33 @@ mod tests {
         ];
         for (query, name, expected) in cases {
             assert_eq!(match_name(query, name), expected, "{query} ~ {name}");
+        }
+    }
+
+    #[test]
+    fn normalizing_what_is_already_normal_gives_what_the_full_path_gives() {
+        let full = |text: &str| {
+            let nfc: String = text.nfc().collect();
+            nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let nfd: String = "Lê Thị Hồng Nhung".nfd().collect();
+        for text in [
+            "",
+            " ",
+            "Lê Thị Hồng Nhung",
+            "Lê  Thị",
+            " Lê",
+            "Lê ",
+            "Lê\tThị",
+            "Lê\u{00a0}Thị",
+            "Lê\u{3000}Thị",
+            "a\nb",
+            &nfd,
+            &format!("{nfd} "),
+            "Ðặng",
+            "x\u{0301}",
+        ] {
+            assert_eq!(normalize(text), full(text), "{text:?}");
         }
     }
 

@@ -433,7 +433,8 @@ impl PayloadSource for &str {
 }
 
 /// Reads every value of a JSON text as [`serde_json::Value`] would (numbers parsed, strings
-/// unescaped), keeping none of them.
+/// unescaped), keeping none of them. serde's `IgnoredAny` is not enough: serde_json skips what
+/// it ignores by its syntax alone, so `1e400` and a lone `\ud800` would pass.
 struct ReadsAsValues;
 
 impl<'de> serde::Deserialize<'de> for ReadsAsValues {

@@ -86,6 +86,9 @@ pub enum CoreError {
     #[error("không mã hóa được {path}: {reason}; tệp cũ vẫn còn nguyên")]
     Encrypting { path: String, reason: String },
 
+    #[error("không tính được khóa của kho dữ liệu: {reason}")]
+    Unlocking { reason: String },
+
     #[error("thông tin cá nhân của người dân “{id}” đã được xóa theo yêu cầu; không sửa được")]
     Erased { id: String },
 
@@ -176,6 +179,7 @@ impl CoreError {
             CoreError::Encrypting { path, reason } => {
                 format!("could not encrypt {path}: {reason}; the old file is intact")
             }
+            CoreError::Unlocking { reason } => format!("could not compute the store's key: {reason}"),
             CoreError::ValueRefused { reason_en, .. } => {
                 format!("this value cannot be used again: {reason_en}")
             }
@@ -206,6 +210,7 @@ impl CoreError {
             CoreError::WrongPassphrase { .. } => "wrong_passphrase",
             CoreError::TooManyAttempts { .. } => "too_many_attempts",
             CoreError::Encrypting { .. } => "encrypting",
+            CoreError::Unlocking { .. } => "unlocking",
             CoreError::Erased { .. } => "erased",
             CoreError::ValueRefused { .. } => "value_refused",
         }

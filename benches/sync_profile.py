@@ -19,7 +19,8 @@ SAMPLES_PER_SECOND = 2000
 
 # (step, pattern over a frame's symbol), first match wins.
 STEPS = [
-    ("unlocking the store (PBKDF2 key derivation)", r"PBKDF2|cipher_ctx_key_derive"),
+    # Argon2id since the eighth session; PBKDF2 when a store keyed the old way is opened.
+    ("unlocking the store (key derivation)", r"argon2::|PBKDF2|cipher_ctx_key_derive"),
     # OpenSSL's SHA-512 and AES are hand-written assembly without unwind tables: their samples
     # carry no caller. SQLCipher uses them for the key (above, when unwound) and for every page.
     ("SQLCipher page and key crypto (callers not unwound)", r"^(sha512_|SHA512_|aesni_|EVP_)"),

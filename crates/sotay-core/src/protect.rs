@@ -549,6 +549,43 @@ mod tests {
     }
 
     #[test]
+    fn an_old_store_left_with_its_wal_by_a_crash_is_rekeyed_with_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, crashed) = (
+            dir.path().join("sotay.sqlite"),
+            dir.path().join("crashed.sqlite"),
+        );
+        let right = Passphrase::new("hoa sen trắng");
+        let writer = open_with(&path, &KeySpec::legacy(&right)).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x);",
+            )
+            .unwrap();
+        for i in 0..200 {
+            writer
+                .execute("INSERT INTO t VALUES (?1)", [format!("Người dân {i}")])
+                .unwrap();
+        }
+        // The files as a crash leaves them: rows in the WAL, not yet in the database.
+        std::fs::copy(&path, &crashed).unwrap();
+        std::fs::copy(sidecar(&path, "-wal"), sidecar(&crashed, "-wal")).unwrap();
+        drop(writer);
+        let conn = unlock_at(&crashed, &right, 1_000).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 200);
+        drop(conn);
+        assert!(!opens_with(&crashed, &KeySpec::legacy(&right)));
+        let conn = unlock_at(&crashed, &right, 1_001).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 200);
+    }
+
+    #[test]
     fn a_new_passphrase_rekeys_the_store_under_its_salt() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sotay.sqlite");

@@ -362,8 +362,14 @@ fn run(label: &str, village: bool, in_flight: usize) {
         "sotay sync failed: {}",
         String::from_utf8_lossy(&sync.stderr)
     );
-    let requests = serde_json::from_slice::<serde_json::Value>(&sync.stdout)
-        .map_or_else(|_| "?".to_owned(), |s| s["requests"].to_string());
+    let summary = serde_json::from_slice::<serde_json::Value>(&sync.stdout).unwrap_or_default();
+    let requests = match summary["requests"].as_u64() {
+        Some(n) => format!(
+            "{n} requests, {:.2} MB up",
+            summary["bytes_sent"].as_f64().unwrap_or(0.0) / 1e6
+        ),
+        None => "? requests".to_owned(),
+    };
     let (wire, held) = carried.take();
     let stats = runtime.block_on(sotay_server::admin::stats(&db)).unwrap();
     let team = &stats[0];
@@ -379,7 +385,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         // PouchDB's four requests in turn per 100 documents would take over ten minutes of
         // round trips here: the village target is against the line itself.
         println!(
-            "| {label} | {records} | **{took:.2} s** in {requests} requests ({cpu}) | {:.2} / {:.2} MB, {held} segments held back 0.5 s; **{:.2} ×** the line time ({:.1} s) |",
+            "| {label} | {records} | **{took:.2} s** in {requests} ({cpu}) | {:.2} / {:.2} MB, {held} segments held back 0.5 s; **{:.2} ×** the line time ({:.1} s) |",
             wire.0 as f64 / 1e6,
             wire.1 as f64 / 1e6,
             took / line_time(wire),
@@ -388,7 +394,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         return;
     }
     if in_flight != SyncConfig::default().in_flight || loopback_only().is_some() {
-        println!("| {label} | {records} | **{took:.2} s** in {requests} requests ({cpu}) | | |");
+        println!("| {label} | {records} | **{took:.2} s** in {requests} ({cpu}) | | |");
         return;
     }
     // The fixed costs alone: the same command again, with nothing left to send.
@@ -403,7 +409,7 @@ fn run(label: &str, village: bool, in_flight: usize) {
         let pouch = pouchdb(&documents, adapter, &leveldb);
         assert_eq!(pouch.docs, records);
         println!(
-            "| {label} | {records} | **{took:.2} s** in {requests} requests ({cpu}) | PouchDB ({adapter}) {:.2} s, {:.2} / {:.2} MB in {} requests | **{:.1} ×** faster |",
+            "| {label} | {records} | **{took:.2} s** in {requests} ({cpu}) | PouchDB ({adapter}) {:.2} s, {:.2} / {:.2} MB in {} requests | **{:.1} ×** faster |",
             pouch.ms / 1000.0,
             pouch.bytes_sent as f64 / 1e6,
             pouch.bytes_received as f64 / 1e6,

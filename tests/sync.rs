@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use sotay_core::CitizenPatch;
 use sotay_protocol::sync::PROTOCOL_HEADER;
+use sotay_protocol::wire::{compress_body_as, Compression};
 use sotay_sync::SyncConfig;
 use std::process::Command;
 use std::time::Duration;
@@ -331,6 +332,83 @@ fn the_pull_goes_while_the_batches_travel() {
     });
 }
 
+/// How hard each push through `proxy` was compressed, told by its size: nearer to what the
+/// fast or the thorough settings make of its JSON (the two differ by about a third).
+fn compressions(proxy: &FaultProxy) -> Vec<Compression> {
+    proxy
+        .pushed_bodies_as_sent()
+        .iter()
+        .map(|(sent, json)| {
+            let thorough = compress_body_as(json, Compression::Thorough).len();
+            let fast = compress_body_as(json, Compression::Fast).len();
+            if sent.len().abs_diff(fast) < sent.len().abs_diff(thorough) {
+                Compression::Fast
+            } else {
+                Compression::Thorough
+            }
+        })
+        .collect()
+}
+
+/// A backlog of 8,000 people sent through `proxy` in batches of 500 growing to 2,000: how hard
+/// each batch was compressed, once everything is on the server.
+fn backlog_compressions(server: &TestServer, proxy: &FaultProxy) -> Vec<Compression> {
+    let mut laptop = Laptop::new();
+    laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+    let dir = tempfile::tempdir().unwrap();
+    sotay_core::sample::SampleTeam {
+        citizens: 8_000,
+        sessions: 0,
+        per_session: 0,
+    }
+    .add_to(&mut laptop.store(), dir.path())
+    .unwrap();
+    let summary = laptop
+        .sync_with(&SyncConfig {
+            initial_batch: 500,
+            max_batch: 2_000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(laptop.pending(), 0, "{summary:?}");
+    assert_server_has(server, 8_000, 0, 0);
+    compressions(proxy)
+}
+
+/// On loopback the link carries bytes far faster than the thorough compressor makes them: once
+/// an answer says so (the server's Server-Timing taken off the round trip), the batches after
+/// it go fast-compressed. The first goes before anything is measured, thorough.
+#[test]
+fn on_a_fast_link_later_batches_are_compressed_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Backend::Sqlite(dir.path().join("central.sqlite")));
+    let proxy = FaultProxy::start(server.addr);
+    let compressions = backlog_compressions(&server, &proxy);
+    assert!(compressions.len() >= 5, "{compressions:?}");
+    assert_eq!(compressions[0], Compression::Thorough, "{compressions:?}");
+    // From the fifth batch on, each is read after the first answer is in.
+    assert!(
+        compressions[4..].iter().all(|c| *c == Compression::Fast),
+        "{compressions:?}"
+    );
+}
+
+/// Over a slow line (200 KB/s) the compressing costs nothing (it happens while earlier batches
+/// travel) and every byte saved reaches the server sooner: every batch goes thorough.
+#[test]
+fn on_a_slow_link_every_batch_is_compressed_thoroughly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Backend::Sqlite(dir.path().join("central.sqlite")));
+    let proxy = FaultProxy::start(server.addr);
+    proxy.slow_line(200_000.0);
+    let compressions = backlog_compressions(&server, &proxy);
+    assert!(compressions.len() >= 5, "{compressions:?}");
+    assert!(
+        compressions.iter().all(|c| *c == Compression::Thorough),
+        "{compressions:?}"
+    );
+}
+
 #[test]
 fn a_server_that_refuses_early_batches_still_gets_everything() {
     each_backend(|backend| {
@@ -452,6 +530,18 @@ fn raw_push(
 }
 
 fn raw_push_to(url: &str, token: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, String) {
+    let (status, body, _, _) = timed_push_to(url, token, headers, body);
+    (status, body)
+}
+
+/// [`raw_push_to`], with the time the server says it spent (its Server-Timing) and the whole
+/// round trip as the client saw it.
+fn timed_push_to(
+    url: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, String, Option<Duration>, Duration) {
     let client = raw_client();
     let mut req = client
         .post(format!("{url}/v1/push"))
@@ -464,9 +554,16 @@ fn raw_push_to(url: &str, token: &str, headers: &[(&str, &str)], body: Vec<u8>) 
         .build()
         .unwrap();
     runtime.block_on(async {
+        let started = std::time::Instant::now();
         let resp = req.body(body).send().await.unwrap();
         let status = resp.status().as_u16();
-        (status, resp.text().await.unwrap())
+        let spent = resp
+            .headers()
+            .get(sotay_protocol::sync::SERVER_TIMING_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(sotay_protocol::sync::read_server_timing);
+        let text = resp.text().await.unwrap();
+        (status, text, spent, started.elapsed())
     })
 }
 
@@ -559,6 +656,85 @@ fn a_batch_that_arrives_before_the_one_it_follows_waits_its_turn() {
         assert!(body.contains(&format!("\"acked_seq\":{last}")), "{body}");
         assert_eq!(server.stats(TEAM).records, last);
         assert_server_has(&server, 10, 0, 0);
+    });
+}
+
+/// A push's answer says how long the server spent on it once its body was in, its wait for the
+/// batch before it included: the laptop takes the rest of the round trip for the link's, and
+/// compresses from it (`sotay_sync::engine`). Here the early batch waits ~300 ms for the first.
+#[test]
+fn a_push_answer_says_how_long_the_server_spent_on_it() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+        laptop.add_citizens("Lê", 10);
+        let (url, token) = (server.url(), token_of(&laptop));
+        let early = {
+            let (url, token, body) = (
+                url.clone(),
+                token.clone(),
+                push_body_after(&laptop, 5, 1000),
+            );
+            std::thread::spawn(move || {
+                timed_push_to(&url, &token, &[CURRENT_PROTOCOL, ZSTD, FOLLOWS_5], body)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let first = timed_push_to(
+            &url,
+            &token,
+            &[CURRENT_PROTOCOL, ZSTD],
+            push_body_after(&laptop, 0, 5),
+        );
+        let early = early.join().unwrap();
+        for (status, body, spent, round_trip) in [&first, &early] {
+            assert_eq!(*status, 200, "{body}");
+            let spent = spent.expect("the answer says what the server spent");
+            assert!(spent <= *round_trip, "{spent:?} of {round_trip:?}");
+        }
+        let (first_spent, early_spent) = (first.2.unwrap(), early.2.unwrap());
+        assert!(early_spent >= Duration::from_millis(200), "{early_spent:?}");
+        assert!(first_spent < early_spent, "{first_spent:?} {early_spent:?}");
+        assert_server_has(&server, 10, 0, 0);
+    });
+}
+
+/// A batch that must wait for the ones before it is read and checked while it waits (the one
+/// before is being stored meanwhile, and a free core does the reading), so a body that does not
+/// read is refused at once, not after the wait. Past the server's budget for batches read early
+/// a waiting batch holds only its compressed body and is read when its wait ends.
+#[test]
+fn a_waiting_batch_is_read_while_it_waits_within_the_servers_budget() {
+    each_backend(|backend| {
+        for (budget, read_early) in [
+            (sotay_server::Settings::default().early_batch_bytes, true),
+            (0, false),
+        ] {
+            let wait = Duration::from_millis(800);
+            let limits = sotay_server::Settings {
+                batch_wait: wait,
+                early_batch_bytes: budget,
+                ..Default::default()
+            };
+            let server = TestServer::start_with(backend.clone(), limits);
+            let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+            laptop.add_citizens("Lê", 10);
+            let garbled = sotay_protocol::wire::compress_body(br#"{"records": [{"seq": 6"#);
+            let (status, body, _, took) = timed_push_to(
+                &server.url(),
+                &token_of(&laptop),
+                &[CURRENT_PROTOCOL, ZSTD, FOLLOWS_5],
+                garbled,
+            );
+            assert_eq!(status, 400, "{body}");
+            assert!(body.contains("JSON"), "{body}");
+            assert_eq!(
+                took < wait,
+                read_early,
+                "budget {budget}: answered in {took:?}"
+            );
+            assert_eq!(server.stats(TEAM).records, 0);
+        }
     });
 }
 
@@ -888,6 +1064,37 @@ fn a_client_killed_mid_sync_resumes_where_it_stopped() {
         assert_server_has(&server, 1_500, 1, 40);
         assert_eq!(server.stats(TEAM).records, total);
     });
+}
+
+/// Plain http:// goes only to this machine and speaks no TLS, so the sync's client trusts no
+/// certificate for it: it must not need the system's certificate store at all (reading all of
+/// it cost every such sync ~150 files; a machine without one could not sync here). The
+/// store's locations are pointed at nothing, as on a minimal install without `ca-certificates`.
+#[test]
+fn a_sync_over_plain_http_needs_no_system_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Backend::Sqlite(dir.path().join("central.sqlite")));
+    let mut laptop = Laptop::enrolled(&server, TEAM, "Hoa");
+    laptop.add_citizens("Vũ", 3);
+    let path = laptop.path.clone();
+    laptop.release();
+    let nothing = dir.path().join("no-certificates-here");
+    let out = sotay()
+        .arg("--db")
+        .arg(&path)
+        .args(["sync", "--json"])
+        .env("SSL_CERT_FILE", &nothing)
+        .env("SSL_CERT_DIR", &nothing)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["pending"], 0);
+    assert_server_has(&server, 3, 0, 0);
 }
 
 #[test]

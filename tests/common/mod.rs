@@ -599,6 +599,28 @@ impl FaultProxy {
         self.shared.faults.lock().unwrap().len() + self.shared.push_faults.lock().unwrap().len()
     }
 
+    /// From now on, holds each request as long as it takes to go over a line of
+    /// `bytes_per_second` (a slow link as the laptop sees it: the server's time is unchanged).
+    pub fn slow_line(&self, bytes_per_second: f64) {
+        *self.shared.line_rate.lock().unwrap() = Some(bytes_per_second);
+    }
+
+    /// Every push that went through: its body as sent (compressed), and its JSON.
+    pub fn pushed_bodies_as_sent(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.starts_with(b"POST /v1/push "))
+            .filter_map(|r| {
+                let body = &r[r.windows(4).position(|w| w == b"\r\n\r\n")? + 4..];
+                let json = sotay_protocol::wire::decompress_body(body, 1 << 30).ok()?;
+                Some((body.to_vec(), json))
+            })
+            .collect()
+    }
+
     /// The JSON of every push that went through, decompressed.
     pub fn pushed_bodies(&self) -> Vec<String> {
         self.shared
@@ -658,6 +680,9 @@ struct Shared {
     requests: Arc<Mutex<Vec<Vec<u8>>>>,
     events: Arc<Mutex<Vec<Seen>>>,
     holds: Holds,
+    /// Bytes per second of a slow line: each request is held as long as it would take to go
+    /// over it, before it is forwarded.
+    line_rate: Arc<Mutex<Option<f64>>>,
 }
 
 /// The decompressed JSON of a push request, or None for any other request.
@@ -689,6 +714,10 @@ fn handle(mut client: TcpStream, upstream: SocketAddr, shared: Shared) {
         *seen
     };
     shared.requests.lock().unwrap().push(request.clone());
+    let line_rate = *shared.line_rate.lock().unwrap();
+    if let Some(rate) = line_rate {
+        std::thread::sleep(Duration::from_secs_f64(request.len() as f64 / rate));
+    }
     if let Some(json) = &json {
         let held = {
             let mut holds = shared.holds.lock().unwrap();

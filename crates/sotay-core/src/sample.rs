@@ -42,6 +42,13 @@ impl SampleTeam {
             commune_code: "14758".into(),
             volunteer: "Lê Thị Hoa".into(),
         })?;
+        self.add_to(&mut store, dir)?;
+        Ok(store)
+    }
+
+    /// Adds the citizens and sessions to `store` (its team already set up), as `build` does;
+    /// `dir` holds the import's CSV for a moment.
+    pub fn add_to(&self, store: &mut Store, dir: &Path) -> CoreResult<()> {
         let mut csv = String::from("Họ và tên,Giới tính,Năm sinh,Thôn/Xóm,Số điện thoại\n");
         for i in 0..self.citizens {
             csv += &format!(
@@ -88,6 +95,6 @@ impl SampleTeam {
                 ..Default::default()
             })?;
         }
-        Ok(store)
+        Ok(())
     }
 }

@@ -16,6 +16,36 @@ pub const FOLLOWS_HEADER: &str = "x-sotay-follows";
 /// waiting for their turn.
 pub const MAX_BATCHES_IN_FLIGHT: usize = 4;
 
+/// On a push's answer: how long the server spent on it after reading its body (waiting for
+/// its turn, storing), in the W3C Server Timing form `app;dur=<milliseconds>`. What is left of
+/// the round trip is the link's: the laptop learns from it how fast its link carries bytes
+/// (and so how hard to compress). A server that leaves it out is simply not measured.
+pub const SERVER_TIMING_HEADER: &str = "server-timing";
+
+/// The [`SERVER_TIMING_HEADER`] value for `spent`.
+pub fn server_timing(spent: std::time::Duration) -> String {
+    format!("app;dur={:.1}", spent.as_secs_f64() * 1000.0)
+}
+
+/// The time a [`SERVER_TIMING_HEADER`] value gives for the `app` metric; None when it holds
+/// none, or one that is not a duration an answer could take (negative, not a number, a day
+/// or more).
+pub fn read_server_timing(value: &str) -> Option<std::time::Duration> {
+    value.split(',').find_map(|metric| {
+        let mut parts = metric.split(';').map(str::trim);
+        if parts.next()? != "app" {
+            return None;
+        }
+        let millis: f64 = parts
+            .find_map(|p| p.strip_prefix("dur="))?
+            .trim_matches('"')
+            .parse()
+            .ok()?;
+        (millis.is_finite() && (0.0..86_400_000.0).contains(&millis))
+            .then(|| std::time::Duration::from_secs_f64(millis / 1000.0))
+    })
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrollRequest {
     pub code: String,
@@ -120,4 +150,36 @@ pub struct ErrorDetail {
     /// For `sequence_gap`: the sequence the server expects next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_seq: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_server_timing_reads_back_and_nonsense_is_no_timing() {
+        let spent = Duration::from_micros(57_340);
+        let read = read_server_timing(&server_timing(spent)).unwrap();
+        assert!(
+            read.abs_diff(spent) < Duration::from_micros(100),
+            "{read:?}"
+        );
+        assert_eq!(
+            read_server_timing("db;dur=3, app;desc=\"x\";dur=12.5"),
+            Some(Duration::from_micros(12_500))
+        );
+        for nonsense in [
+            "",
+            "db;dur=3",
+            "app",
+            "app;dur=",
+            "app;dur=-1",
+            "app;dur=NaN",
+            "app;dur=inf",
+            "app;dur=1e12",
+        ] {
+            assert_eq!(read_server_timing(nonsense), None, "{nonsense}");
+        }
+    }
 }

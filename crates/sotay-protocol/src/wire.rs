@@ -16,10 +16,27 @@ pub enum WireError {
     TooLarge { limit: u64 },
 }
 
+/// How hard a body is compressed; the server reads either alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Fewest bytes for the CPU: [`body_encoder`]'s settings (a batch of 5,000 records: 135 KB
+    /// in ~15 ms on the bench machine). For a link slower than the compressor itself.
+    Thorough,
+    /// zstd level 1: a third more bytes (177 KB) in a fifth of the time (~3 ms). For a link
+    /// that carries bytes faster than [`Compression::Thorough`] makes them, where the laptop's
+    /// CPU, not the line, is what the batch waits for.
+    Fast,
+}
+
 /// Compresses a body as the protocol requires: zstd with the content checksum, at the settings of
 /// [`body_encoder`]; any settings decompress alike.
 pub fn compress_body(json: &[u8]) -> Vec<u8> {
-    let mut encoder = body_encoder();
+    compress_body_as(json, Compression::Thorough)
+}
+
+/// [`compress_body`] at the given [`Compression`].
+pub fn compress_body_as(json: &[u8], compression: Compression) -> Vec<u8> {
+    let mut encoder = body_encoder(compression);
     encoder.write_all(json).expect("writing to memory");
     encoder.finish().expect("finishing into memory")
 }
@@ -28,7 +45,12 @@ pub fn compress_body(json: &[u8]) -> Vec<u8> {
 /// JSON is a few MB; built whole first, its buffer grew by reallocation into fresh pages that
 /// the kernel zeroes, which cost more than writing the JSON itself.
 pub fn compress_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    let mut json = std::io::BufWriter::with_capacity(128 * 1024, body_encoder());
+    compress_json_as(value, Compression::Thorough)
+}
+
+/// [`compress_json`] at the given [`Compression`].
+pub fn compress_json_as<T: serde::Serialize>(value: &T, compression: Compression) -> Vec<u8> {
+    let mut json = std::io::BufWriter::with_capacity(128 * 1024, body_encoder(compression));
     serde_json::to_writer(&mut json, value).expect("serialises");
     let encoder = json
         .into_inner()
@@ -36,7 +58,7 @@ pub fn compress_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     encoder.finish().expect("finishing into memory")
 }
 
-/// zstd level 8 (its lazy2 match finder and window) with small match tables, one probe per
+/// Thorough: zstd level 8 (its lazy2 match finder and window) with small match tables, one probe per
 /// position and matches of 6 bytes or more. A push batch is thousands of records in which the
 /// same IDs and field names recur at every distance: measured on the bench's 40,802 records
 /// (11 batches), plain level 8 sent 1.17 MB and spent ~240 ms of CPU; these settings send
@@ -44,20 +66,26 @@ pub fn compress_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 /// where a record's neighbours share the longest runs (UUIDv7 prefixes, the same session),
 /// and a longer minimum match skips the short ones that cost more to code than they save
 /// (docs/benchmarks.md, change 10). Level 1 is ten times as fast but sends 1.28 MB, a fifth
-/// more over a village link.
-fn body_encoder() -> zstd::stream::Encoder<'static, Vec<u8>> {
+/// more over a village link. Fast: level 1 as zstd sets it.
+fn body_encoder(compression: Compression) -> zstd::stream::Encoder<'static, Vec<u8>> {
     use zstd::stream::raw::CParameter;
+    let level = match compression {
+        Compression::Thorough => 8,
+        Compression::Fast => 1,
+    };
     let mut encoder =
-        zstd::stream::Encoder::new(Vec::new(), 8).expect("level 8 is a valid zstd level");
-    for parameter in [
-        CParameter::HashLog(15),
-        CParameter::ChainLog(15),
-        CParameter::SearchLog(1),
-        CParameter::MinMatch(6),
-    ] {
-        encoder
-            .set_parameter(parameter)
-            .expect("the parameters are within zstd's bounds");
+        zstd::stream::Encoder::new(Vec::new(), level).expect("levels 1 and 8 are valid");
+    if compression == Compression::Thorough {
+        for parameter in [
+            CParameter::HashLog(15),
+            CParameter::ChainLog(15),
+            CParameter::SearchLog(1),
+            CParameter::MinMatch(6),
+        ] {
+            encoder
+                .set_parameter(parameter)
+                .expect("the parameters are within zstd's bounds");
+        }
     }
     encoder
         .include_checksum(true)
@@ -148,6 +176,29 @@ mod tests {
         assert_eq!(
             decompress_body(&body, 1 << 20).unwrap(),
             serde_json::to_vec(&value).unwrap()
+        );
+    }
+
+    #[test]
+    fn both_compressions_read_back_and_fast_trades_bytes() {
+        let value = serde_json::json!({
+            "records": (0..5_000)
+                .map(|i| serde_json::json!({"id": format!("0190a4c2-{i:04x}-7abc"), "n": i}))
+                .collect::<Vec<_>>()
+        });
+        let json = serde_json::to_vec(&value).unwrap();
+        let thorough = compress_json_as(&value, Compression::Thorough);
+        let fast = compress_json_as(&value, Compression::Fast);
+        assert_eq!(thorough, compress_json(&value));
+        for body in [&thorough, &fast] {
+            assert!(has_checksum(body));
+            assert_eq!(decompress_body(body, 1 << 22).unwrap(), json);
+        }
+        assert!(
+            fast.len() > thorough.len(),
+            "{} {}",
+            fast.len(),
+            thorough.len()
         );
     }
 

@@ -70,7 +70,7 @@ fn push_all(
     runtime.block_on(async {
         let mut applied = 0;
         for batch in batches {
-            let response = db.push(device, batch).await.unwrap();
+            let response = db.push(device, batch.into()).await.unwrap();
             assert!(
                 response.quarantined.is_empty(),
                 "{:?}",

@@ -149,8 +149,8 @@ pub async fn import_bundle(db: &Database, bytes: &[u8]) -> ServerResult<PushResp
         .records
         .into_iter()
         .map(sotay_protocol::OutboxRecord::into_outgoing)
-        .collect();
-    db.push(device, records).await
+        .collect::<Vec<_>>();
+    db.push(device, records.into()).await
 }
 
 /// A record set aside by the server, for an administrator.

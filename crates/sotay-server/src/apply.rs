@@ -341,6 +341,40 @@ pub(crate) enum Decided {
     Entities(Vec<EntityRow>),
 }
 
+/// A batch of one device's records on its way to the store. A batch that waited for its turn
+/// had its records' own rules checked while it waited ([`Batch::checked`]), on a core the batch
+/// before it left free; any other is checked by the store, beside its first lookups.
+pub struct Batch {
+    pub(crate) records: Vec<OutgoingRecord>,
+    pub(crate) checks: Option<Vec<Checked>>,
+}
+
+impl From<Vec<OutgoingRecord>> for Batch {
+    fn from(records: Vec<OutgoingRecord>) -> Self {
+        Self {
+            records,
+            checks: None,
+        }
+    }
+}
+
+impl Batch {
+    /// `records` with their own rules checked now ([`check_batch`]).
+    pub(crate) fn checked(records: Vec<OutgoingRecord>) -> Self {
+        let checks = check_batch(&records);
+        Self {
+            records,
+            checks: Some(checks),
+        }
+    }
+
+    /// The records, and each one's check (made now if it was not made before).
+    pub(crate) fn into_checked(self) -> (Vec<OutgoingRecord>, Vec<Checked>) {
+        let checks = self.checks.unwrap_or_else(|| check_batch(&self.records));
+        (self.records, checks)
+    }
+}
+
 /// A record's own rules, checked: its payload, or why it is set aside; and the payload as a tree
 /// of values for the merge, unless the record is one [`kept_as_text`].
 pub(crate) struct Checked {

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use sotay_core::refdata::SkillCatalogue;
 use sotay_protocol::sync::{
     DeviceStatus, EnrollRequest, EnrollResponse, OwnRecords, PullResponse, PushRequest,
-    PushResponse, FOLLOWS_HEADER, MAX_BATCHES_IN_FLIGHT, PROTOCOL_HEADER,
+    PushResponse, FOLLOWS_HEADER, MAX_BATCHES_IN_FLIGHT, PROTOCOL_HEADER, SERVER_TIMING_HEADER,
 };
 use sotay_protocol::wire::{decompress_body, token_hash, WireError};
 use sotay_protocol::PROTOCOL_VERSION;
@@ -47,6 +47,10 @@ pub struct Settings {
     /// connections (`crate::turns`); zero refuses an early batch at once as a gap. Kept well
     /// under the laptops' request timeout (60 s), so that the laptop hears of the gap.
     pub batch_wait: std::time::Duration,
+    /// Decompressed JSON that batches read before their turn may hold at once, server-wide
+    /// (a batch of 5,000 records is ~3.3 MB); past it, a waiting batch holds only its
+    /// compressed body and is read when its turn comes. Zero: never read early.
+    pub early_batch_bytes: usize,
     /// Enrolment attempts one address may make per hour (codes are short: no guessing).
     pub enrol_attempts_per_hour: usize,
     /// The skill catalogue laptops receive when theirs is another version.
@@ -64,6 +68,7 @@ impl Default for Settings {
             // A laptop's batches travel side by side; on a slow link the one before may need
             // several seconds more to arrive.
             batch_wait: std::time::Duration::from_secs(30),
+            early_batch_bytes: 64 * 1024 * 1024,
             enrol_attempts_per_hour: 20,
             catalogue: Arc::new(sotay_core::refdata::skills().clone()),
         }
@@ -76,6 +81,8 @@ struct AppState {
     limits: Settings,
     in_flight: Arc<tokio::sync::Semaphore>,
     turns: Turns,
+    /// KiB of [`Settings::early_batch_bytes`] left.
+    early: Arc<tokio::sync::Semaphore>,
     enrolments: Arc<std::sync::Mutex<HashMap<IpAddr, Vec<Instant>>>>,
 }
 
@@ -87,6 +94,7 @@ pub fn router(db: Database, limits: Settings) -> Router {
             MAX_BATCHES_IN_FLIGHT,
             limits.max_concurrent_requests,
         ),
+        early: Arc::new(tokio::sync::Semaphore::new(limits.early_batch_bytes / 1024)),
         enrolments: Arc::default(),
         db,
         limits,
@@ -161,6 +169,11 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     }
 }
 
+/// How long a request waited for its device to be looked up: the store may be busy with another
+/// batch. A push's Server-Timing counts it as the server's time, not the link's.
+#[derive(Clone, Copy)]
+struct Authenticating(std::time::Duration);
+
 /// Refuses a request whose token is missing, unknown or revoked, before its body is read; hands
 /// the device on to the handler, which does not look it up again.
 async fn require_device(
@@ -168,6 +181,7 @@ async fn require_device(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let arrived = Instant::now();
     let checked = match bearer_hash(request.headers()) {
         Ok(token_hash) => state.db.authenticate(token_hash).await,
         Err(e) => Err(e),
@@ -175,6 +189,9 @@ async fn require_device(
     match checked {
         Ok(device) => {
             request.extensions_mut().insert(device);
+            request
+                .extensions_mut()
+                .insert(Authenticating(arrived.elapsed()));
             next.run(request).await
         }
         Err(e) => axum::response::IntoResponse::into_response(e),
@@ -261,20 +278,27 @@ fn decode_body<T: DeserializeOwned>(
     body: &[u8],
     limits: &Settings,
 ) -> ServerResult<T> {
+    parse_json(&decompress(headers, body, limits)?)
+}
+
+/// A body's JSON: decompressed (within the limit) when it says it is zstd.
+fn decompress(headers: &HeaderMap, body: &[u8], limits: &Settings) -> ServerResult<Vec<u8>> {
     let zstd = headers
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"zstd"));
-    let json = if zstd {
-        decompress_body(body, limits.max_json_bytes).map_err(|e| match e {
-            WireError::TooLarge { .. } => ServerError::TooLarge(e.to_string()),
-            WireError::MissingChecksum | WireError::Corrupt(_) => {
-                ServerError::BadRequest(e.to_string())
-            }
-        })?
-    } else {
-        body.to_vec()
-    };
-    serde_json::from_slice(&json).map_err(|e| ServerError::BadRequest(format!("JSON hỏng: {e}")))
+    if !zstd {
+        return Ok(body.to_vec());
+    }
+    decompress_body(body, limits.max_json_bytes).map_err(|e| match e {
+        WireError::TooLarge { .. } => ServerError::TooLarge(e.to_string()),
+        WireError::MissingChecksum | WireError::Corrupt(_) => {
+            ServerError::BadRequest(e.to_string())
+        }
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(json: &[u8]) -> ServerResult<T> {
+    serde_json::from_slice(json).map_err(|e| ServerError::BadRequest(format!("JSON hỏng: {e}")))
 }
 
 fn bearer_hash(headers: &HeaderMap) -> ServerResult<String> {
@@ -319,9 +343,13 @@ async fn push(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceRow>,
     Extension(place): Extension<Place>,
+    Extension(Authenticating(authenticating)): Extension<Authenticating>,
     headers: HeaderMap,
     body: Bytes,
-) -> ServerResult<Json<PushResponse>> {
+) -> ServerResult<([(&'static str, String); 1], Json<PushResponse>)> {
+    // The body is read by now: from here on the time is the server's, not the link's (and so
+    // was the device's lookup before the body was read).
+    let received = Instant::now();
     // Only a batch that says it follows earlier ones still on their way waits for them, before
     // its body is decoded (a waiting batch holds its compressed body alone); any other is
     // checked at once. What the batch holds is the store's to judge either way.
@@ -329,25 +357,22 @@ async fn push(
         .get(FOLLOWS_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut early = None;
     if let Some(next) = follows.map(|f| f.saturating_add(1)) {
         if !state.turns.may_go(device.id, next) {
+            early = read_early(&state, &headers, &body).await?;
             place.give_up();
             state.turns.wait_for(&state.db, device, next).await?;
             place.take_again(&state.in_flight).await?;
         }
     }
-    // Payloads stay text: most are checked and stored as such (`apply::check_batch`).
-    let request: PushRequest<Box<serde_json::value::RawValue>> =
-        decode_body(&headers, &body, &state.limits)?;
+    // The early batch's share of the budget is held until it is stored.
+    let (batch, _early_share) = match early {
+        Some((batch, share)) => (batch, Some(share)),
+        None => (read_batch(&headers, &body, &state.limits)?.into(), None),
+    };
     drop(body);
-    if request.records.len() > state.limits.max_records_per_batch {
-        return Err(ServerError::TooLarge(format!(
-            "{} bản ghi trong một lô; tối đa {}",
-            request.records.len(),
-            state.limits.max_records_per_batch
-        )));
-    }
-    let response = state.db.push(device, request.records).await?;
+    let response = state.db.push(device, batch).await?;
     // The place goes before the next batch is woken, so that it finds one free.
     place.give_up();
     state.turns.stored(device.id, response.acked_seq);
@@ -358,7 +383,62 @@ async fn push(
         acked_seq = response.acked_seq,
         "batch applied"
     );
-    Ok(Json(response))
+    let spent = sotay_protocol::sync::server_timing(authenticating + received.elapsed());
+    Ok(([(SERVER_TIMING_HEADER, spent)], Json(response)))
+}
+
+/// A push's records, decoded and within the limits.
+fn read_batch(
+    headers: &HeaderMap,
+    body: &[u8],
+    limits: &Settings,
+) -> ServerResult<Vec<sotay_protocol::OutgoingRecord>> {
+    records_of(&decompress(headers, body, limits)?, limits)
+}
+
+/// Reads and checks, now, a batch that must wait for the batches before it, when the server's
+/// budget for batches read early ([`Settings::early_batch_bytes`]) has room for its JSON: the
+/// one before is being stored meanwhile, and where a core is free (a laptop's last batches,
+/// with nothing left to send) the reading is done by the time its turn comes, not after. A
+/// body that does not read is refused now, not after the wait. Without room: None, and the
+/// batch is read after its wait, holding only its compressed body while it waits.
+async fn read_early(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ServerResult<Option<(crate::apply::Batch, tokio::sync::OwnedSemaphorePermit)>> {
+    let (headers, body, limits, budget) = (
+        headers.clone(),
+        body.clone(),
+        state.limits.clone(),
+        state.early.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let json = decompress(&headers, &body, &limits)?;
+        let kib = u32::try_from(json.len().div_ceil(1024)).unwrap_or(u32::MAX);
+        let Ok(share) = budget.try_acquire_many_owned(kib) else {
+            return Ok(None);
+        };
+        let records = records_of(&json, &limits)?;
+        drop(json);
+        Ok(Some((crate::apply::Batch::checked(records), share)))
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?
+}
+
+/// The records of a push's JSON, within the limit on records per batch.
+fn records_of(json: &[u8], limits: &Settings) -> ServerResult<Vec<sotay_protocol::OutgoingRecord>> {
+    // Payloads stay text: most are checked and stored as such (`apply::check_batch`).
+    let request: PushRequest<Box<serde_json::value::RawValue>> = parse_json(json)?;
+    if request.records.len() > limits.max_records_per_batch {
+        return Err(ServerError::TooLarge(format!(
+            "{} bản ghi trong một lô; tối đa {}",
+            request.records.len(),
+            limits.max_records_per_batch
+        )));
+    }
+    Ok(request.records)
 }
 
 #[derive(Deserialize)]

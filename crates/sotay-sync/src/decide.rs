@@ -1,7 +1,8 @@
 //! The engine's decisions as pure functions of what happened, so each is table-tested without a
-//! network: how long to wait before a retry, how big the next batch is, and whether a failure is
-//! worth retrying at all.
+//! network: how long to wait before a retry, how big the next batch is, how hard to compress it,
+//! and whether a failure is worth retrying at all.
 
+use sotay_protocol::wire::Compression;
 use std::time::Duration;
 
 /// How hard sync tries. The defaults suit a slow village link.
@@ -72,6 +73,22 @@ pub fn next_batch(config: &SyncConfig, current: usize, ok: bool, took: Duration)
     }
 }
 
+/// How hard to compress the next batch, from what this sync measured (bytes per second): how
+/// fast the link carried the last answered push (`link`: its compressed bytes over the part of
+/// the round trip the server did not spend), and how fast [`Compression::Thorough`] turned out
+/// bytes on this laptop (`thorough`). Thorough while the link is the slower of the two: the
+/// compressing then happens while earlier batches travel and costs nothing, and fewer bytes
+/// reach the server sooner (a village link, a phone's data). Fast once the link carries bytes
+/// faster than the thorough compressor makes them (the same machine, a LAN): the batch would
+/// wait for the laptop's CPU, not the line. Unmeasured (the first batches, a server that does
+/// not say what it spent) is thorough.
+pub fn compression_for(link: Option<f64>, thorough: Option<f64>) -> Compression {
+    match (link, thorough) {
+        (Some(link), Some(thorough)) if link > thorough => Compression::Fast,
+        _ => Compression::Thorough,
+    }
+}
+
 /// Whether an HTTP status is worth another try: the server or a proxy on the way was busy or
 /// broken for a moment. Anything else (refused, unauthorised, a gap) will answer the same again.
 pub fn retryable_status(status: u16) -> bool {
@@ -136,6 +153,31 @@ mod tests {
                 next_batch(&c, current, ok, took),
                 expected,
                 "{current} {ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn compression_is_thorough_unless_the_link_outruns_the_compressor() {
+        let (village, hotspot, lan, loopback) = (125e3, 2.5e6, 60e6, 900e6);
+        // The bench machine's thorough compressor makes ~9 MB/s of output; a slow laptop's less.
+        let (bench_machine, old_laptop) = (9e6, 1.5e6);
+        let cases = [
+            (None, None, Compression::Thorough),
+            (None, Some(bench_machine), Compression::Thorough),
+            (Some(loopback), None, Compression::Thorough),
+            (Some(village), Some(bench_machine), Compression::Thorough),
+            (Some(village), Some(old_laptop), Compression::Thorough),
+            (Some(hotspot), Some(bench_machine), Compression::Thorough),
+            (Some(hotspot), Some(old_laptop), Compression::Fast),
+            (Some(lan), Some(bench_machine), Compression::Fast),
+            (Some(loopback), Some(bench_machine), Compression::Fast),
+        ];
+        for (link, thorough, expected) in cases {
+            assert_eq!(
+                compression_for(link, thorough),
+                expected,
+                "{link:?} {thorough:?}"
             );
         }
     }

@@ -2,16 +2,17 @@
 //! batch, mark it acknowledged, apply a pulled page), so the app stays usable while a request
 //! waits on a slow link; it never holds the store across an `.await`.
 
-use crate::api_client::{ApiClient, EncodedPush, Failure};
-use crate::decide::{after_failure, jitter, next_batch, AfterFailure, SyncConfig};
+use crate::api_client::{ApiClient, EncodedPush, Failure, Travelled};
+use crate::decide::{after_failure, compression_for, jitter, next_batch, AfterFailure, SyncConfig};
 use crate::error::{SyncError, SyncResult};
 use crate::trust::ServerTrust;
 use serde::Serialize;
 use sotay_core::validate::{self, Field};
 use sotay_core::{CoreResult, SharedStore, TeamInfo};
 use sotay_protocol::sync::{EnrollRequest, EnrollResponse, PushResponse, MAX_BATCHES_IN_FLIGHT};
-use sotay_protocol::wire::parse_fingerprint;
+use sotay_protocol::wire::{parse_fingerprint, Compression};
 use sotay_protocol::DeviceId;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use ts_rs::TS;
 
@@ -312,7 +313,8 @@ async fn pull_all(
 /// after the answers so far are written, while those already sent travel, and the next one while
 /// the oldest travels (even one at a time): on a fast link these local steps took a third of a
 /// whole sync when done in turn (docs/benchmarks.md). A batch read ahead goes only as read: from
-/// where the next must start, nobody forgotten since, no larger than the link now allows.
+/// where the next must start, nobody forgotten since, no larger than the link now allows. Each
+/// batch is compressed as hard as the link measured so far is worth ([`Gauge`]).
 #[allow(clippy::too_many_arguments)]
 async fn push_pending(
     store: &SharedStore,
@@ -325,6 +327,7 @@ async fn push_pending(
     total: u64,
 ) -> SyncResult<()> {
     let device = store.with(|s| Ok(s.device_id()))?;
+    let gauge = Arc::new(Gauge::default());
     let started_at = acked;
     let mut window = config.in_flight.clamp(1, MAX_BATCHES_IN_FLIGHT);
     let mut batch = config.initial_batch;
@@ -358,7 +361,7 @@ async fn push_pending(
                 }
                 _ => {
                     let answers = std::mem::take(&mut unwritten);
-                    NextBatch::start(store, device, answers, sent_through, batch)
+                    NextBatch::start(store, device, answers, sent_through, batch, &gauge)
                         .read()
                         .await?
                 }
@@ -370,7 +373,7 @@ async fn push_pending(
             let Some(last) = push.last_seq() else {
                 break;
             };
-            let sender = client.clone();
+            let (sender, gauge) = (client.clone(), gauge.clone());
             // Behind batches still on their way, the server is told to wait for them; the
             // first batch of a window is checked at once, so a real gap is still refused.
             let follows = (!travelling.0.is_empty()).then_some(sent_through);
@@ -379,7 +382,10 @@ async fn push_pending(
                 len: push.len(),
                 answer: tokio::spawn(async move {
                     let started = Instant::now();
-                    let outcome = sender.push(push, follows).await;
+                    let outcome = sender.push(push, follows).await.map(|(answer, travelled)| {
+                        gauge.note_link(travelled);
+                        answer
+                    });
                     (outcome, started.elapsed())
                 }),
             });
@@ -401,6 +407,7 @@ async fn push_pending(
                 answers,
                 sent_through,
                 batch,
+                &gauge,
             ));
         }
         let (outcome, took) = front
@@ -459,6 +466,42 @@ async fn push_pending(
     Ok(())
 }
 
+/// What this sync measured, in bytes per second: how fast the link carried the last answered
+/// push, and how fast this laptop compressed thoroughly. Shared by the batches on their way
+/// (each notes how it travelled, as its answer comes) and the reader of the next batch, which
+/// compresses by it ([`compression_for`]); the latest of each counts, as a link can change.
+#[derive(Default)]
+struct Gauge(Mutex<Measured>);
+
+#[derive(Default, Clone, Copy)]
+struct Measured {
+    link: Option<f64>,
+    thorough: Option<f64>,
+}
+
+impl Gauge {
+    fn measured(&self) -> std::sync::MutexGuard<'_, Measured> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn compression(&self) -> Compression {
+        let measured = *self.measured();
+        compression_for(measured.link, measured.thorough)
+    }
+
+    fn note_link(&self, travelled: Travelled) {
+        if let Some(rate) = travelled.link_rate {
+            self.measured().link = Some(rate);
+        }
+    }
+
+    fn note_encoded(&self, push: &EncodedPush) {
+        if let Some(rate) = push.thorough_rate() {
+            self.measured().thorough = Some(rate);
+        }
+    }
+}
+
 /// The next batch, read from the outbox and encoded on a blocking thread, after the answers
 /// handed to it are written.
 struct NextBatch {
@@ -474,15 +517,19 @@ impl NextBatch {
         answers: Vec<PushResponse>,
         after: u64,
         size: usize,
+        gauge: &Arc<Gauge>,
     ) -> Self {
-        let store = store.clone();
+        let (store, gauge) = (store.clone(), gauge.clone());
         let read = tokio::task::spawn_blocking(move || {
             for answer in &answers {
                 write_acknowledgement(&store, answer)?;
             }
             let (erasures, records) =
                 store.with(|s| Ok((s.erasures()?, s.pending_to_send(after, size)?)))?;
-            Ok((erasures, EncodedPush::new(device, records)))
+            // Decided now, not when the batch was asked for: an answer may have come since.
+            let push = EncodedPush::new(device, records, gauge.compression());
+            gauge.note_encoded(&push);
+            Ok((erasures, push))
         });
         Self { after, read }
     }

@@ -59,7 +59,7 @@ pub trait Storage: Clone + Send + Sync + 'static {
     fn push(
         &self,
         device: DeviceRow,
-        records: Vec<sotay_protocol::OutgoingRecord>,
+        batch: crate::apply::Batch,
     ) -> impl Future<Output = ServerResult<PushResponse>> + Send;
 
     /// Records of the device's team written by its other devices, after `from`.
@@ -165,9 +165,9 @@ impl Storage for Database {
     async fn push(
         &self,
         device: DeviceRow,
-        records: Vec<sotay_protocol::OutgoingRecord>,
+        batch: crate::apply::Batch,
     ) -> ServerResult<PushResponse> {
-        dispatch!(self.push(device, records))
+        dispatch!(self.push(device, batch))
     }
     async fn pull(
         &self,

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    check_batch, keys_by_kind, now_millis, plan_batch, referenced_keys, report_state, rfc3339,
-    seqs_to_check, stored_state, touched_keys, BatchContext, Decided, DeviceRow, EntityKey,
-    EntityRow, PullFrom, RecordPage, StoredEntity, StoredRecord,
+    keys_by_kind, now_millis, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check,
+    stored_state, touched_keys, Batch, BatchContext, Decided, DeviceRow, EntityKey, EntityRow,
+    PullFrom, RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
 use serde_json::Value;
@@ -304,11 +304,8 @@ fn entity_of(row: &PgRow) -> ServerResult<Entity> {
         .ok_or_else(|| ServerError::Internal("loại bản ghi hỏng".into()))
 }
 
-async fn push(
-    tx: &mut Tx,
-    device: DeviceRow,
-    records: Vec<sotay_protocol::OutgoingRecord>,
-) -> ServerResult<PushResponse> {
+async fn push(tx: &mut Tx, device: DeviceRow, batch: Batch) -> ServerResult<PushResponse> {
+    let records = &batch.records;
     let team = device.team_id.0;
     // The team's row lock: this team's pushes queue here, so positions commit in order.
     let position: i64 = query_scalar(
@@ -325,21 +322,18 @@ async fn push(
         position,
         ..Default::default()
     };
-    let seqs: Vec<i64> = seqs_to_check(&records, acked)
+    let seqs: Vec<i64> = seqs_to_check(records, acked)
         .into_iter()
         .map(|s| s as i64)
         .collect();
     if !seqs.is_empty() {
         context.held = held_at(tx, device.id, &seqs).await?.into_iter().collect();
     }
-    let touched = touched_keys(&records);
-    let referenced = referenced_keys(&records, &touched);
+    let touched = touched_keys(records);
+    let referenced = referenced_keys(records, &touched);
     // A record's own rules need no database: they are checked on blocking threads while the
     // database looks up what the batch touches.
-    let checker = tokio::task::spawn_blocking(move || {
-        let checks = check_batch(&records);
-        (records, checks)
-    });
+    let checker = tokio::task::spawn_blocking(move || batch.into_checked());
     let with_record = "e.state::text, r.payload::text, r.hlc FROM entities e
                        LEFT JOIN records r ON r.record_id = e.source_record";
     for r in entities_at(tx, &touched, with_record).await? {
@@ -668,13 +662,9 @@ impl Storage for PostgresStorage {
         Ok((acked, held.first().map(|(_, id)| *id)))
     }
 
-    async fn push(
-        &self,
-        device: DeviceRow,
-        records: Vec<sotay_protocol::OutgoingRecord>,
-    ) -> ServerResult<PushResponse> {
+    async fn push(&self, device: DeviceRow, batch: Batch) -> ServerResult<PushResponse> {
         let mut tx = self.begin().await?;
-        let response = push(&mut tx, device, records).await?;
+        let response = push(&mut tx, device, batch).await?;
         tx.commit().await.map_err(pg)?;
         Ok(response)
     }

@@ -7,8 +7,8 @@ use super::{
 };
 use crate::admin::{QuarantineEntry, TeamStats};
 use crate::apply::{
-    check_batch, keys_by_kind, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check,
-    stored_state, touched_keys, BatchContext, Decided, DeviceRow, EntityKey, EntityRow, PullFrom,
+    keys_by_kind, plan_batch, referenced_keys, report_state, rfc3339, seqs_to_check, stored_state,
+    touched_keys, Batch, BatchContext, Decided, DeviceRow, EntityKey, EntityRow, PullFrom,
     RecordPage, StoredEntity, StoredRecord,
 };
 use crate::error::{ServerError, ServerResult};
@@ -183,11 +183,8 @@ fn record_from_row(r: &rusqlite::Row) -> ServerResult<OutboxRecord> {
 
 /// Applies a batch; also says whether it forgot someone (the WAL is then emptied after commit,
 /// so the old values do not linger in it).
-fn push(
-    tx: &Transaction,
-    device: DeviceRow,
-    records: Vec<sotay_protocol::OutgoingRecord>,
-) -> ServerResult<(PushResponse, bool)> {
+fn push(tx: &Transaction, device: DeviceRow, batch: Batch) -> ServerResult<(PushResponse, bool)> {
+    let records = &batch.records;
     let team = device.team_id.to_string();
     let device_id = device.id.to_string();
     let position: i64 = tx
@@ -203,22 +200,19 @@ fn push(
         position,
         ..Default::default()
     };
-    for seq in seqs_to_check(&records, acked) {
+    for seq in seqs_to_check(records, acked) {
         if let Some(id) = record_id_at(tx, device.id, seq)? {
             context.held.insert(seq, id);
         }
     }
-    let touched = touched_keys(&records);
-    let referenced = referenced_keys(&records, &touched);
+    let touched = touched_keys(records);
+    let referenced = referenced_keys(records, &touched);
     let now_ms = crate::apply::now_millis();
     let received = now();
     let (plan, written) = std::thread::scope(|scope| {
         // A record's own rules need no database: they are checked on the other threads while
         // this one loads what the batch touches.
-        let checker = scope.spawn(move || {
-            let checks = check_batch(&records);
-            (records, checks)
-        });
+        let checker = scope.spawn(move || batch.into_checked());
         let loaded = load_entities(tx, &touched, &referenced, &mut context);
         let (records, checks) = checker.join().expect("checks do not panic");
         loaded?;
@@ -666,12 +660,8 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn push(
-        &self,
-        device: DeviceRow,
-        records: Vec<sotay_protocol::OutgoingRecord>,
-    ) -> ServerResult<PushResponse> {
-        let (response, forgot) = self.run(move |tx| push(tx, device, records)).await?;
+    async fn push(&self, device: DeviceRow, batch: Batch) -> ServerResult<PushResponse> {
+        let (response, forgot) = self.run(move |tx| push(tx, device, batch)).await?;
         if forgot {
             self.checkpoint().await;
         } else {

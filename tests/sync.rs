@@ -945,6 +945,24 @@ fn usb_bundles_apply_once_and_tampered_or_foreign_ones_are_refused() {
     });
 }
 
+/// `sotay sync --json` of the laptop at `path` in a process of its own, with `env` set; its
+/// summary, once it succeeded.
+fn cli_sync(path: &std::path::Path, env: &[(&str, &std::path::Path)]) -> serde_json::Value {
+    let out = sotay()
+        .arg("--db")
+        .arg(path)
+        .args(["sync", "--json"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn sotay() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sotay"));
     cmd.env_remove("SOTAY_DB")
@@ -1048,18 +1066,7 @@ fn a_client_killed_mid_sync_resumes_where_it_stopped() {
         child.kill().unwrap();
         child.wait().unwrap();
 
-        let out = sotay()
-            .arg("--db")
-            .arg(&path)
-            .args(["sync", "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let summary = cli_sync(&path, &[]);
         assert_eq!(summary["pending"], 0);
         assert_server_has(&server, 1_500, 1, 40);
         assert_eq!(server.stats(TEAM).records, total);
@@ -1079,20 +1086,10 @@ fn a_sync_over_plain_http_needs_no_system_certificates() {
     let path = laptop.path.clone();
     laptop.release();
     let nothing = dir.path().join("no-certificates-here");
-    let out = sotay()
-        .arg("--db")
-        .arg(&path)
-        .args(["sync", "--json"])
-        .env("SSL_CERT_FILE", &nothing)
-        .env("SSL_CERT_DIR", &nothing)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let summary = cli_sync(
+        &path,
+        &[("SSL_CERT_FILE", &nothing), ("SSL_CERT_DIR", &nothing)],
     );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["pending"], 0);
     assert_server_has(&server, 3, 0, 0);
 }

@@ -350,9 +350,9 @@ async fn push(
     // The body is read by now: from here on the time is the server's, not the link's (and so
     // was the device's lookup before the body was read).
     let received = Instant::now();
-    // Only a batch that says it follows earlier ones still on their way waits for them, before
-    // its body is decoded (a waiting batch holds its compressed body alone); any other is
-    // checked at once. What the batch holds is the store's to judge either way.
+    // Only a batch that says it follows earlier ones still on their way waits for them, read
+    // before it waits when the budget for that allows ([`read_early`]); any other is checked at
+    // once. What the batch holds is the store's to judge either way.
     let follows = headers
         .get(FOLLOWS_HEADER)
         .and_then(|v| v.to_str().ok())

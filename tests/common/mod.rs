@@ -612,9 +612,8 @@ impl FaultProxy {
             .lock()
             .unwrap()
             .iter()
-            .filter(|r| r.starts_with(b"POST /v1/push "))
             .filter_map(|r| {
-                let body = &r[r.windows(4).position(|w| w == b"\r\n\r\n")? + 4..];
+                let body = push_body(r)?;
                 let json = sotay_protocol::wire::decompress_body(body, 1 << 30).ok()?;
                 Some((body.to_vec(), json))
             })
@@ -685,13 +684,18 @@ struct Shared {
     line_rate: Arc<Mutex<Option<f64>>>,
 }
 
-/// The decompressed JSON of a push request, or None for any other request.
-fn push_json(request: &[u8]) -> Option<String> {
+/// The body of a push request as sent, or None for any other request.
+fn push_body(request: &[u8]) -> Option<&[u8]> {
     if !request.starts_with(b"POST /v1/push ") {
         return None;
     }
     let body = request.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let json = sotay_protocol::wire::decompress_body(&request[body..], 1 << 30).ok()?;
+    Some(&request[body..])
+}
+
+/// The decompressed JSON of a push request, or None for any other request.
+fn push_json(request: &[u8]) -> Option<String> {
+    let json = sotay_protocol::wire::decompress_body(push_body(request)?, 1 << 30).ok()?;
     String::from_utf8(json).ok()
 }
 

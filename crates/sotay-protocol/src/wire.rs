@@ -58,15 +58,15 @@ pub fn compress_json_as<T: serde::Serialize>(value: &T, compression: Compression
     encoder.finish().expect("finishing into memory")
 }
 
-/// Thorough: zstd level 8 (its lazy2 match finder and window) with small match tables, one probe per
-/// position and matches of 6 bytes or more. A push batch is thousands of records in which the
+/// Thorough: zstd level 8 (its lazy2 match finder and window) with small match tables, one probe
+/// per position and matches of 6 bytes or more. A push batch is thousands of records in which the
 /// same IDs and field names recur at every distance: measured on the bench's 40,802 records
-/// (11 batches), plain level 8 sent 1.17 MB and spent ~240 ms of CPU; these settings send
-/// 1.05 MB (−11 %) for ~60 % of the CPU. Small tables remember the recent records, which is
-/// where a record's neighbours share the longest runs (UUIDv7 prefixes, the same session),
-/// and a longer minimum match skips the short ones that cost more to code than they save
-/// (docs/benchmarks.md, change 10). Level 1 is ten times as fast but sends 1.28 MB, a fifth
-/// more over a village link. Fast: level 1 as zstd sets it.
+/// (11 batches), plain level 8 sent 1.17 MB and spent ~240 ms of CPU; these settings send 1.05 MB
+/// (−11 %) for ~60 % of the CPU. Small tables remember the recent records, which is where a
+/// record's neighbours share the longest runs (UUIDv7 prefixes, the same session), and a longer
+/// minimum match skips the short ones that cost more to code than they save (docs/benchmarks.md,
+/// change 10). Level 1 is ten times as fast but sends 1.28 MB, a fifth more over a village link.
+/// Fast: level 1 as zstd sets it.
 fn body_encoder(compression: Compression) -> zstd::stream::Encoder<'static, Vec<u8>> {
     use zstd::stream::raw::CParameter;
     let level = match compression {

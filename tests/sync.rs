@@ -242,6 +242,66 @@ fn people_recorded_while_the_last_batch_travels_go_in_the_same_sync() {
     });
 }
 
+/// How many records each push that went through carried, in order.
+fn records_per_push(proxy: &FaultProxy) -> Vec<usize> {
+    proxy
+        .pushed_bodies()
+        .iter()
+        .map(|body| {
+            let push: serde_json::Value = serde_json::from_str(body).unwrap();
+            push["records"].as_array().unwrap().len()
+        })
+        .collect()
+}
+
+#[test]
+fn the_first_batch_is_read_while_the_status_request_travels() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = Laptop::new();
+        laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+        laptop.add_citizens("Sớm", 20);
+        let before = laptop.pending() as usize;
+        // The status request (the sync's first) is held 1.5 s on the way; the batch, read
+        // meanwhile, holds what was recorded before. One recorded while it waits goes next,
+        // in the same sync.
+        proxy.inject([Fault::Delay(Duration::from_millis(1_500))]);
+        let sync = sync_in_background(&laptop, fast_config());
+        std::thread::sleep(Duration::from_millis(500));
+        laptop.add_citizens("Muộn", 1);
+        let summary = sync.join().unwrap().unwrap();
+        assert_eq!((summary.pending, laptop.pending()), (0, 0), "{summary:?}");
+        assert_eq!(records_per_push(&proxy), [before, 1]);
+        assert_server_has(&server, 21, 0, 0);
+    });
+}
+
+#[test]
+fn a_person_forgotten_while_the_status_request_travels_is_never_sent() {
+    each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let proxy = FaultProxy::start(server.addr);
+        let mut laptop = Laptop::new();
+        laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+        let ids = laptop.add_citizens("Quên", 20);
+        let name = laptop.store().citizen(ids[7]).unwrap().full_name;
+        proxy.inject([Fault::Delay(Duration::from_millis(1_500))]);
+        let sync = sync_in_background(&laptop, fast_config());
+        std::thread::sleep(Duration::from_millis(500));
+        // Read into the first batch already: it must be read again.
+        laptop.store().forget_citizen(ids[7]).unwrap();
+        sync.join().unwrap().unwrap();
+        assert_eq!(laptop.pending(), 0);
+        let bodies = proxy.pushed_bodies();
+        assert!(!bodies.is_empty());
+        assert!(
+            bodies.iter().all(|b| !b.contains(&name)),
+            "{name} was sent after being forgotten"
+        );
+    });
+}
+
 #[test]
 fn a_person_forgotten_while_their_batch_waits_is_never_sent() {
     each_backend(|backend| {

@@ -32,7 +32,14 @@ pub(super) const SCHEMA: &[&str] = &[
 
 #[derive(Clone)]
 pub struct SqliteStorage {
+    /// The connection every change goes through, one transaction at a time.
     conn: Arc<Mutex<rusqlite::Connection>>,
+    /// A connection that only reads, for what a sync asks besides pushing (who a token belongs
+    /// to, what the server holds of a device, pulls): WAL lets it read the last commit while a
+    /// batch is being written. On the writer's connection, a batch arriving while the one
+    /// before it was stored (~50 ms per 5,000 records) waited that long just for its device to
+    /// be looked up, and only then could it be read early (`http::read_early`).
+    reader: Arc<Mutex<rusqlite::Connection>>,
     /// Wakes the checkpointer after a push commits (see [`SqliteStorage::open`]).
     checkpoints: std::sync::mpsc::SyncSender<()>,
 }
@@ -71,8 +78,14 @@ impl SqliteStorage {
             sotay_core::CoreError::Database(e) => ServerError::db(e),
             e => ServerError::Internal(e.to_string()),
         })?;
+        let reader = rusqlite::Connection::open(path).map_err(db)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        reader.pragma_update(None, "query_only", true).map_err(db)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
             checkpoints: checkpointer(path)?,
         })
     }
@@ -106,6 +119,22 @@ impl SqliteStorage {
             let result = f(&tx)?;
             tx.commit().map_err(db)?;
             Ok(result)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+    }
+
+    /// Runs `f` in one read transaction on the reading connection, on the blocking pool: it
+    /// sees what was committed when it began, and waits for no write.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction) -> ServerResult<T> + Send + 'static,
+    ) -> ServerResult<T> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = reader.transaction().map_err(db)?;
+            f(&tx)
         })
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))?
@@ -629,7 +658,7 @@ fn stats(tx: &Transaction) -> ServerResult<Vec<TeamStats>> {
 
 impl Storage for SqliteStorage {
     async fn authenticate(&self, token_hash: String) -> ServerResult<DeviceRow> {
-        self.run(move |tx| {
+        self.read(move |tx| {
             let (id, team, revoked): (String, String, Option<String>) = tx
                 .prepare_cached("SELECT id, team_id, revoked_at FROM devices WHERE token_hash = ?1")
                 .map_err(db)?
@@ -649,11 +678,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn team(&self, id: TeamId) -> ServerResult<TeamV1> {
-        self.run(move |tx| team(tx, id)).await
+        self.read(move |tx| team(tx, id)).await
     }
 
     async fn acked(&self, device: DeviceId) -> ServerResult<(u64, Option<RecordId>)> {
-        self.run(move |tx| {
+        self.read(move |tx| {
             let acked = acked_seq(tx, device)?;
             Ok((acked, record_id_at(tx, device, acked)?))
         })
@@ -676,7 +705,7 @@ impl Storage for SqliteStorage {
         from: PullFrom,
         limit: u64,
     ) -> ServerResult<RecordPage> {
-        self.run(move |tx| {
+        self.read(move |tx| {
             let (sql, cursor) = match from {
                 PullFrom::Position(p) => (
                     "SELECT record_id, device_id, seq, hlc, entity, entity_id, op, fields,
@@ -718,7 +747,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn volunteers(&self, team: TeamId) -> ServerResult<Vec<VolunteerV1>> {
-        self.run(move |tx| {
+        self.read(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT e.state, r.payload, r.hlc FROM entities e
@@ -1103,5 +1132,54 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(next, [3, 2]);
+    }
+
+    #[test]
+    fn a_device_is_looked_up_while_a_batch_is_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("central.sqlite")).unwrap();
+        let (team, device) = (TeamId::new(), DeviceId::new());
+        {
+            let conn = storage.conn.lock().unwrap();
+            conn.execute(
+                "INSERT INTO teams VALUES (?1, 'a', 'other', '38', '14758', 'now', 0)",
+                [team.to_string()],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO devices VALUES (?1, ?2, 'hash', 'now', NULL)",
+                [device.to_string(), team.to_string()],
+            )
+            .unwrap();
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            // A batch holds the writer until it is let go.
+            let (let_go, held) = std::sync::mpsc::channel::<()>();
+            let (holding, writer_held) = tokio::sync::oneshot::channel::<()>();
+            let writing = tokio::spawn({
+                let storage = storage.clone();
+                async move {
+                    storage
+                        .run(move |_| {
+                            let _ = holding.send(());
+                            Ok(held.recv().ok())
+                        })
+                        .await
+                }
+            });
+            writer_held.await.unwrap();
+            let meanwhile = async {
+                let found = storage.authenticate("hash".into()).await.unwrap();
+                assert_eq!((found.id, found.team_id), (device, team));
+                assert_eq!(storage.acked(device).await.unwrap(), (0, None));
+            };
+            // The lookup would otherwise wait for the batch forever: give up well before.
+            tokio::time::timeout(std::time::Duration::from_secs(10), meanwhile)
+                .await
+                .expect("the lookups did not wait for the batch being written");
+            let_go.send(()).unwrap();
+            writing.await.unwrap().unwrap();
+        });
     }
 }

@@ -158,10 +158,16 @@ fn deletes_travel_as_tombstones() {
     });
 }
 
-/// Records `n` citizens and one session on an enrolled laptop behind a fault proxy.
-fn laptop_behind(proxy: &FaultProxy, server: &TestServer, n: usize) -> Laptop {
+/// A laptop enrolled with `server` through a fault proxy, with nothing recorded yet.
+fn enrolled_behind(proxy: &FaultProxy, server: &TestServer) -> Laptop {
     let mut laptop = Laptop::new();
     laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+    laptop
+}
+
+/// Records `n` citizens and one session on an enrolled laptop behind a fault proxy.
+fn laptop_behind(proxy: &FaultProxy, server: &TestServer, n: usize) -> Laptop {
+    let mut laptop = enrolled_behind(proxy, server);
     let ids = laptop.add_citizens("Đỗ", n);
     laptop.add_session(&ids[..n.min(40)]);
     laptop
@@ -254,21 +260,29 @@ fn records_per_push(proxy: &FaultProxy) -> Vec<usize> {
         .collect()
 }
 
+/// Starts a sync whose status request (its first) the proxy holds 1.5 s on the way, and returns
+/// half a second in, for the test to change the laptop while the request waits.
+fn sync_with_the_status_request_held(
+    laptop: &Laptop,
+    proxy: &FaultProxy,
+) -> std::thread::JoinHandle<sotay_sync::SyncResult<sotay_sync::SyncSummary>> {
+    proxy.inject([Fault::Delay(Duration::from_millis(1_500))]);
+    let sync = sync_in_background(laptop, fast_config());
+    std::thread::sleep(Duration::from_millis(500));
+    sync
+}
+
 #[test]
 fn the_first_batch_is_read_while_the_status_request_travels() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
         let proxy = FaultProxy::start(server.addr);
-        let mut laptop = Laptop::new();
-        laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+        let mut laptop = enrolled_behind(&proxy, &server);
         laptop.add_citizens("Sớm", 20);
         let before = laptop.pending() as usize;
-        // The status request (the sync's first) is held 1.5 s on the way; the batch, read
-        // meanwhile, holds what was recorded before. One recorded while it waits goes next,
-        // in the same sync.
-        proxy.inject([Fault::Delay(Duration::from_millis(1_500))]);
-        let sync = sync_in_background(&laptop, fast_config());
-        std::thread::sleep(Duration::from_millis(500));
+        // The first batch, read while the status request waits, holds what was recorded
+        // before; one recorded meanwhile goes next, in the same sync.
+        let sync = sync_with_the_status_request_held(&laptop, &proxy);
         laptop.add_citizens("Muộn", 1);
         let summary = sync.join().unwrap().unwrap();
         assert_eq!((summary.pending, laptop.pending()), (0, 0), "{summary:?}");
@@ -282,13 +296,10 @@ fn a_person_forgotten_while_the_status_request_travels_is_never_sent() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
         let proxy = FaultProxy::start(server.addr);
-        let mut laptop = Laptop::new();
-        laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+        let mut laptop = enrolled_behind(&proxy, &server);
         let ids = laptop.add_citizens("Quên", 20);
         let name = laptop.store().citizen(ids[7]).unwrap().full_name;
-        proxy.inject([Fault::Delay(Duration::from_millis(1_500))]);
-        let sync = sync_in_background(&laptop, fast_config());
-        std::thread::sleep(Duration::from_millis(500));
+        let sync = sync_with_the_status_request_held(&laptop, &proxy);
         // Read into the first batch already: it must be read again.
         laptop.store().forget_citizen(ids[7]).unwrap();
         sync.join().unwrap().unwrap();
@@ -307,8 +318,7 @@ fn a_person_forgotten_while_their_batch_waits_is_never_sent() {
     each_backend(|backend| {
         let server = TestServer::start(backend);
         let proxy = FaultProxy::start(server.addr);
-        let mut laptop = Laptop::new();
-        laptop.enroll(&proxy.url(), &server.code(TEAM), "Hoa");
+        let mut laptop = enrolled_behind(&proxy, &server);
         let ids = laptop.add_citizens("Quên", 20);
         // Batches of 5 and 10 go at once; the third, from the 16th record on, is read while
         // the first is held back by the proxy, and may go only once that is answered: by then

@@ -97,10 +97,9 @@ impl SqliteStorage {
 
     /// Moves the WAL into the database and empties it (best effort: a reader may hold it).
     async fn checkpoint(&self) {
-        let conn = self.conn.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = on_blocking_pool(self.conn.clone(), |conn| {
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(db)
         })
         .await;
     }
@@ -110,9 +109,7 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Transaction) -> ServerResult<T> + Send + 'static,
     ) -> ServerResult<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        on_blocking_pool(self.conn.clone(), move |conn| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
@@ -121,7 +118,6 @@ impl SqliteStorage {
             Ok(result)
         })
         .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?
     }
 
     /// Runs `f` in one read transaction on the reading connection, on the blocking pool: it
@@ -130,15 +126,21 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Transaction) -> ServerResult<T> + Send + 'static,
     ) -> ServerResult<T> {
-        let reader = self.reader.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
-            let tx = reader.transaction().map_err(db)?;
-            f(&tx)
+        on_blocking_pool(self.reader.clone(), move |reader| {
+            f(&reader.transaction().map_err(db)?)
         })
         .await
-        .map_err(|e| ServerError::Internal(e.to_string()))?
     }
+}
+
+/// Runs `f` with the connection, once it is free, on the blocking pool.
+async fn on_blocking_pool<T: Send + 'static>(
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    f: impl FnOnce(&mut rusqlite::Connection) -> ServerResult<T> + Send + 'static,
+) -> ServerResult<T> {
+    tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|e| e.into_inner())))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
 fn team(tx: &Transaction, id: TeamId) -> ServerResult<TeamV1> {

@@ -169,8 +169,9 @@ async fn guard(State(state): State<AppState>, mut request: Request, next: Next) 
     }
 }
 
-/// How long a request waited for its device to be looked up: the store may be busy with another
-/// batch. A push's Server-Timing counts it as the server's time, not the link's.
+/// How long a request waited for its device to be looked up (for a free connection of the store:
+/// PostgreSQL's pool may be busy with other batches). A push's Server-Timing counts it as the
+/// server's time, not the link's.
 #[derive(Clone, Copy)]
 struct Authenticating(std::time::Duration);
 

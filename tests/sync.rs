@@ -2018,3 +2018,33 @@ fn the_laptop_never_sends_a_batch_the_server_refuses_for_its_size() {
     let (client, server) = (SyncConfig::default(), sotay_server::Settings::default());
     assert!(client.max_batch <= server.max_records_per_batch);
 }
+
+/// A laptop that gives a record a teammate's record ID, past the first part of its batch the
+/// server writes while it decides the rest (512 records), is refused, and nothing of that
+/// batch is kept: the part already written goes with it. SQLite inserts `OR FAIL` (no
+/// statement journal), which leaves undoing a statement's earlier rows to the transaction.
+#[test]
+fn a_batch_reusing_a_teammates_record_id_is_refused_and_nothing_of_it_is_kept() {
+    common::each_backend(|backend| {
+        let server = TestServer::start(backend);
+        let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
+        a.add_citizens("Lê", 1);
+        let taken = a.store().pending_records(0, 1).unwrap()[0].record_id;
+        a.sync().unwrap();
+        let mut b = Laptop::enrolled(&server, TEAM, "Nam");
+        b.add_citizens("Trần", 600);
+        let mut records = b.store().pending_records(0, 1000).unwrap();
+        assert!(records.len() > 512, "{} records", records.len());
+        let sent = records.len() as u64;
+        records.last_mut().unwrap().record_id = taken;
+        let held = |s: sotay_server::admin::TeamStats| (s.records, s.citizens);
+        let before = held(server.stats(TEAM));
+
+        let (status, answer) = push_records(&server, &b, records);
+        assert_ne!(status, 200, "{answer}");
+        assert_eq!(held(server.stats(TEAM)), before);
+
+        b.sync().expect("the laptop's own records go through");
+        assert_eq!(held(server.stats(TEAM)), (before.0 + sent, before.1 + 600));
+    });
+}

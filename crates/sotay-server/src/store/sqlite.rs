@@ -389,7 +389,7 @@ fn write_entities(tx: &Transaction, rows: &[EntityRow]) -> ServerResult<()> {
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO entities (entity, entity_id, team_id, state, source_record, deleted,
+        "INSERT OR FAIL INTO entities (entity, entity_id, team_id, state, source_record, deleted,
                                n_outcomes, n_achieved)",
         new.iter()
             .zip(teams.iter().zip(&sources))
@@ -451,7 +451,7 @@ fn insert_records(
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
+        "INSERT OR FAIL INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
                               fields, payload_version, payload, received_at, team_position)",
         records
             .iter()
@@ -477,14 +477,18 @@ fn insert_records(
     )
 }
 
-/// Inserts `rows` with `insert` (an `INSERT INTO table (columns)` without values) many rows
-/// per statement: a batch is thousands of rows, and a statement per row costs more in stepping
-/// and resetting than in the row itself.
+/// Inserts `rows` with `insert` (an `INSERT OR FAIL INTO table (columns)` without values) many
+/// rows per statement: a batch is thousands of rows, and a statement per row costs more in
+/// stepping and resetting than in the row itself. `OR FAIL` because a statement that may abort
+/// halfway (SQLite's default, `OR ABORT`) first copies every page it changes into a statement
+/// journal to undo its own rows; here a failed insert fails the push, whose transaction undoes
+/// everything anyway.
 fn insert_rows<'a, const N: usize>(
     tx: &Transaction,
     insert: &str,
     rows: impl Iterator<Item = [&'a dyn ToSql; N]>,
 ) -> ServerResult<()> {
+    debug_assert!(insert.starts_with("INSERT OR FAIL INTO "), "{insert}");
     const PER_STATEMENT: usize = 64;
     let values = |n: usize| {
         let row = format!("({})", vec!["?"; N].join(", "));

@@ -477,21 +477,24 @@ pub(crate) fn plan_batch(
         .filter(|(_, e)| erasure::is_forgotten(&e.state))
         .map(|(key, _)| key.clone())
         .collect();
-    let mut entities: HashMap<EntityKey, Held> = stored
-        .into_iter()
-        .map(|(key, e)| {
-            let held = Held {
-                team_id: e.team_id,
-                state: HeldState::Merged(e.state),
-            };
-            (key, held)
-        })
-        .collect();
-    let mut changed: Vec<EntityKey> = Vec::new();
+    // Sized for the batch up front: grown as records came, these tables rehashed every key
+    // several times a batch, into fresh pages (a tenth of this function's time in a profile).
+    let mut entities: HashMap<EntityKey, Held> =
+        HashMap::with_capacity(stored.len() + records.len());
+    entities.extend(stored.into_iter().map(|(key, e)| {
+        let held = Held {
+            team_id: e.team_id,
+            state: HeldState::Merged(e.state),
+        };
+        (key, held)
+    }));
+    held.reserve(records.len());
+    let mut changed: Vec<EntityKey> = Vec::with_capacity(records.len());
     // Per entity changed in this batch: the one record that made it, while that record is a
     // full upsert of an entity the server did not hold (then the state is that record's
     // payload and is not stored twice); `None` once anything else touched it.
-    let mut lone: HashMap<EntityKey, Option<(RecordId, Hlc)>> = HashMap::new();
+    let mut lone: HashMap<EntityKey, Option<(RecordId, Hlc)>> =
+        HashMap::with_capacity(records.len());
     let mut plan = BatchPlan::default();
     // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
     // to another year) is kept, restamped to now, so it neither wins every later edit nor drags

@@ -248,16 +248,21 @@ fn people_recorded_while_the_last_batch_travels_go_in_the_same_sync() {
     });
 }
 
-/// How many records each push that went through carried, in order.
+/// How many records each push that went through carried, in the order of their sequences.
+/// Not in the order the proxy saw them: pushes travel several at once, and a small one sent
+/// second may arrive whole before a large one sent first (once, in CI: `[1, 21]`).
 fn records_per_push(proxy: &FaultProxy) -> Vec<usize> {
-    proxy
+    let mut pushes: Vec<(u64, usize)> = proxy
         .pushed_bodies()
         .iter()
         .map(|body| {
             let push: serde_json::Value = serde_json::from_str(body).unwrap();
-            push["records"].as_array().unwrap().len()
+            let records = push["records"].as_array().unwrap();
+            (records[0]["seq"].as_u64().unwrap(), records.len())
         })
-        .collect()
+        .collect();
+    pushes.sort_unstable();
+    pushes.into_iter().map(|(_, records)| records).collect()
 }
 
 /// Starts a sync whose status request (its first) the proxy holds 1.5 s on the way, and returns

@@ -2,7 +2,8 @@
 //! migrations. Migrations are compiled in, forward-only, applied in one exclusive transaction and
 //! tracked by `PRAGMA user_version`; a file written by a newer build is refused rather than
 //! misread. A landed migration is never edited: add a new one at the end of `MIGRATIONS`.
-//! The file is always encrypted under the volunteer's passphrase (see `protect.rs`).
+//! The file is always encrypted under the volunteer's passphrase (see `protect.rs`). SQLite's
+//! compile-time options, for every binary of the workspace, are in `.cargo/config.toml`.
 
 use crate::error::{CoreError, CoreResult};
 use crate::protect::{self, DatabaseFile, Passphrase};

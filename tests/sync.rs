@@ -2030,7 +2030,7 @@ fn the_laptop_never_sends_a_batch_the_server_refuses_for_its_size() {
 /// statement journal), which leaves undoing a statement's earlier rows to the transaction.
 #[test]
 fn a_batch_reusing_a_teammates_record_id_is_refused_and_nothing_of_it_is_kept() {
-    common::each_backend(|backend| {
+    each_backend(|backend| {
         let server = TestServer::start(backend);
         let mut a = Laptop::enrolled(&server, TEAM, "Hoa");
         a.add_citizens("Lê", 1);

@@ -389,8 +389,8 @@ fn write_entities(tx: &Transaction, rows: &[EntityRow]) -> ServerResult<()> {
         .collect();
     insert_rows(
         tx,
-        "INSERT OR FAIL INTO entities (entity, entity_id, team_id, state, source_record, deleted,
-                               n_outcomes, n_achieved)",
+        "entities (entity, entity_id, team_id, state, source_record, deleted, n_outcomes,
+                   n_achieved)",
         new.iter()
             .zip(teams.iter().zip(&sources))
             .map(|(e, ((team, kind), source))| {
@@ -451,8 +451,8 @@ fn insert_records(
         .collect();
     insert_rows(
         tx,
-        "INSERT OR FAIL INTO records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op,
-                              fields, payload_version, payload, received_at, team_position)",
+        "records (device_id, seq, team_id, record_id, hlc, entity, entity_id, op, fields,
+                  payload_version, payload, received_at, team_position)",
         records
             .iter()
             .zip(&columns)
@@ -477,22 +477,23 @@ fn insert_records(
     )
 }
 
-/// Inserts `rows` with `insert` (an `INSERT OR FAIL INTO table (columns)` without values) many
-/// rows per statement: a batch is thousands of rows, and a statement per row costs more in
-/// stepping and resetting than in the row itself. `OR FAIL` because a statement that may abort
-/// halfway (SQLite's default, `OR ABORT`) first copies every page it changes into a statement
-/// journal to undo its own rows; here a failed insert fails the push, whose transaction undoes
-/// everything anyway.
+/// Inserts `rows` into `table_and_columns` (`table (columns)`) many rows per statement: a
+/// batch is thousands of rows, and a statement per row costs more in stepping and resetting
+/// than in the row itself. `OR FAIL` because a statement that may abort halfway (SQLite's
+/// default, `OR ABORT`) first copies every page it changes into a statement journal to undo its
+/// own rows; here a failed insert fails the push, whose transaction undoes everything anyway.
 fn insert_rows<'a, const N: usize>(
     tx: &Transaction,
-    insert: &str,
+    table_and_columns: &str,
     rows: impl Iterator<Item = [&'a dyn ToSql; N]>,
 ) -> ServerResult<()> {
-    debug_assert!(insert.starts_with("INSERT OR FAIL INTO "), "{insert}");
     const PER_STATEMENT: usize = 64;
     let values = |n: usize| {
         let row = format!("({})", vec!["?"; N].join(", "));
-        format!("{insert} VALUES {}", vec![row; n].join(", "))
+        format!(
+            "INSERT OR FAIL INTO {table_and_columns} VALUES {}",
+            vec![row; n].join(", ")
+        )
     };
     let full = values(PER_STATEMENT);
     let mut chunk: Vec<&dyn ToSql> = Vec::with_capacity(PER_STATEMENT * N);

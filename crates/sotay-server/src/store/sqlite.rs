@@ -379,32 +379,41 @@ fn load_entities(
 /// there is no upsert to arbitrate.
 fn write_entities(tx: &Transaction, rows: &[EntityRow]) -> ServerResult<()> {
     let (known, new): (Vec<&EntityRow>, Vec<&EntityRow>) = rows.iter().partition(|e| e.existed);
-    let teams: Vec<(String, &'static str)> = new
+    let mut texts = Texts::with_capacity(new.len() * 72);
+    let spans: Vec<(Span, Option<Span>)> = new
         .iter()
-        .map(|e| (e.team_id.to_string(), e.key.0.as_str()))
+        .map(|e| {
+            (
+                texts.push(e.team_id),
+                e.source_record.map(|id| texts.push(id)),
+            )
+        })
         .collect();
-    let sources: Vec<Option<String>> = new
+    let columns: Vec<(&str, Option<&str>, &'static str)> = new
         .iter()
-        .map(|e| e.source_record.map(|id| id.to_string()))
+        .zip(spans)
+        .map(|(e, (team, source))| {
+            let team = texts.get(team);
+            let source = source.map(|span| texts.get(span));
+            (team, source, e.key.0.as_str())
+        })
         .collect();
     insert_rows(
         tx,
         "entities (entity, entity_id, team_id, state, source_record, deleted, n_outcomes,
                    n_achieved)",
-        new.iter()
-            .zip(teams.iter().zip(&sources))
-            .map(|(e, ((team, kind), source))| {
-                [
-                    kind as &dyn ToSql,
-                    &e.key.1,
-                    team,
-                    &e.state_json,
-                    source,
-                    &e.deleted,
-                    &e.n_outcomes,
-                    &e.n_achieved,
-                ]
-            }),
+        new.iter().zip(&columns).map(|(e, (team, source, kind))| {
+            [
+                kind as &dyn ToSql,
+                &e.key.1,
+                team,
+                &e.state_json,
+                source,
+                &e.deleted,
+                &e.n_outcomes,
+                &e.n_achieved,
+            ]
+        }),
     )?;
     let mut update_entity = tx
         .prepare_cached(
@@ -437,16 +446,32 @@ fn insert_records(
     received: &str,
     records: &[StoredRecord],
 ) -> ServerResult<()> {
-    let columns: Vec<([String; 3], i64, [&'static str; 2])> = records
+    let mut texts = Texts::with_capacity(records.len() * 96);
+    let spans: Vec<[Span; 3]> = records
         .iter()
         .map(|stored| {
             let r = &stored.record;
-            let text = [
-                r.record_id.to_string(),
-                r.hlc.to_string(),
-                serde_json::to_string(&r.fields).expect("strings serialise"),
-            ];
-            (text, r.seq as i64, [r.entity.as_str(), r.op.as_str()])
+            let fields: std::borrow::Cow<str> = if r.fields.is_empty() {
+                "[]".into()
+            } else {
+                serde_json::to_string(&r.fields)
+                    .expect("strings serialise")
+                    .into()
+            };
+            [
+                texts.push(r.record_id),
+                texts.push(r.hlc),
+                texts.push(fields),
+            ]
+        })
+        .collect();
+    let columns: Vec<([&str; 3], i64, [&'static str; 2])> = records
+        .iter()
+        .zip(spans)
+        .map(|(stored, spans)| {
+            let r = &stored.record;
+            let own = spans.map(|span| texts.get(span));
+            (own, r.seq as i64, [r.entity.as_str(), r.op.as_str()])
         })
         .collect();
     insert_rows(
@@ -504,17 +529,43 @@ fn insert_rows<'a, const N: usize>(
             chunk.extend(row);
         }
         let n = chunk.len() / N;
+        let partial;
         let sql = if n == PER_STATEMENT {
-            full.clone()
+            &full
         } else {
-            values(n)
+            partial = values(n);
+            &partial
         };
-        tx.prepare_cached(&sql)
+        tx.prepare_cached(sql)
             .map_err(db)?
             .execute(rusqlite::params_from_iter(chunk.iter()))
             .map_err(db)?;
     }
     Ok(())
+}
+
+/// Where a text is in [`Texts`].
+type Span = std::ops::Range<usize>;
+
+/// Texts written one after another into one buffer, each read back by its span: a batch binds
+/// thousands of IDs and clocks, and a string each was an allocation to free again.
+struct Texts(String);
+
+impl Texts {
+    fn with_capacity(bytes: usize) -> Self {
+        Self(String::with_capacity(bytes))
+    }
+
+    fn push(&mut self, value: impl std::fmt::Display) -> Span {
+        use std::fmt::Write;
+        let start = self.0.len();
+        write!(self.0, "{value}").expect("writing to memory");
+        start..self.0.len()
+    }
+
+    fn get(&self, span: Span) -> &str {
+        &self.0[span]
+    }
 }
 
 /// `keys` grouped by kind, each group's IDs as a JSON array (read by `json_each`).

@@ -259,10 +259,12 @@ pub(crate) fn pending<P>(
          ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![after_seq as i64, limit as i64], |r| {
-        let text = |i: usize| r.get::<_, String>(i);
+        // Read in place: only the columns kept as text are copied out (a batch is thousands of
+        // rows, and each copy a malloc and a free).
         let bad = |i: usize, e: String| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
         };
+        let text = |i: usize| r.get_ref(i)?.as_str().map_err(|e| bad(i, e.to_string()));
         Ok(OutboxRecord {
             record_id: text(0)?
                 .parse()
@@ -274,12 +276,12 @@ pub(crate) fn pending<P>(
             hlc: text(3)?
                 .parse()
                 .map_err(|e: sotay_protocol::HlcParseError| bad(3, e.to_string()))?,
-            entity: Entity::parse(&text(4)?).ok_or_else(|| bad(4, "unknown entity".into()))?,
-            entity_id: text(5)?,
-            op: Operation::parse(&text(6)?).ok_or_else(|| bad(6, "unknown operation".into()))?,
+            entity: Entity::parse(text(4)?).ok_or_else(|| bad(4, "unknown entity".into()))?,
+            entity_id: r.get(5)?,
+            op: Operation::parse(text(6)?).ok_or_else(|| bad(6, "unknown operation".into()))?,
             payload_version: r.get(7)?,
-            payload: payload(text(8)?).map_err(|e| bad(8, e.to_string()))?,
-            fields: serde_json::from_str(&text(9)?).map_err(|e| bad(9, e.to_string()))?,
+            payload: payload(r.get(8)?).map_err(|e| bad(8, e.to_string()))?,
+            fields: serde_json::from_str(text(9)?).map_err(|e| bad(9, e.to_string()))?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

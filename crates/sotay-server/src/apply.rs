@@ -222,6 +222,21 @@ pub(crate) struct BatchPlan {
 struct Held {
     team_id: TeamId,
     state: HeldState,
+    /// Whether the server held it before this batch: its row is then updated, not inserted.
+    existed: bool,
+    changed: Changed,
+}
+
+/// What the batch has done to an entity so far.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Changed {
+    /// Nothing: held for the batch's lookups.
+    No,
+    /// Made by one record, a full upsert of an entity the server did not hold: its state is
+    /// that record's payload, and is not stored twice.
+    ByLoneUpsert(RecordId, Hlc),
+    /// Anything else.
+    Otherwise,
 }
 
 enum HeldState {
@@ -480,7 +495,7 @@ pub(crate) fn plan_batch(
     let BatchContext {
         mut acked,
         mut position,
-        mut held,
+        held,
         stored,
         refs,
     } = context;
@@ -497,16 +512,14 @@ pub(crate) fn plan_batch(
         let held = Held {
             team_id: e.team_id,
             state: HeldState::Merged(e.state),
+            existed: true,
+            changed: Changed::No,
         };
         (key, held)
     }));
-    held.reserve(records.len());
-    let mut changed: Vec<EntityKey> = Vec::with_capacity(records.len());
-    // Per entity changed in this batch: the one record that made it, while that record is a
-    // full upsert of an entity the server did not hold (then the state is that record's
-    // payload and is not stored twice); `None` once anything else touched it.
-    let mut lone: HashMap<EntityKey, Option<(RecordId, Hlc)>> =
-        HashMap::with_capacity(records.len());
+    // The records this batch takes, in order: the sequence after `acked` first.
+    let acked_before = acked;
+    let mut taken: Vec<RecordId> = Vec::with_capacity(records.len());
     let mut plan = BatchPlan::default();
     // A record stamped further ahead than the server's clock allows (a laptop whose clock ran
     // to another year) is kept, restamped to now, so it neither wins every later edit nor drags
@@ -517,7 +530,13 @@ pub(crate) fn plan_batch(
     let mut any_forgotten = !forgotten_before.is_empty();
     let streamed = !any_forgotten && !records.iter().any(may_forget);
     let mut handed_over = 0;
-    let existed: std::collections::HashSet<EntityKey> = entities.keys().cloned().collect();
+    // Sized at once: grown a record at a time, each part was copied ten times over.
+    let first_part = if streamed {
+        WRITE_CHUNK.min(records.len())
+    } else {
+        records.len()
+    };
+    plan.records.reserve(first_part);
     // Only these keep a lone upsert's text beside its record ([`HeldState::Lone`]): nearly
     // every entity of a first sync is touched once, and copying each payload cost the planner
     // a tenth of its time.
@@ -539,10 +558,11 @@ pub(crate) fn plan_batch(
         if record.seq <= acked {
             // The same sequence with another record: this laptop was restored from an old copy
             // and numbers new records again. Taking it as a duplicate would lose it silently.
-            if held
-                .get(&record.seq)
-                .is_some_and(|id| *id != record.record_id)
-            {
+            let held_id = match record.seq.checked_sub(acked_before.saturating_add(1)) {
+                Some(nth) => taken.get(nth as usize),
+                None => held.get(&record.seq),
+            };
+            if held_id.is_some_and(|id| *id != record.record_id) {
                 return Err(ServerError::SequenceReused { seq: record.seq });
             }
             plan.response.duplicates += 1;
@@ -554,7 +574,7 @@ pub(crate) fn plan_batch(
             });
         }
         acked = record.seq;
-        held.insert(record.seq, record.record_id);
+        taken.push(record.record_id);
         if record.hlc.millis > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
             restamp = restamp.tick(now_ms);
             record.hlc = restamp;
@@ -607,14 +627,8 @@ pub(crate) fn plan_batch(
                 v.as_object()
                     .is_some_and(|p| !p.keys().any(|k| k.starts_with('_')))
             });
-        lone.entry(key.clone())
-            .and_modify(|made| *made = None)
-            .or_insert_with(|| {
-                (plain_upsert && !existed.contains(&key)).then_some((record.record_id, record.hlc))
-            });
-        changed.push(key.clone());
         let (record, payload_json) = split_payload(record);
-        match entities.entry(key) {
+        let entity = match entities.entry(key) {
             // Nothing to merge with, nothing to decode: the state is the payload's text.
             std::collections::hash_map::Entry::Vacant(slot) if values.is_none() => {
                 let kept = touched_again
@@ -627,12 +641,16 @@ pub(crate) fn plan_batch(
                         hlc: record.hlc,
                         outcomes: outcomes_of(&payload),
                     },
-                });
+                    existed: false,
+                    changed: Changed::No,
+                })
             }
             slot => {
                 let entity = slot.or_insert_with(|| Held {
                     team_id: device.team_id,
                     state: HeldState::Merged(EntityState::default()),
+                    existed: false,
+                    changed: Changed::No,
                 });
                 let values = match values {
                     Some(values) => values,
@@ -667,8 +685,15 @@ pub(crate) fn plan_batch(
                     });
                 }
                 any_forgotten |= erasure::is_forgotten(state);
+                entity
             }
-        }
+        };
+        entity.changed = match entity.changed {
+            Changed::No if plain_upsert && !entity.existed => {
+                Changed::ByLoneUpsert(record.record_id, record.hlc)
+            }
+            _ => Changed::Otherwise,
+        };
         position += 1;
         plan.records.push(StoredRecord {
             record,
@@ -677,17 +702,22 @@ pub(crate) fn plan_batch(
         });
         if streamed && plan.records.len() == WRITE_CHUNK {
             handed_over += WRITE_CHUNK;
-            write(Decided::Records(std::mem::take(&mut plan.records)));
+            let next = Vec::with_capacity(WRITE_CHUNK);
+            write(Decided::Records(std::mem::replace(&mut plan.records, next)));
         }
     }
-    changed.sort_unstable();
-    changed.dedup();
+    // Taken out of the table rather than looked up in it again, and written in key order.
+    let mut changed: Vec<(EntityKey, Held)> = entities
+        .into_iter()
+        .filter(|(_, e)| e.changed != Changed::No)
+        .collect();
+    changed.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
     // A forgotten person's personal data is stored nowhere: not in this batch's records (an edit
     // made before the laptop heard of the forget), nor in its conflicts.
-    for key in changed.iter().filter(|_| any_forgotten) {
-        if !entities.get(key).is_some_and(Held::forgotten) {
-            continue;
-        }
+    for (key, _) in changed
+        .iter()
+        .filter(|(_, e)| any_forgotten && e.forgotten())
+    {
         for stored in plan
             .records
             .iter_mut()
@@ -711,18 +741,17 @@ pub(crate) fn plan_batch(
         handed_over += plan.records.len();
         write(Decided::Records(std::mem::take(&mut plan.records)));
     }
-    for part in changed.chunks(WRITE_CHUNK) {
-        let mut finals: Vec<(&EntityKey, Held, Option<RecordId>)> = Vec::with_capacity(part.len());
-        for key in part {
-            let Some(mut entity) = entities.remove(key) else {
-                continue;
-            };
-            let source = match (lone.get(key), &entity.state) {
-                (Some(Some((record, _))), HeldState::Lone { .. }) => Some(*record),
-                (Some(Some((record, hlc))), HeldState::Merged(state))
-                    if left_by_lone_upsert(state, *hlc) =>
+    let mut changed = changed.into_iter();
+    loop {
+        let mut finals: Vec<(EntityKey, Held, Option<RecordId>)> =
+            Vec::with_capacity(WRITE_CHUNK.min(changed.len()));
+        for (key, mut entity) in changed.by_ref().take(WRITE_CHUNK) {
+            let source = match (entity.changed, &entity.state) {
+                (Changed::ByLoneUpsert(record, _), HeldState::Lone { .. }) => Some(record),
+                (Changed::ByLoneUpsert(record, hlc), HeldState::Merged(state))
+                    if left_by_lone_upsert(state, hlc) =>
                 {
-                    Some(*record)
+                    Some(record)
                 }
                 _ => None,
             };
@@ -730,6 +759,9 @@ pub(crate) fn plan_batch(
                 entity.merged()?;
             }
             finals.push((key, entity, source));
+        }
+        if finals.is_empty() {
+            break;
         }
         // Only merged states are written out: a part of a first sync has next to none, and is
         // not worth a thread.
@@ -757,9 +789,9 @@ pub(crate) fn plan_batch(
                     HeldState::Lone { outcomes, .. } => (false, *outcomes),
                 };
                 EntityRow {
-                    existed: existed.contains(key),
+                    existed: e.existed,
                     deleted,
-                    key: key.clone(),
+                    key,
                     team_id: e.team_id,
                     state_json,
                     source_record,
@@ -1264,6 +1296,22 @@ mod tests {
         let err = decide(context, &device, &restored).unwrap_err();
         assert!(
             matches!(err, ServerError::SequenceReused { seq: 3 }),
+            "{err:?}"
+        );
+
+        // The same within one batch: a record sent twice in it counts once; a second record
+        // under a sequence the batch already used refuses it.
+        let mut twice = records.clone();
+        twice.push(records[1].clone());
+        let plan = decide(BatchContext::default(), &device, &twice).unwrap();
+        assert_eq!(
+            (plan.response.duplicates, plan.response.applied),
+            (1, records.len() as u64)
+        );
+        twice.last_mut().unwrap().record_id = RecordId::new();
+        let err = decide(BatchContext::default(), &device, &twice).unwrap_err();
+        assert!(
+            matches!(err, ServerError::SequenceReused { seq: 2 }),
             "{err:?}"
         );
     }

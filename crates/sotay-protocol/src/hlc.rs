@@ -138,8 +138,23 @@ impl Serialize for Hlc {
 
 impl<'de> Deserialize<'de> for Hlc {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        d.deserialize_str(HlcText)
+    }
+}
+
+/// Reads a clock from its text where the text lies: a batch carries one a record, and copying
+/// each into a `String` first was an allocation to free at once.
+struct HlcText;
+
+impl serde::de::Visitor<'_> for HlcText {
+    type Value = Hlc;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a hybrid logical clock timestamp")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Hlc, E> {
+        text.parse().map_err(E::custom)
     }
 }
 

@@ -379,6 +379,7 @@ fn load_entities(
 /// there is no upsert to arbitrate.
 fn write_entities(tx: &Transaction, rows: &[EntityRow]) -> ServerResult<()> {
     let (known, new): (Vec<&EntityRow>, Vec<&EntityRow>) = rows.iter().partition(|e| e.existed);
+    // A team ID and a record ID, 36 bytes each.
     let mut texts = Texts::with_capacity(new.len() * 72);
     let spans: Vec<(Span, Option<Span>)> = new
         .iter()
@@ -446,7 +447,8 @@ fn insert_records(
     received: &str,
     records: &[StoredRecord],
 ) -> ServerResult<()> {
-    let mut texts = Texts::with_capacity(records.len() * 96);
+    // A record ID (36 bytes), a clock (59) and, nearly always, `[]`.
+    let mut texts = Texts::with_capacity(records.len() * 97);
     let spans: Vec<[Span; 3]> = records
         .iter()
         .map(|stored| {
